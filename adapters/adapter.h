@@ -1,0 +1,72 @@
+/*
+ * The adapter interface and registry.
+ *
+ * An adapter instance is one configured device (or, for the simulated
+ * adapter, one group of sensors). It owns its sockets and timers, registers
+ * them with the loop it gets from its context, and reports readings through
+ * gw_ctx_emit(); it never touches the outbox or MQTT directly.
+ *
+ * Lifecycle, all on the loop thread:
+ *   create()  reads the adapter's own keys from its config mapping (unknown
+ *             keys are reported by the caller afterwards); no I/O, no timers,
+ *             so `sensorbridge --check-config` can run it too.
+ *   start()   registers timers and fds; non-blocking.
+ *   stop()    idempotent: cancels timers, closes fds.
+ *   destroy() NULL-safe, after stop().
+ *   resume()  optional: the outbox drained after asking producers to pause
+ *             (overflow: block); the adapter reschedules the reads it held.
+ *
+ * Adding a protocol means one new file here and one line in registry.c.
+ */
+#ifndef ADP_ADAPTER_H
+#define ADP_ADAPTER_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "gateway/loop.h"
+#include "gateway/reading.h"
+
+/* The gateway side of one adapter instance; owned by the gateway. */
+typedef struct gw_ctx gw_ctx_t;
+
+typedef struct adp_ops {
+    const char *kind; /* the `type:` in the config, e.g. "simulated" */
+    int (*create)(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err);
+    int (*start)(void *self);
+    void (*stop)(void *self);
+    void (*destroy)(void *self);
+    void (*resume)(void *self); /* may be NULL */
+} adp_ops_t;
+
+/* The registered adapter kinds, or NULL for an unknown kind. */
+const adp_ops_t *adp_find(const char *kind);
+
+/* "simulated, modbus_tcp, ..." for error messages. */
+const char *adp_kinds(void);
+
+/* --- what the gateway offers an adapter (implemented in gateway/) --- */
+
+/* The loop to register timers and fds with; NULL while only checking config. */
+gw_loop_t *gw_ctx_loop(gw_ctx_t *ctx);
+
+/* The adapter's configured name. */
+const char *gw_ctx_name(const gw_ctx_t *ctx);
+
+/*
+ * Publishes one reading: the gateway fills in the adapter name, renders the
+ * topic and JSON payload and offers them to the outbox with the adapter's
+ * QoS and retain flag. Returns 0 if queued or -ENOBUFS if the outbox dropped
+ * it (already counted).
+ */
+int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r);
+
+/* True while the outbox asks producers to pause (overflow: block). An adapter
+ * checks it before sampling and waits for resume() instead. */
+bool gw_ctx_blocked(const gw_ctx_t *ctx);
+
+/* A finite adapter calls this once when it has produced everything it ever
+ * will; when every adapter is done the gateway drains the outbox and exits. */
+void gw_ctx_done(gw_ctx_t *ctx);
+
+#endif

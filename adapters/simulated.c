@@ -1,0 +1,305 @@
+/*
+ * The simulated adapter: sensors that each yield a reading every `interval`,
+ * with values drawn from a Gaussian(mean, stddev).
+ *
+ * Each sensor has its own timer on an absolute schedule (start + phase +
+ * k * interval), so sensors neither drift nor serialize behind each other.
+ * The phases are spread evenly over one interval: N sensors never fire in one
+ * lock-step burst, and with `count` set the last reading of the last sensor
+ * comes at count * interval after start.
+ *
+ * Values come from a per-sensor xoshiro256** generator. With `seed` set,
+ * sensor i's sequence depends only on (seed, i), so runs are reproducible.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "adapters/adapter.h"
+#include "gateway/clock.h"
+#include "gateway/error.h"
+#include "gateway/log.h"
+
+#define SIM_MAX_SENSORS 100000
+
+typedef struct sim sim_t;
+
+typedef struct {
+    sim_t *sim;
+    char *name;
+    gw_timer_t timer;
+    uint64_t due_ms;
+    uint64_t seq; /* readings produced so far */
+    uint64_t rng[4];
+    bool paused; /* held while the outbox is blocked */
+} sim_sensor_t;
+
+struct sim {
+    gw_ctx_t *ctx;
+    sim_sensor_t *sensors;
+    size_t n_sensors;
+    size_t n_done;
+    uint64_t interval_ms;
+    uint64_t count; /* 0: forever */
+    double mean;
+    double stddev;
+    const char *unit;
+    bool running;
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t xoshiro_next(uint64_t s[4])
+{
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in (0, 1]: never 0, so log() below is finite. */
+static double uniform01(uint64_t s[4])
+{
+    return ((double)(xoshiro_next(s) >> 11) + 1.0) * 0x1.0p-53;
+}
+
+/* Box-Muller; one of the pair is thrown away to keep the state per draw simple. */
+static double gaussian(uint64_t s[4], double mean, double stddev)
+{
+    double u1 = uniform01(s), u2 = uniform01(s);
+
+    return mean + stddev * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+static void sensor_sample(sim_sensor_t *se)
+{
+    sim_t *sim = se->sim;
+    gw_reading_t r = {0};
+    double v = gaussian(se->rng, sim->mean, sim->stddev);
+
+    r.sensor = se->name;
+    r.seq = ++se->seq;
+    r.ts_ms = gw_clock_wall_ms();
+    r.kind = GW_VALUE_DOUBLE;
+    r.value.d = round(v * 100.0) / 100.0; /* two decimals, as a real probe reports */
+    r.unit = sim->unit;
+    gw_ctx_emit(sim->ctx, &r);
+}
+
+static void sensor_schedule(sim_sensor_t *se, uint64_t now)
+{
+    sim_t *sim = se->sim;
+
+    se->due_ms += sim->interval_ms;
+    /* Fallen behind by more than an interval (a stalled machine): restart the
+     * schedule from now rather than firing a burst of catch-up readings. */
+    if (se->due_ms + sim->interval_ms < now)
+        se->due_ms = now;
+    gw_timer_start(gw_ctx_loop(sim->ctx), &se->timer, se->due_ms);
+}
+
+static void sensor_fire(gw_timer_t *t, void *arg)
+{
+    sim_sensor_t *se = arg;
+    sim_t *sim = se->sim;
+    (void)t;
+
+    if (gw_ctx_blocked(sim->ctx)) {
+        se->paused = true; /* resume() picks it up again */
+        return;
+    }
+    sensor_sample(se);
+    if (sim->count && se->seq >= sim->count) {
+        if (++sim->n_done == sim->n_sensors)
+            gw_ctx_done(sim->ctx);
+        return;
+    }
+    sensor_schedule(se, gw_clock_now_ms());
+}
+
+static int read_sensor_names(sim_t *sim, const cfg_node_t *node, cfg_error_t *err)
+{
+    if (!node) {
+        sim->n_sensors = 4;
+    } else if (cfg_node_kind(node) == CFG_SEQUENCE) {
+        sim->n_sensors = cfg_seq_len(node);
+        if (sim->n_sensors == 0 || sim->n_sensors > SIM_MAX_SENSORS)
+            return cfg_node_error(node, err, "sensors must list between 1 and %d names",
+                                  SIM_MAX_SENSORS);
+    } else {
+        int64_t n;
+        int rc = cfg_node_int(node, 1, SIM_MAX_SENSORS, &n, err);
+
+        if (rc)
+            return rc;
+        sim->n_sensors = (size_t)n;
+    }
+    sim->sensors = calloc(sim->n_sensors, sizeof(*sim->sensors));
+    if (!sim->sensors)
+        return -ENOMEM;
+    for (size_t i = 0; i < sim->n_sensors; i++) {
+        sim_sensor_t *se = &sim->sensors[i];
+        const char *name, *why;
+        char buf[32];
+
+        if (node && cfg_node_kind(node) == CFG_SEQUENCE) {
+            const cfg_node_t *item = cfg_seq_at(node, i);
+            int rc = cfg_node_string(item, &name, err);
+
+            if (rc)
+                return rc;
+            if ((why = gw_topic_level_check(name)) != NULL)
+                return cfg_node_error(item, err, "sensor name '%s': %s", name, why);
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(sim->sensors[j].name, name) == 0)
+                    return cfg_node_error(item, err, "duplicate sensor name '%s'", name);
+        } else {
+            snprintf(buf, sizeof(buf), "TEMP_%02zu", i);
+            name = buf;
+        }
+        se->sim = sim;
+        se->name = strdup(name);
+        if (!se->name)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void seed_sensors(sim_t *sim, bool seeded, uint64_t seed)
+{
+    if (!seeded && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)gw_clock_wall_ms() ^ (uint64_t)gw_clock_now_ms() << 20;
+    for (size_t i = 0; i < sim->n_sensors; i++) {
+        uint64_t x = seed ^ (0x632be59bd9b4e019u * (i + 1));
+
+        for (int k = 0; k < 4; k++)
+            sim->sensors[i].rng[k] = splitmix64(&x);
+    }
+}
+
+static void sim_destroy(void *self);
+
+static int sim_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err)
+{
+    sim_t *sim = calloc(1, sizeof(*sim));
+    int64_t count = 0, seed = 0;
+    bool seeded;
+    int rc;
+
+    if (!sim)
+        return -ENOMEM;
+    sim->ctx = ctx;
+    if ((rc = read_sensor_names(sim, cfg_get_node(cfg->node, "sensors"), err)) ||
+        (rc = cfg_get_duration(cfg->node, "interval", 1, 86400000, 1000, &sim->interval_ms,
+                               err)) ||
+        (rc = cfg_get_int(cfg->node, "count", 1, INT64_MAX, 0, &count, err)) ||
+        (rc = cfg_get_double(cfg->node, "mean", -1e15, 1e15, 50.0, &sim->mean, err)) ||
+        (rc = cfg_get_double(cfg->node, "stddev", 0.0, 1e15, 10.0, &sim->stddev, err)) ||
+        (rc = cfg_get_string(cfg->node, "unit", "celsius", &sim->unit, err)))
+        goto fail;
+    seeded = cfg_has(cfg->node, "seed");
+    if ((rc = cfg_get_int(cfg->node, "seed", 0, INT64_MAX, 0, &seed, err)))
+        goto fail;
+    sim->count = (uint64_t)count;
+    seed_sensors(sim, seeded, (uint64_t)seed);
+    *self = sim;
+    return 0;
+fail:
+    sim_destroy(sim);
+    return rc;
+}
+
+static int sim_start(void *self)
+{
+    sim_t *sim = self;
+    uint64_t now = gw_clock_now_ms();
+
+    for (size_t i = 0; i < sim->n_sensors; i++) {
+        sim_sensor_t *se = &sim->sensors[i];
+
+        /* Phase (i+1)/N of an interval, minus the one interval that
+         * sensor_schedule() adds, so sensor N-1's k-th reading comes at
+         * now + k * interval. */
+        se->due_ms = now + sim->interval_ms * (i + 1) / sim->n_sensors - sim->interval_ms;
+        gw_timer_init(&se->timer, sensor_fire, se);
+        sensor_schedule(se, now);
+    }
+    sim->running = true;
+    gw_info("adapter '%s': %zu simulated sensors every %llu ms%s", gw_ctx_name(sim->ctx),
+            sim->n_sensors, (unsigned long long)sim->interval_ms,
+            sim->count ? "" : ", without end");
+    return 0;
+}
+
+static void sim_stop(void *self)
+{
+    sim_t *sim = self;
+    gw_loop_t *loop = gw_ctx_loop(sim->ctx);
+
+    if (!sim->running)
+        return;
+    for (size_t i = 0; i < sim->n_sensors; i++)
+        gw_timer_stop(loop, &sim->sensors[i].timer);
+    sim->running = false;
+}
+
+static void sim_resume(void *self)
+{
+    sim_t *sim = self;
+    uint64_t now = gw_clock_now_ms();
+
+    if (!sim->running)
+        return;
+    for (size_t i = 0; i < sim->n_sensors; i++) {
+        sim_sensor_t *se = &sim->sensors[i];
+
+        if (se->paused) {
+            se->paused = false;
+            se->due_ms = now;
+            gw_timer_start(gw_ctx_loop(sim->ctx), &se->timer, now);
+        }
+    }
+}
+
+static void sim_destroy(void *self)
+{
+    sim_t *sim = self;
+
+    if (!sim)
+        return;
+    for (size_t i = 0; sim->sensors && i < sim->n_sensors; i++)
+        free(sim->sensors[i].name);
+    free(sim->sensors);
+    free(sim);
+}
+
+const adp_ops_t adp_simulated_ops = {
+    .kind = "simulated",
+    .create = sim_create,
+    .start = sim_start,
+    .stop = sim_stop,
+    .destroy = sim_destroy,
+    .resume = sim_resume,
+};

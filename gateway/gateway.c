@@ -1,0 +1,359 @@
+/*
+ * The gateway: wiring between adapters, outbox and publisher, and the
+ * decisions about when to stop; see gateway.h.
+ */
+#include "gateway/gateway.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/adapter.h"
+#include "gateway/clock.h"
+#include "gateway/error.h"
+#include "gateway/log.h"
+#include "gateway/publisher.h"
+
+#define TOPIC_MAX 1024
+#define PAYLOAD_MAX 4096
+#define DISCONNECT_TIMEOUT_MS 2000
+
+typedef enum {
+    GW_RUNNING,
+    GW_DRAINING, /* adapters stopped or done; delivering what is queued */
+    GW_STOPPING, /* publisher disconnecting */
+} gw_phase_t;
+
+struct gw_ctx {
+    gw_gateway_t *gw;
+    const cfg_adapter_t *cfg;
+    const adp_ops_t *ops;
+    void *self;
+    int qos;
+    bool retain;
+    bool done;
+    bool started;
+};
+
+struct gw_gateway {
+    const cfg_t *cfg;
+    gw_ctx_t *ctxs;
+    size_t n_ctxs;
+    size_t n_done;
+    gw_loop_t *loop;
+    gw_outbox_t *ob;
+    gw_pub_t *pub;
+    gw_phase_t phase;
+    gw_timer_t deadline;
+    bool signalled;
+    uint64_t encode_errors;
+    gw_outbox_stats_t final;
+};
+
+/* --- what adapters see ----------------------------------------------------- */
+
+gw_loop_t *gw_ctx_loop(gw_ctx_t *ctx)
+{
+    return ctx->gw->loop;
+}
+
+const char *gw_ctx_name(const gw_ctx_t *ctx)
+{
+    return ctx->cfg->name;
+}
+
+bool gw_ctx_blocked(const gw_ctx_t *ctx)
+{
+    return ctx->gw->ob && gw_outbox_blocked(ctx->gw->ob);
+}
+
+int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
+{
+    gw_gateway_t *gw = ctx->gw;
+    char topic[TOPIC_MAX], payload[PAYLOAD_MAX];
+    int tlen, plen;
+
+    r->adapter = ctx->cfg->name;
+    tlen = gw_topic_render(gw->cfg->mqtt.topic, gw->cfg->gateway.id, r->adapter, r->sensor, topic,
+                           sizeof(topic));
+    plen = gw_reading_to_json(r, payload, sizeof(payload));
+    if (tlen < 0 || plen < 0) {
+        if (gw->encode_errors++ == 0)
+            gw_err("adapter '%s': reading of sensor '%s' does not fit in a message; dropped",
+                   r->adapter, r->sensor);
+        return -ENOSPC;
+    }
+    return gw_outbox_push(gw->ob, topic, (size_t)tlen, payload, (size_t)plen, ctx->qos,
+                          ctx->retain);
+}
+
+void gw_ctx_done(gw_ctx_t *ctx)
+{
+    if (ctx->done)
+        return;
+    ctx->done = true;
+    gw_info("adapter '%s': done", ctx->cfg->name);
+    ctx->gw->n_done++;
+}
+
+/* --- life cycle ------------------------------------------------------------ */
+
+static void stop_adapters(gw_gateway_t *gw)
+{
+    for (size_t i = gw->n_ctxs; i-- > 0;) {
+        gw_ctx_t *c = &gw->ctxs[i];
+
+        if (c->started) {
+            c->ops->stop(c->self);
+            c->started = false;
+        }
+    }
+}
+
+static void log_summary(gw_gateway_t *gw)
+{
+    gw_outbox_stats_t *s = &gw->final;
+    char reasons[256] = "";
+    size_t len = 0;
+
+    gw_outbox_stats(gw->ob, s);
+    for (int r = 0; r < GW_DROP_NREASONS; r++) {
+        if (!s->dropped[r])
+            continue;
+        len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s %llu",
+                                len ? ", " : " (", gw_drop_reason_name((gw_drop_reason_t)r),
+                                (unsigned long long)s->dropped[r]);
+        if (len >= sizeof(reasons))
+            break;
+    }
+    if (len && len < sizeof(reasons) - 1)
+        strcat(reasons, ")");
+    gw_info("summary: produced %llu, delivered %llu, dropped %llu%s, queued %zu, in flight %zu",
+            (unsigned long long)s->produced, (unsigned long long)s->delivered,
+            (unsigned long long)s->dropped_total, reasons, s->queued, s->in_flight);
+}
+
+static void publisher_stopped(void *arg)
+{
+    gw_gateway_t *gw = arg;
+
+    gw_loop_stop(gw->loop);
+}
+
+static void stop_publisher(gw_gateway_t *gw)
+{
+    if (gw->phase == GW_STOPPING)
+        return;
+    gw->phase = GW_STOPPING;
+    gw_timer_stop(gw->loop, &gw->deadline);
+    gw_pub_stop(gw->pub, DISCONNECT_TIMEOUT_MS, publisher_stopped, gw);
+}
+
+/* Out of time: whatever is still queued or in flight is counted as dropped. */
+static void deadline_due(gw_timer_t *t, void *arg)
+{
+    gw_gateway_t *gw = arg;
+    size_t n;
+    (void)t;
+
+    gw_outbox_requeue_inflight(gw->ob);
+    n = gw_outbox_drop_queued(gw->ob, GW_DROP_SHUTDOWN);
+    gw_warn("shutdown timeout: %zu undelivered messages dropped", n);
+    stop_publisher(gw);
+}
+
+static void begin_drain(gw_gateway_t *gw, uint64_t timeout_ms)
+{
+    gw->phase = GW_DRAINING;
+    stop_adapters(gw);
+    if (timeout_ms != UINT64_MAX)
+        gw_timer_start(gw->loop, &gw->deadline, gw_clock_now_ms() + timeout_ms);
+}
+
+static void on_signal(gw_loop_t *loop, int signo, void *arg)
+{
+    gw_gateway_t *gw = arg;
+    (void)loop;
+
+    if (signo == SIGHUP) {
+        gw_info("SIGHUP received; configuration reload is not supported yet, ignored");
+        return;
+    }
+    if (gw->signalled) {
+        gw_warn("second %s: stopping now", strsignal(signo));
+        if (gw->phase != GW_STOPPING)
+            deadline_due(&gw->deadline, gw);
+        return;
+    }
+    gw->signalled = true;
+    gw_info("%s received: stopping adapters, delivering what is queued (up to %.1f s)",
+            strsignal(signo), gw->cfg->gateway.shutdown_timeout_ms / 1000.0);
+    if (gw->phase == GW_RUNNING)
+        begin_drain(gw, gw->cfg->gateway.shutdown_timeout_ms);
+    else if (gw->phase == GW_DRAINING && !gw_timer_active(&gw->deadline))
+        gw_timer_start(gw->loop, &gw->deadline,
+                       gw_clock_now_ms() + gw->cfg->gateway.shutdown_timeout_ms);
+}
+
+static void unblocked(void *arg)
+{
+    gw_gateway_t *gw = arg;
+
+    for (size_t i = 0; i < gw->n_ctxs; i++) {
+        gw_ctx_t *c = &gw->ctxs[i];
+
+        if (c->started && c->ops->resume)
+            c->ops->resume(c->self);
+    }
+}
+
+/* End of every loop iteration: hand queued messages to the publisher, then
+ * see whether the run is over. */
+static void on_tick(gw_loop_t *loop, void *arg)
+{
+    gw_gateway_t *gw = arg;
+    (void)loop;
+
+    gw_pub_flush(gw->pub);
+    if (gw->phase == GW_RUNNING && gw->n_done == gw->n_ctxs) {
+        gw_info("every adapter is done: delivering what is queued");
+        begin_drain(gw, UINT64_MAX); /* the sentinel waits for every confirmation */
+    }
+    if (gw->phase == GW_DRAINING && gw_outbox_empty(gw->ob))
+        stop_publisher(gw);
+}
+
+static int create_adapter(gw_gateway_t *gw, size_t i, cfg_error_t *err)
+{
+    const cfg_adapter_t *a = &gw->cfg->adapters[i];
+    gw_ctx_t *c = &gw->ctxs[i];
+    char context[160];
+    int rc;
+
+    c->gw = gw;
+    c->cfg = a;
+    c->qos = a->qos >= 0 ? a->qos : gw->cfg->mqtt.qos;
+    c->retain = a->retain >= 0 ? a->retain != 0 : gw->cfg->mqtt.retain;
+    c->ops = adp_find(a->type);
+    if (!c->ops)
+        return cfg_node_error(a->node, err, "adapter '%s' has unknown type '%s' (known: %s)",
+                              a->name, a->type, adp_kinds());
+    rc = c->ops->create(a, c, &c->self, err);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc)
+        return -GW_ECONFIG;
+    snprintf(context, sizeof(context), "adapter '%s'", a->name);
+    return cfg_check_unknown(a->node, context, err);
+}
+
+int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err)
+{
+    gw_gateway_t *gw = calloc(1, sizeof(*gw));
+    int rc;
+
+    if (!gw)
+        return -ENOMEM;
+    gw->cfg = cfg;
+    gw_timer_init(&gw->deadline, deadline_due, gw);
+    gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
+    if (!gw->ctxs) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    gw->n_ctxs = cfg->n_adapters;
+    for (size_t i = 0; i < gw->n_ctxs; i++)
+        if ((rc = create_adapter(gw, i, err)) != 0)
+            goto fail;
+    if (!check_only && (rc = -ENOMEM, !(gw->loop = gw_loop_new())))
+        goto fail;
+    *out = gw;
+    return 0;
+fail:
+    gw_gateway_free(gw);
+    return rc;
+}
+
+static int start_all(gw_gateway_t *gw, const char *password)
+{
+    const cfg_t *cfg = gw->cfg;
+    gw_outbox_opts_t oo = {
+        .capacity = cfg->outbox.capacity,
+        .max_bytes = cfg->outbox.max_bytes,
+        .max_inflight = cfg->mqtt.max_inflight,
+        .overflow = cfg->outbox.overflow,
+    };
+    char status_topic[TOPIC_MAX];
+    gw_pub_opts_t po = {
+        .uri = cfg->mqtt.uri,
+        .client_id = cfg->mqtt.client_id,
+        .username = cfg->mqtt.username,
+        .password = password,
+        .keepalive_ms = cfg->mqtt.keepalive_ms,
+        .reconnect_min_ms = cfg->mqtt.reconnect_min_ms,
+        .reconnect_max_ms = cfg->mqtt.reconnect_max_ms,
+        .max_inflight = (unsigned)cfg->mqtt.max_inflight,
+        .status_topic = status_topic,
+    };
+    int rc;
+
+    snprintf(status_topic, sizeof(status_topic), "sensorbridge/%s/status", cfg->gateway.id);
+    if (!(gw->ob = gw_outbox_new(&oo)))
+        return -errno;
+    gw_outbox_on_unblock(gw->ob, unblocked, gw);
+    if (!(gw->pub = gw_pub_new(gw->loop, gw->ob, &po)))
+        return -errno;
+    gw_loop_on_signal(gw->loop, on_signal, gw);
+    gw_loop_on_tick(gw->loop, on_tick, gw);
+    if ((rc = gw_pub_start(gw->pub)) != 0)
+        return rc;
+    for (size_t i = 0; i < gw->n_ctxs; i++) {
+        gw_ctx_t *c = &gw->ctxs[i];
+
+        if ((rc = c->ops->start(c->self)) != 0) {
+            gw_err("adapter '%s': cannot start: %s", c->cfg->name, gw_strerror(rc));
+            return rc;
+        }
+        c->started = true;
+    }
+    return 0;
+}
+
+int gw_gateway_run(gw_gateway_t *gw, const char *password)
+{
+    int rc = start_all(gw, password);
+
+    if (rc == 0) {
+        gw_info("running: gateway '%s', %zu adapter%s, broker %s", gw->cfg->gateway.id,
+                gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s", gw->cfg->mqtt.uri);
+        rc = gw_loop_run(gw->loop);
+    }
+    stop_adapters(gw);
+    if (gw->ob)
+        log_summary(gw);
+    return rc == 0 ? 0 : 1;
+}
+
+void gw_gateway_stats(const gw_gateway_t *gw, gw_outbox_stats_t *out)
+{
+    *out = gw->final;
+}
+
+void gw_gateway_free(gw_gateway_t *gw)
+{
+    if (!gw)
+        return;
+    stop_adapters(gw);
+    for (size_t i = 0; gw->ctxs && i < gw->n_ctxs; i++)
+        if (gw->ctxs[i].ops)
+            gw->ctxs[i].ops->destroy(gw->ctxs[i].self);
+    if (gw->loop)
+        gw_timer_stop(gw->loop, &gw->deadline);
+    gw_pub_free(gw->pub);
+    gw_outbox_free(gw->ob);
+    gw_loop_free(gw->loop);
+    free(gw->ctxs);
+    free(gw);
+}

@@ -1,0 +1,33 @@
+/*
+ * The gateway: owns the loop, the outbox, the publisher and the adapters,
+ * starts them in dependency order and stops them in reverse.
+ *
+ * It also decides when to stop: on SIGTERM/SIGINT (stop the adapters, deliver
+ * what can be delivered within gateway.shutdown_timeout), and when every
+ * adapter is finite and done (drain the outbox, wait for every confirmation).
+ */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include "config/config.h"
+#include "gateway/outbox.h"
+
+typedef struct gw_gateway gw_gateway_t;
+
+/*
+ * Creates the adapters from the configuration, which must outlive the
+ * gateway. With check_only, nothing else is created (--check-config).
+ * Returns 0, or -GW_ECONFIG with err filled, or another negative errno.
+ */
+int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err);
+
+/* Runs until stopped. password may be NULL. Returns the process exit code. */
+int gw_gateway_run(gw_gateway_t *gw, const char *password);
+
+/* The outbox counters at the end of the run (all zero before). */
+void gw_gateway_stats(const gw_gateway_t *gw, gw_outbox_stats_t *out);
+
+/* NULL-safe. */
+void gw_gateway_free(gw_gateway_t *gw);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * sensorbridge: command line, configuration, start-up and exit code.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "gateway/error.h"
+#include "gateway/gateway.h"
+#include "gateway/log.h"
+
+#ifndef SB_VERSION
+#define SB_VERSION "0.0.0"
+#endif
+
+#define PASSWORD_MAX 1024
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: sensorbridge [OPTION]...\n"
+            "Read field devices and simulated sensors and publish their readings to an MQTT\n"
+            "broker as JSON.\n"
+            "\n"
+            "  -c, --config FILE      configuration file (default: " CFG_DEFAULT_PATH ")\n"
+            "      --check-config     validate the configuration, print a one-line summary\n"
+            "                         and exit (0: valid, 1: invalid)\n"
+            "  -l, --log-level LEVEL  error, warn, info or debug (overrides gateway.log_level)\n"
+            "  -h, --help             show this help and exit\n"
+            "  -V, --version          show the version and exit\n"
+            "\n"
+            "Without --config and without " CFG_DEFAULT_PATH ", sensorbridge runs a\n"
+            "built-in configuration: 4 simulated sensors publishing to tcp://127.0.0.1:1883.\n"
+            "Readings are published on sensorbridge/<gateway>/<adapter>/<sensor>; watch them\n"
+            "with: mosquitto_sub -t 'sensorbridge/#' -v\n"
+            "\n"
+            "SIGTERM or SIGINT stops it after delivering what is queued (gateway.shutdown_timeout).\n"
+            "Exit status: 0 on a clean stop, 1 on a configuration or start-up error, 2 on\n"
+            "wrong usage.\n");
+}
+
+typedef struct {
+    const char *config_path; /* NULL: the default path, else the built-in default */
+    bool check_only;
+    const char *log_level;
+} opts_t;
+
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},   {"check-config", no_argument, NULL, 'C'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+    };
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "c:l:hV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'C':
+            o->check_only = true;
+            break;
+        case 'l':
+            o->log_level = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("sensorbridge %s\n", SB_VERSION);
+            exit(0);
+        default:
+            fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
+            return -1;
+        }
+    }
+    /* `--check-config FILE` reads naturally; accept the file as an operand. */
+    if (optind < argc && o->check_only && !o->config_path)
+        o->config_path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "sensorbridge: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_config(const opts_t *o, cfg_t **cfg, cfg_error_t *err)
+{
+    if (o->config_path)
+        return cfg_load_file(o->config_path, cfg, err);
+    if (access(CFG_DEFAULT_PATH, F_OK) == 0 || errno != ENOENT)
+        return cfg_load_file(CFG_DEFAULT_PATH, cfg, err);
+    gw_info("no configuration at " CFG_DEFAULT_PATH "; running the built-in default: "
+            "4 simulated sensors publishing to tcp://127.0.0.1:1883");
+    return cfg_load_string("<built-in default>", cfg_builtin_default, strlen(cfg_builtin_default),
+                           cfg, err);
+}
+
+/* The first line of the password file, without its line ending. */
+static int read_password(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f) {
+        gw_err("cannot read mqtt.password_file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!fgets(buf, (int)cap, f))
+        buf[0] = '\0';
+    fclose(f);
+    n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    return 0;
+}
+
+static void print_summary(const cfg_t *cfg)
+{
+    printf("%s: OK: gateway '%s', broker %s, %zu adapter%s:", cfg->path, cfg->gateway.id,
+           cfg->mqtt.uri, cfg->n_adapters, cfg->n_adapters == 1 ? "" : "s");
+    for (size_t i = 0; i < cfg->n_adapters; i++)
+        printf("%s %s (%s)", i ? "," : "", cfg->adapters[i].name, cfg->adapters[i].type);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {0};
+    cfg_t *cfg = NULL;
+    cfg_error_t err = {0};
+    gw_gateway_t *gw = NULL;
+    gw_log_level_t level;
+    char password[PASSWORD_MAX];
+    int rc = 1;
+
+    gw_log_init();
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+    if (o.log_level && gw_log_level_parse(o.log_level, &level) != 0) {
+        fprintf(stderr, "sensorbridge: unknown log level '%s' (error, warn, info, debug)\n",
+                o.log_level);
+        return 2;
+    }
+    if (load_config(&o, &cfg, &err) != 0 ||
+        gw_gateway_new(cfg, o.check_only, &gw, &err) != 0) {
+        fprintf(stderr, "%s\n", err.text[0] ? err.text : "sensorbridge: out of memory");
+        goto out;
+    }
+    gw_log_set_level(o.log_level ? level : cfg->gateway.log_level);
+    if (o.check_only) {
+        print_summary(cfg);
+        rc = 0;
+        goto out;
+    }
+    if (cfg->mqtt.password_file &&
+        read_password(cfg->mqtt.password_file, password, sizeof(password)) != 0)
+        goto out;
+    rc = gw_gateway_run(gw, cfg->mqtt.password_file ? password : NULL);
+    memset(password, 0, sizeof(password));
+out:
+    gw_gateway_free(gw);
+    cfg_free(cfg);
+    return rc;
+}

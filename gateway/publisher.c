@@ -1,0 +1,516 @@
+/*
+ * The MQTT publisher over Paho MQTTAsync; see publisher.h for the contract.
+ *
+ * Threading: Paho calls back on its own threads. Each callback copies what it
+ * needs into an event, appends it under `lock` and wakes the loop; the loop
+ * thread swaps the whole event array out under the lock and applies the
+ * events in order. No other field is touched from Paho's threads.
+ */
+#include "gateway/publisher.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/clock.h"
+#include "gateway/log.h"
+
+/* Per-message Paho contexts: outbox ids are offset so that the two status
+ * messages have contexts of their own. */
+#define CTX_ONLINE 0u
+#define CTX_OFFLINE 1u
+#define CTX_MSG_BASE 2u
+
+typedef enum {
+    EV_CONNECTED,
+    EV_CONNECT_FAILED,
+    EV_LOST,
+    EV_SENT,
+    EV_SEND_FAILED,
+    EV_DISCONNECTED,
+} ev_type_t;
+
+typedef struct {
+    ev_type_t type;
+    int code;
+    uintptr_t ctx;
+    char text[120];
+} pub_event_t;
+
+typedef enum {
+    PUB_IDLE,
+    PUB_CONNECTING,
+    PUB_CONNECTED,
+    PUB_BACKOFF,
+    PUB_STOPPING,      /* publishing the offline status */
+    PUB_DISCONNECTING, /* waiting for the disconnect to finish */
+    PUB_STOPPED,
+} pub_state_t;
+
+static const char *const state_names[] = {"idle",     "connecting",    "connected", "backoff",
+                                          "stopping", "disconnecting", "stopped"};
+
+struct gw_pub {
+    gw_loop_t *loop;
+    gw_outbox_t *ob;
+    MQTTAsync client;
+    gw_pub_opts_t opts;
+    char *password;
+    pub_state_t state;
+    gw_timer_t retry_timer;
+    gw_timer_t stop_timer;
+    uint64_t backoff_ms;
+    uint64_t rng;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+    bool stop_quietly; /* nothing to disconnect: the stop timer is not a timeout */
+    gw_pub_stats_t stats;
+
+    pthread_mutex_t lock; /* guards events, n_events, cap_events */
+    pub_event_t *events;
+    size_t n_events;
+    size_t cap_events;
+    pub_event_t *spare; /* the loop thread's array, swapped with events */
+    size_t cap_spare;
+};
+
+/* Paho's per-message callbacks carry only the message id, so they find the
+ * publisher here. */
+static gw_pub_t *the_pub;
+
+static void set_state(gw_pub_t *pub, pub_state_t state)
+{
+    gw_debug("mqtt: %s -> %s", state_names[pub->state], state_names[state]);
+    pub->state = state;
+}
+
+/* --- Paho threads: record an event and wake the loop ----------------------- */
+
+static void post(gw_pub_t *pub, ev_type_t type, int code, uintptr_t ctx, const char *text)
+{
+    pthread_mutex_lock(&pub->lock);
+    if (pub->n_events == pub->cap_events) {
+        size_t cap = pub->cap_events ? pub->cap_events * 2 : 256;
+        pub_event_t *ev = realloc(pub->events, cap * sizeof(*ev));
+
+        if (!ev) {
+            /* Losing an ack would leave a message in flight forever; there is
+             * no way to continue correctly without memory. */
+            pthread_mutex_unlock(&pub->lock);
+            gw_err("mqtt: out of memory recording an event");
+            abort();
+        }
+        pub->events = ev;
+        pub->cap_events = cap;
+    }
+    pub_event_t *e = &pub->events[pub->n_events++];
+    e->type = type;
+    e->code = code;
+    e->ctx = ctx;
+    snprintf(e->text, sizeof(e->text), "%s", text ? text : "");
+    pthread_mutex_unlock(&pub->lock);
+    gw_loop_wake(pub->loop);
+}
+
+static void on_connect_ok(void *context, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    post(context, EV_CONNECTED, 0, 0, NULL);
+}
+
+static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
+{
+    const char *why = resp && resp->message ? resp->message
+                                            : MQTTAsync_strerror(resp ? resp->code : -1);
+    post(context, EV_CONNECT_FAILED, resp ? resp->code : -1, 0, why);
+}
+
+static void on_lost(void *context, char *cause)
+{
+    post(context, EV_LOST, 0, 0, cause ? cause : "connection closed");
+}
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    (void)context;
+    (void)topic_len;
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_sent(void *context, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    post(the_pub, EV_SENT, 0, (uintptr_t)context, NULL);
+}
+
+static void on_send_fail(void *context, MQTTAsync_failureData *resp)
+{
+    post(the_pub, EV_SEND_FAILED, resp ? resp->code : -1, (uintptr_t)context,
+         resp && resp->message ? resp->message : NULL);
+}
+
+static void on_disconnected(void *context, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    post(context, EV_DISCONNECTED, 0, 0, NULL);
+}
+
+static void on_disconnect_fail(void *context, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    post(context, EV_DISCONNECTED, -1, 0, NULL);
+}
+
+/* --- loop thread ----------------------------------------------------------- */
+
+static void connect_now(gw_pub_t *pub);
+
+static uint64_t next_random(gw_pub_t *pub)
+{
+    pub->rng ^= pub->rng << 13;
+    pub->rng ^= pub->rng >> 7;
+    pub->rng ^= pub->rng << 17;
+    return pub->rng;
+}
+
+/* Waits a random time in [backoff/2, backoff], then doubles the backoff. */
+static void schedule_retry(gw_pub_t *pub, const char *what, const char *why)
+{
+    uint64_t half = pub->backoff_ms / 2;
+    uint64_t wait = half + next_random(pub) % (pub->backoff_ms - half + 1);
+
+    gw_warn("mqtt: %s %s: %s; retrying in %.1f s", what, pub->opts.uri, why, wait / 1000.0);
+    set_state(pub, PUB_BACKOFF);
+    gw_timer_start(pub->loop, &pub->retry_timer, gw_clock_now_ms() + wait);
+    pub->backoff_ms *= 2;
+    if (pub->backoff_ms > pub->opts.reconnect_max_ms)
+        pub->backoff_ms = pub->opts.reconnect_max_ms;
+}
+
+static void retry_due(gw_timer_t *t, void *arg)
+{
+    (void)t;
+    connect_now(arg);
+}
+
+static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc;
+
+    m.payload = (void *)text;
+    m.payloadlen = (int)strlen(text);
+    m.qos = 1;
+    m.retained = 1;
+    ro.onSuccess = on_sent;
+    ro.onFailure = on_send_fail;
+    ro.context = (void *)ctx;
+    rc = MQTTAsync_sendMessage(pub->client, pub->opts.status_topic, &m, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        gw_warn("mqtt: cannot publish status '%s': %s", text, MQTTAsync_strerror(rc));
+        if (ctx == CTX_OFFLINE)
+            post(pub, EV_SEND_FAILED, rc, CTX_OFFLINE, NULL);
+    }
+}
+
+static void connect_now(gw_pub_t *pub)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    int rc;
+
+    will.topicName = pub->opts.status_topic;
+    will.message = "offline";
+    will.retained = 1;
+    will.qos = 1;
+    co.keepAliveInterval = (int)((pub->opts.keepalive_ms + 999) / 1000);
+    co.cleansession = 1;
+    co.maxInflight = (int)pub->opts.max_inflight;
+    co.will = &will;
+    co.username = pub->opts.username;
+    co.password = pub->password;
+    co.connectTimeout = 10;
+    co.automaticReconnect = 0;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    co.onSuccess = on_connect_ok;
+    co.onFailure = on_connect_fail;
+    co.context = pub;
+    set_state(pub, PUB_CONNECTING);
+    rc = MQTTAsync_connect(pub->client, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        pub->stats.connect_fails++;
+        schedule_retry(pub, "cannot connect to", MQTTAsync_strerror(rc));
+    }
+}
+
+static void finish_stop(gw_pub_t *pub)
+{
+    gw_timer_stop(pub->loop, &pub->stop_timer);
+    set_state(pub, PUB_STOPPED);
+    if (pub->stop_done) {
+        void (*done)(void *) = pub->stop_done;
+
+        pub->stop_done = NULL;
+        done(pub->stop_arg);
+    }
+}
+
+static void disconnect_now(gw_pub_t *pub)
+{
+    MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+
+    set_state(pub, PUB_DISCONNECTING);
+    dopt.timeout = 1000;
+    dopt.onSuccess = on_disconnected;
+    dopt.onFailure = on_disconnect_fail;
+    dopt.context = pub;
+    if (MQTTAsync_disconnect(pub->client, &dopt) != MQTTASYNC_SUCCESS)
+        finish_stop(pub);
+}
+
+static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
+{
+    if (e->ctx == CTX_ONLINE)
+        return;
+    if (e->ctx == CTX_OFFLINE) {
+        if (pub->state == PUB_STOPPING)
+            disconnect_now(pub);
+        return;
+    }
+    uint64_t id = (uint64_t)(e->ctx - CTX_MSG_BASE);
+    if (ok) {
+        gw_outbox_ack(pub->ob, id);
+        return;
+    }
+    /* A publish that fails because the connection went away is requeued when
+     * the connection-lost event arrives; any other failure is permanent. */
+    if (e->code == MQTTASYNC_OPERATION_INCOMPLETE || e->code == MQTTASYNC_DISCONNECTED)
+        return;
+    if (gw_outbox_fail(pub->ob, id, GW_DROP_REJECTED) == 0)
+        gw_warn("mqtt: broker client rejected a message: %s",
+                e->text[0] ? e->text : MQTTAsync_strerror(e->code));
+}
+
+static void handle_lost(gw_pub_t *pub, const char *cause)
+{
+    size_t n = gw_outbox_requeue_inflight(pub->ob);
+
+    pub->stats.lost++;
+    if (pub->state == PUB_STOPPING || pub->state == PUB_DISCONNECTING) {
+        finish_stop(pub);
+        return;
+    }
+    if (pub->state != PUB_CONNECTED)
+        return;
+    gw_warn("mqtt: connection to %s lost: %s; %zu messages in flight back to the queue",
+            pub->opts.uri, cause, n);
+    pub->backoff_ms = pub->opts.reconnect_min_ms;
+    schedule_retry(pub, "reconnecting to", "connection lost");
+}
+
+static void apply(gw_pub_t *pub, const pub_event_t *e)
+{
+    switch (e->type) {
+    case EV_CONNECTED:
+        if (pub->state != PUB_CONNECTING)
+            break;
+        pub->stats.connects++;
+        pub->backoff_ms = pub->opts.reconnect_min_ms;
+        set_state(pub, PUB_CONNECTED);
+        gw_info("mqtt: connected to %s as %s", pub->opts.uri, pub->opts.client_id);
+        publish_status(pub, "online", CTX_ONLINE);
+        break;
+    case EV_CONNECT_FAILED:
+        if (pub->state != PUB_CONNECTING)
+            break;
+        pub->stats.connect_fails++;
+        schedule_retry(pub, "cannot connect to", e->text);
+        break;
+    case EV_LOST:
+        handle_lost(pub, e->text);
+        break;
+    case EV_SENT:
+    case EV_SEND_FAILED:
+        handle_sent(pub, e, e->type == EV_SENT);
+        break;
+    case EV_DISCONNECTED:
+        if (pub->state == PUB_DISCONNECTING)
+            finish_stop(pub);
+        break;
+    }
+}
+
+static void drain_events(gw_loop_t *loop, void *arg)
+{
+    gw_pub_t *pub = arg;
+    pub_event_t *batch;
+    size_t n, cap;
+    (void)loop;
+
+    pthread_mutex_lock(&pub->lock);
+    batch = pub->events;
+    n = pub->n_events;
+    cap = pub->cap_events;
+    pub->events = pub->spare;
+    pub->cap_events = pub->cap_spare;
+    pub->n_events = 0;
+    pthread_mutex_unlock(&pub->lock);
+    for (size_t i = 0; i < n; i++)
+        apply(pub, &batch[i]);
+    pub->spare = batch;
+    pub->cap_spare = cap;
+}
+
+void gw_pub_flush(gw_pub_t *pub)
+{
+    gw_msg_t *m;
+
+    while (pub->state == PUB_CONNECTED && (m = gw_outbox_next(pub->ob)) != NULL) {
+        MQTTAsync_message pm = MQTTAsync_message_initializer;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        int rc;
+
+        pm.payload = m->payload;
+        pm.payloadlen = (int)m->payload_len;
+        pm.qos = m->qos;
+        pm.retained = m->retain;
+        ro.onSuccess = on_sent;
+        ro.onFailure = on_send_fail;
+        ro.context = (void *)(uintptr_t)(m->id + CTX_MSG_BASE);
+        rc = MQTTAsync_sendMessage(pub->client, m->topic, &pm, &ro);
+        if (rc == MQTTASYNC_SUCCESS) {
+            gw_outbox_mark_inflight(pub->ob, m);
+            pub->stats.sent++;
+        } else if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
+                   rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_NO_MORE_MSGIDS) {
+            break; /* transient: retried on a later iteration */
+        } else {
+            gw_outbox_mark_inflight(pub->ob, m);
+            gw_outbox_fail(pub->ob, m->id, GW_DROP_REJECTED);
+            gw_warn("mqtt: cannot publish to a topic: %s", MQTTAsync_strerror(rc));
+        }
+    }
+}
+
+gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts)
+{
+    MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
+    gw_pub_t *pub;
+    int rc;
+
+    if (the_pub) {
+        errno = EBUSY;
+        return NULL;
+    }
+    pub = calloc(1, sizeof(*pub));
+    if (!pub)
+        return NULL;
+    pub->loop = loop;
+    pub->ob = ob;
+    pub->opts = *opts;
+    pub->backoff_ms = opts->reconnect_min_ms ? opts->reconnect_min_ms : 1;
+    pub->rng = (uint64_t)gw_clock_wall_ms() | 1;
+    pthread_mutex_init(&pub->lock, NULL);
+    gw_timer_init(&pub->retry_timer, retry_due, pub);
+    if (opts->password && !(pub->password = strdup(opts->password)))
+        goto fail;
+    cro.sendWhileDisconnected = 0;
+    cro.maxBufferedMessages = (int)opts->max_inflight + 16;
+    cro.MQTTVersion = MQTTVERSION_3_1_1;
+    rc = MQTTAsync_createWithOptions(&pub->client, opts->uri, opts->client_id,
+                                     MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        gw_err("mqtt: cannot create a client for %s: %s", opts->uri, MQTTAsync_strerror(rc));
+        errno = EINVAL;
+        goto fail;
+    }
+    rc = MQTTAsync_setCallbacks(pub->client, pub, on_lost, on_message, NULL);
+    if (rc != MQTTASYNC_SUCCESS) {
+        errno = EINVAL;
+        goto fail;
+    }
+    gw_loop_on_wake(loop, drain_events, pub);
+    the_pub = pub;
+    return pub;
+fail:
+    gw_pub_free(pub);
+    return NULL;
+}
+
+int gw_pub_start(gw_pub_t *pub)
+{
+    if (pub->state != PUB_IDLE)
+        return -EALREADY;
+    connect_now(pub);
+    return 0;
+}
+
+bool gw_pub_connected(const gw_pub_t *pub)
+{
+    return pub->state == PUB_CONNECTED;
+}
+
+static void stop_deadline(gw_timer_t *t, void *arg)
+{
+    gw_pub_t *pub = arg;
+    (void)t;
+
+    if (!pub->stop_quietly)
+        gw_warn("mqtt: disconnect from %s did not finish in time", pub->opts.uri);
+    finish_stop(pub);
+}
+
+void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
+{
+    pub->stop_done = done;
+    pub->stop_arg = arg;
+    gw_timer_stop(pub->loop, &pub->retry_timer);
+    gw_timer_init(&pub->stop_timer, stop_deadline, pub);
+    gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms() + timeout_ms);
+    if (pub->state == PUB_CONNECTED) {
+        set_state(pub, PUB_STOPPING);
+        publish_status(pub, "offline", CTX_OFFLINE);
+    } else if (pub->state == PUB_CONNECTING) {
+        disconnect_now(pub);
+    } else {
+        /* Finish from the timer so done() never runs inside the caller. */
+        pub->stop_quietly = true;
+        gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms());
+        set_state(pub, PUB_DISCONNECTING);
+    }
+}
+
+void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out)
+{
+    *out = pub->stats;
+}
+
+void gw_pub_free(gw_pub_t *pub)
+{
+    if (!pub)
+        return;
+    if (pub->loop) {
+        gw_timer_stop(pub->loop, &pub->retry_timer);
+        if (pub->stop_timer.cb)
+            gw_timer_stop(pub->loop, &pub->stop_timer);
+    }
+    if (pub->client)
+        MQTTAsync_destroy(&pub->client);
+    if (the_pub == pub) {
+        the_pub = NULL;
+        gw_loop_on_wake(pub->loop, NULL, NULL);
+    }
+    pthread_mutex_destroy(&pub->lock);
+    if (pub->password)
+        memset(pub->password, 0, strlen(pub->password));
+    free(pub->password);
+    free(pub->events);
+    free(pub->spare);
+    free(pub);
+}

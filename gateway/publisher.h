@@ -1,0 +1,72 @@
+/*
+ * The MQTT publisher: moves messages from the outbox to the broker with Paho
+ * MQTTAsync and reports confirmations back to the outbox.
+ *
+ * Paho runs its own threads. Its callbacks only push a small event into a
+ * mutex-guarded queue and wake the loop; everything else, including every
+ * outbox call, happens on the loop thread. Paho's own offline buffer is off:
+ * the outbox is the only buffer.
+ *
+ * The publisher owns its reconnect loop (Paho's automatic reconnect is off):
+ * after a failed connect or a lost connection it waits a jittered, doubling
+ * delay between reconnect_min and reconnect_max, then connects again, and
+ * every message that was in flight goes back to the outbox queue.
+ *
+ * A process has at most one publisher (Paho's per-message context carries
+ * only the message id).
+ */
+#ifndef GW_PUBLISHER_H
+#define GW_PUBLISHER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gateway/loop.h"
+#include "gateway/outbox.h"
+
+typedef struct {
+    const char *uri;
+    const char *client_id;
+    const char *username; /* NULL: none */
+    const char *password; /* NULL: none; copied, never logged */
+    uint64_t keepalive_ms;
+    uint64_t reconnect_min_ms;
+    uint64_t reconnect_max_ms;
+    unsigned max_inflight;
+    const char *status_topic; /* retained "online", and "offline" as last will */
+} gw_pub_opts_t;
+
+typedef struct {
+    uint64_t connects;      /* successful connections */
+    uint64_t connect_fails; /* failed attempts */
+    uint64_t lost;          /* connections lost */
+    uint64_t sent;          /* messages handed to the client library */
+} gw_pub_stats_t;
+
+typedef struct gw_pub gw_pub_t;
+
+/* Creates the client (no I/O yet). The loop's wake callback is taken by the
+ * publisher. Returns NULL with errno set (EBUSY if a publisher exists). */
+gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts);
+
+/* Starts connecting. Returns 0 or a negative error. */
+int gw_pub_start(gw_pub_t *pub);
+
+/* Hands queued messages to the client while connected and below the in-flight
+ * limit. Called at the end of every loop iteration. */
+void gw_pub_flush(gw_pub_t *pub);
+
+bool gw_pub_connected(const gw_pub_t *pub);
+
+/* Publishes the retained "offline" status (a clean disconnect suppresses the
+ * last will), then disconnects; done() runs on the loop thread once that has
+ * finished or timeout_ms passed. Messages still in flight are left in the
+ * outbox for the caller to count. */
+void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
+
+void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out);
+
+/* Destroys the client. NULL-safe. */
+void gw_pub_free(gw_pub_t *pub);
+
+#endif

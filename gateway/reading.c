@@ -1,0 +1,273 @@
+/*
+ * JSON payload and topic rendering for normalized readings; see reading.h.
+ *
+ * The encoder writes straight into the caller's buffer with no allocation:
+ * it runs once per reading on the hot path.
+ */
+#include "gateway/reading.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len;
+    int overflow;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n)
+{
+    if (o->len + n >= o->cap) {
+        o->overflow = 1;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void puts_lit(out_t *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* RFC 8259 escaping: quote, backslash and every control character. Bytes
+ * >= 0x80 pass through; names are checked for valid UTF-8 where they enter. */
+static void put_json_string(out_t *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    put(o, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const unsigned char *run = p;
+
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        put(o, (const char *)run, (size_t)(p - run));
+        if (!*p)
+            break;
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (*p) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+        }
+        put(o, esc, n);
+    }
+    put(o, "\"", 1);
+}
+
+/* Shortest of %.15g/%.16g/%.17g that reads back exactly, so 49.87 stays
+ * 49.87 instead of 49.869999999999997. */
+static void put_double(out_t *o, double v)
+{
+    char tmp[32];
+    int n = 0;
+
+    if (!isfinite(v)) {
+        puts_lit(o, "null");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    put(o, tmp, (size_t)n);
+}
+
+static void put_int(out_t *o, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+
+    put(o, tmp, (size_t)n);
+}
+
+static void put_value(out_t *o, const gw_reading_t *r)
+{
+    switch (r->kind) {
+    case GW_VALUE_DOUBLE:
+        put_double(o, r->value.d);
+        break;
+    case GW_VALUE_INT:
+        put_int(o, r->value.i);
+        break;
+    case GW_VALUE_BOOL:
+        puts_lit(o, r->value.b ? "true" : "false");
+        break;
+    case GW_VALUE_STRING:
+        put_json_string(o, r->value.s ? r->value.s : "");
+        break;
+    case GW_VALUE_NONE:
+    default:
+        puts_lit(o, "null");
+    }
+}
+
+int gw_reading_to_json(const gw_reading_t *r, char *buf, size_t cap)
+{
+    out_t o = {buf, cap, 0, 0};
+
+    puts_lit(&o, "{\"sensor\":");
+    put_json_string(&o, r->sensor);
+    puts_lit(&o, ",\"adapter\":");
+    put_json_string(&o, r->adapter);
+    puts_lit(&o, ",\"seq\":");
+    put_int(&o, (int64_t)r->seq);
+    puts_lit(&o, ",\"ts\":");
+    put_int(&o, r->ts_ms);
+    puts_lit(&o, ",\"value\":");
+    put_value(&o, r);
+    if (r->unit) {
+        puts_lit(&o, ",\"unit\":");
+        put_json_string(&o, r->unit);
+    }
+    if (r->error) {
+        puts_lit(&o, ",\"quality\":\"bad\",\"error\":");
+        put_json_string(&o, r->error);
+        puts_lit(&o, "}");
+    } else {
+        puts_lit(&o, ",\"quality\":\"good\"}");
+    }
+    if (o.overflow || cap == 0)
+        return -ENOSPC;
+    buf[o.len] = '\0';
+    return (int)o.len;
+}
+
+static const char *const placeholders[] = {"{gateway}", "{adapter}", "{sensor}"};
+
+/* Index of the placeholder starting at s, or -1. */
+static int placeholder_at(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (strncmp(s, placeholders[i], strlen(placeholders[i])) == 0)
+            return i;
+    return -1;
+}
+
+const char *gw_topic_check(const char *tmpl)
+{
+    if (!tmpl || !*tmpl)
+        return "topic template is empty";
+    for (const char *p = tmpl; *p; p++) {
+        if (*p == '+' || *p == '#')
+            return "topic template contains a wildcard ('+' or '#')";
+        if (*p == '}')
+            return "topic template has a '}' without '{'";
+        if (*p == '{') {
+            int i = placeholder_at(p);
+
+            if (i < 0)
+                return "topic template has an unknown placeholder (use {gateway}, {adapter} "
+                       "or {sensor})";
+            p += strlen(placeholders[i]) - 1;
+        }
+    }
+    return NULL;
+}
+
+int gw_topic_render(const char *tmpl, const char *gateway, const char *adapter, const char *sensor,
+                    char *buf, size_t cap)
+{
+    const char *vals[3] = {gateway, adapter, sensor};
+    out_t o = {buf, cap, 0, 0};
+
+    for (const char *p = tmpl; *p;) {
+        const char *run = p;
+        int i;
+
+        while (*p && *p != '{')
+            p++;
+        put(&o, run, (size_t)(p - run));
+        if (!*p)
+            break;
+        i = placeholder_at(p);
+        if (i < 0) { /* unchecked template: copy the brace literally */
+            put(&o, p, 1);
+            p++;
+            continue;
+        }
+        puts_lit(&o, vals[i] ? vals[i] : "");
+        p += strlen(placeholders[i]);
+    }
+    if (o.overflow || cap == 0)
+        return -ENOSPC;
+    buf[o.len] = '\0';
+    return (int)o.len;
+}
+
+/* Length of the UTF-8 sequence at s, or 0 if it is not valid (overlong forms,
+ * surrogates and code points above U+10FFFF are invalid). */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+            return 0;
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
+            return 0;
+        return 3;
+    }
+    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+            return 0;
+        if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+const char *gw_topic_level_check(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+
+    if (!p || !*p)
+        return "name is empty";
+    while (*p) {
+        size_t n;
+
+        if (*p == '/' || *p == '+' || *p == '#')
+            return "name contains '/', '+' or '#'";
+        if (*p < 0x20 || *p == 0x7f)
+            return "name contains a control character";
+        n = utf8_len(p);
+        if (n == 0)
+            return "name is not valid UTF-8";
+        p += n;
+    }
+    return NULL;
+}

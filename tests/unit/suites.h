@@ -1,0 +1,11 @@
+/* Every unit-test suite: each registers itself with CUnit, returning 0 or -1. */
+#ifndef SB_TEST_SUITES_H
+#define SB_TEST_SUITES_H
+
+int config_suite(void);
+int loop_suite(void);
+int outbox_suite(void);
+int reading_suite(void);
+int simulated_suite(void);
+
+#endif

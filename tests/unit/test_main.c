@@ -1,0 +1,32 @@
+/*
+ * The one CUnit main: registers every module's suite and returns the number
+ * of failures, so CTest (and CI) fail on any failed assertion.
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "suites.h"
+
+int main(int argc, char **argv)
+{
+    int (*suites[])(void) = {config_suite, loop_suite, outbox_suite, reading_suite,
+                             simulated_suite};
+    unsigned failures;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+        if (suites[i]() != 0) {
+            fprintf(stderr, "cannot register a suite: %s\n", CU_get_error_msg());
+            CU_cleanup_registry();
+            return 1;
+        }
+    }
+    CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+               CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+    return failures > 255 ? 255 : (int)failures;
+}
