@@ -50,6 +50,7 @@ struct gw_gateway {
     bool signalled;
     uint64_t encode_errors;
     gw_outbox_stats_t final;
+    char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
 
 /* --- what adapters see ----------------------------------------------------- */
@@ -285,7 +286,6 @@ static int start_all(gw_gateway_t *gw, const char *password)
         .max_inflight = cfg->mqtt.max_inflight,
         .overflow = cfg->outbox.overflow,
     };
-    char status_topic[TOPIC_MAX];
     gw_pub_opts_t po = {
         .uri = cfg->mqtt.uri,
         .client_id = cfg->mqtt.client_id,
@@ -295,11 +295,11 @@ static int start_all(gw_gateway_t *gw, const char *password)
         .reconnect_min_ms = cfg->mqtt.reconnect_min_ms,
         .reconnect_max_ms = cfg->mqtt.reconnect_max_ms,
         .max_inflight = (unsigned)cfg->mqtt.max_inflight,
-        .status_topic = status_topic,
+        .status_topic = gw->status_topic,
     };
     int rc;
 
-    snprintf(status_topic, sizeof(status_topic), "sensorbridge/%s/status", cfg->gateway.id);
+    snprintf(gw->status_topic, sizeof(gw->status_topic), "sensorbridge/%s/status", cfg->gateway.id);
     if (!(gw->ob = gw_outbox_new(&oo)))
         return -errno;
     gw_outbox_on_unblock(gw->ob, unblocked, gw);

@@ -1,0 +1,306 @@
+"""Helpers for sensorbridge's integration tests.
+
+Every test starts its own peers on 127.0.0.1 with ephemeral ports: a real
+mosquitto broker (max_queued_messages 0, so the broker never drops a message
+on its own), mosquitto_sub as the subscriber, and the sensorbridge binary
+under test. Everything started here is stopped when the `with` block ends,
+whether the test passed or not.
+
+Standard library only, so it runs on Debian's /usr/bin/python3 with nothing
+else installed.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+SB_BIN = os.environ.get("SB_BIN", "build/sensorbridge")
+READING_KEYS = ["sensor", "adapter", "seq", "ts", "value", "unit", "quality"]
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TestFailure(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Stack:
+    """Owns temp files and processes; stops them all on exit."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sbtest-")
+        self.procs = []
+        self.closers = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception as e:  # keep stopping the others
+                print(f"cleanup: {e}", file=sys.stderr)
+        for p in reversed(self.procs):
+            stop_process(p)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def broker(self, port=None):
+        """Starts mosquitto on 127.0.0.1; returns its port."""
+        port = port or free_port()
+        conf = self.path(f"mosquitto-{port}.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {port} 127.0.0.1\n"
+                    "allow_anonymous true\n"
+                    "max_queued_messages 0\n"
+                    "max_inflight_messages 0\n"
+                    "persistence false\n"
+                    "log_dest none\n")
+        proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        wait_port(port)
+        return port
+
+    def subscriber(self, port, topic="sensorbridge/#"):
+        sub = Subscriber(port, topic)
+        self.procs.append(sub.proc)
+        self.closers.append(sub.close)
+        sub.wait_ready()
+        return sub
+
+    def gateway(self, config_text, *args, valgrind=False):
+        cfg = self.path("sensorbridge.yaml")
+        with open(cfg, "w") as f:
+            f.write(config_text)
+        cmd = [SB_BIN, "-c", cfg, *args]
+        if valgrind:
+            self.valgrind_log = self.path("valgrind.log")
+            cmd = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                   "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+                   "--track-fds=yes", f"--log-file={self.valgrind_log}", *cmd]
+        gw = Gateway(cmd)
+        self.procs.append(gw.proc)
+        self.closers.append(gw.close)
+        return gw
+
+    def gate(self, target_port):
+        g = Gate(target_port)
+        self.closers.append(g.close)
+        return g
+
+
+class Subscriber:
+    """mosquitto_sub -v at QoS 1; collects (topic, payload) lines."""
+
+    def __init__(self, port, topic):
+        self.port = port
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-v",
+             "-t", topic, "-t", "sbtest/probe"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            topic, _, payload = line.rstrip("\n").partition(" ")
+            with self.cond:
+                self.lines.append((topic, payload))
+                self.cond.notify_all()
+
+    def wait_ready(self, timeout=10.0):
+        """Publishes probes until one comes back: the subscription is active."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port),
+                            "-t", "sbtest/probe", "-m", "probe"], check=True)
+            with self.cond:
+                if self.cond.wait_for(lambda: any(t == "sbtest/probe" for t, _ in self.lines),
+                                      0.5):
+                    self.lines = [(t, p) for t, p in self.lines if t != "sbtest/probe"]
+                    return
+        raise TestFailure("mosquitto_sub did not receive its probe")
+
+    def wait_for(self, pred, timeout):
+        with self.cond:
+            return self.cond.wait_for(lambda: pred(self.lines), timeout)
+
+    def readings(self):
+        with self.cond:
+            return [(t, p) for t, p in self.lines if not t.endswith("/status")]
+
+    def status(self):
+        with self.cond:
+            return [p for t, p in self.lines if t.endswith("/status")]
+
+    def close(self):
+        stop_process(self.proc)
+
+
+class Gateway:
+    """The sensorbridge process; stderr is collected line by line."""
+
+    def __init__(self, cmd):
+        self.log = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            sys.stderr.write("  | " + line)
+            with self.cond:
+                self.log.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_log(self, text, timeout):
+        with self.cond:
+            ok = self.cond.wait_for(lambda: any(text in l for l in self.log), timeout)
+        check(ok, f"gateway did not log '{text}' within {timeout} s")
+
+    def wait_exit(self, timeout):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"gateway still running after {timeout} s")
+        self.thread.join(5)
+        return rc
+
+    def summary(self):
+        lines = [l for l in self.log if "summary: " in l]
+        check(len(lines) == 1, f"expected one summary line, got {lines}")
+        return lines[0].split("summary: ", 1)[1]
+
+    def close(self):
+        stop_process(self.proc, signal.SIGKILL)
+
+
+class Gate:
+    """A TCP forwarder that refuses connections until opened: to the gateway it
+    looks exactly like a broker that is not running yet."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = free_port()
+        self.sock = None
+        self.conns = []
+        self.closed = False
+
+    def open(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        if self.sock:
+            self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def parse_readings(lines, gateway_id, adapter):
+    """Checks every reading's topic and JSON; returns {sensor: [seq, ...]}."""
+    by_sensor = {}
+    for topic, payload in lines:
+        try:
+            r = json.loads(payload)
+        except ValueError:
+            raise TestFailure(f"payload is not JSON: {payload!r}")
+        check(list(r.keys()) == READING_KEYS, f"unexpected keys {list(r.keys())} in {payload}")
+        check(topic == f"sensorbridge/{gateway_id}/{adapter}/{r['sensor']}",
+              f"topic {topic} does not match {payload}")
+        check(r["adapter"] == adapter, f"adapter field in {payload}")
+        check(isinstance(r["seq"], int) and r["seq"] >= 1, f"seq in {payload}")
+        check(isinstance(r["ts"], int) and abs(r["ts"] / 1000 - time.time()) < 600,
+              f"ts is not a recent epoch-ms time in {payload}")
+        check(isinstance(r["value"], (int, float)), f"value in {payload}")
+        check(r["unit"] == "celsius" and r["quality"] == "good", f"unit/quality in {payload}")
+        by_sensor.setdefault(r["sensor"], []).append(r["seq"])
+    return by_sensor
+
+
+def run(test):
+    """Runs one test function; prints PASS/FAIL and exits with its status."""
+    name = os.path.basename(sys.argv[0])
+    try:
+        test()
+    except TestFailure as e:
+        print(f"FAIL {name}: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"PASS {name}")
+    sys.exit(0)
