@@ -12,9 +12,12 @@
  * - When a new message does not fit: queued QoS 0 messages are evicted first,
  *   oldest first; then the overflow policy applies: DROP_OLDEST evicts the
  *   oldest queued message, DROP_NEWEST refuses the new one, BLOCK refuses it
- *   too. BLOCK also asks producers to pause (gw_outbox_blocked() is true) from
- *   the moment the outbox is full until it drains to the low watermark, so
- *   with BLOCK a producer that checks before producing never loses a reading.
+ *   too. Nothing is evicted for a new message that is refused anyway. BLOCK
+ *   also asks producers to pause (gw_outbox_blocked() is true) from the moment
+ *   the outbox is full, or refuses a message for lack of bytes, until it
+ *   drains to the low watermark, so with BLOCK a producer that checks before
+ *   producing never loses a reading to the message limit (the byte budget can
+ *   refuse one message first, since sizes vary).
  *   Drops are counted with reason "overflow" (or "qos0_evicted").
  * - Conservation at every moment:
  *   produced == delivered + sum(dropped[reason]) + queued + in_flight.
@@ -78,7 +81,7 @@ typedef struct {
     uint64_t dropped_total;
     size_t queued;
     size_t in_flight;
-    size_t bytes; /* queued + in flight */
+    size_t bytes;        /* queued + in flight */
     uint64_t requeued;   /* messages put back after a connection loss */
     uint64_t stale_acks; /* acks for messages no longer in flight */
 } gw_outbox_stats_t;

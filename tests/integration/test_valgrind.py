@@ -18,9 +18,12 @@ def under_valgrind():
     text = pipeline(valgrind=True)
     sys.stderr.write(text)
     check("ERROR SUMMARY: 0 errors" in text, "valgrind reported errors")
-    m = re.search(r"FILE DESCRIPTORS: (\d+) open \((\d+) std\) at exit", text)
-    check(m is not None, "valgrind printed no file descriptor summary")
-    check(m.group(1) == m.group(2), f"file descriptors left open at exit: {m.group(0)}")
+    check(re.search(r"FILE DESCRIPTORS: \d+ open", text), "valgrind printed no fd summary")
+    # Valgrind's own log file shows up as an fd inherited from the parent;
+    # every other descriptor open at exit was opened by sensorbridge and leaked.
+    leaked = re.findall(r"Open (?:file descriptor|AF_\w+ socket) (\d+): (.*)\n==\d+==    (?!<inherited)",
+                        text)
+    check(not leaked, f"file descriptors left open at exit: {leaked}")
     check(not re.search(r"definitely lost: [1-9]", text), "memory definitely lost")
     check(not re.search(r"indirectly lost: [1-9]", text), "memory indirectly lost")
 
