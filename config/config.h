@@ -75,7 +75,8 @@ typedef struct {
 
 /* Loads and validates the common sections of a file. On error returns
  * -GW_ECONFIG (or -ENOMEM) and fills err. The caller frees *out with
- * cfg_free(). */
+ * cfg_free(). A file that cannot be read is reported at 1:1, with errno
+ * left set (ENOENT, EACCES, ...). */
 int cfg_load_file(const char *path, cfg_t **out, cfg_error_t *err);
 
 /* The same from a string; name stands for the file name in messages. */
@@ -92,7 +93,8 @@ extern const char cfg_builtin_default[];
 /* --- typed accessors for a mapping node ------------------------------------
  * Each returns 0 and stores the value (or the default when the key is absent),
  * or -GW_ECONFIG with err filled in (position of the offending value). Ranges
- * are inclusive. */
+ * are inclusive. A NULL map reads as an empty mapping (every default). err
+ * may be NULL. */
 int cfg_get_string(const cfg_node_t *map, const char *key, const char *def, const char **out,
                    cfg_error_t *err);
 int cfg_get_int(const cfg_node_t *map, const char *key, int64_t min, int64_t max, int64_t def,
