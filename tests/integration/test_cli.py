@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""The command line: --help, --version, wrong usage, a missing or broken
+configuration file, and --check-config's one-line summary."""
+
+import subprocess
+
+import sbtest
+from sbtest import check
+
+
+def sb(*args):
+    p = subprocess.run([sbtest.SB_BIN, *args], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def main():
+    rc, out, _ = sb("--help")
+    check(rc == 0 and out.startswith("Usage: sensorbridge [OPTION]..."), "--help")
+    for opt in ("--config FILE", "--check-config", "--log-level LEVEL", "--version"):
+        check(opt in out, f"--help does not mention {opt}")
+
+    rc, out, _ = sb("--version")
+    check(rc == 0 and out.startswith("sensorbridge ") and out.count("\n") == 1, f"--version {out!r}")
+
+    rc, _, err = sb("--frobnicate")
+    check(rc == 2 and "Try 'sensorbridge --help'" in err, f"bad option: {rc} {err!r}")
+
+    rc, _, err = sb("--log-level", "loud", "--check-config")
+    check(rc == 2 and "unknown log level 'loud'" in err, f"bad level: {rc} {err!r}")
+
+    rc, _, err = sb("-c", "/nonexistent/sb.yaml")
+    check(rc == 1 and err.strip() ==
+          "/nonexistent/sb.yaml:1:1: cannot read config file: No such file or directory",
+          f"missing config: {rc} {err!r}")
+
+    rc, out, err = sb("--check-config", "config/examples/demo.yaml")
+    check(rc == 0, f"demo.yaml: {err}")
+    check(out == "config/examples/demo.yaml: OK: gateway 'demo', broker tcp://127.0.0.1:1883, "
+                 "2 adapters: boiler-room (simulated), greenhouse (simulated)\n", f"summary {out!r}")
+
+    with sbtest.Stack() as st:
+        bad = st.path("bad.yaml")
+        with open(bad, "w") as f:
+            f.write("adapters:\n  - name: sim\n    type: simulated\n    sensors: 4\n"
+                    "    intervall: 1s\n")
+        rc, out, err = sb("--check-config", "-c", bad)
+        check(rc == 1 and out == "", f"unknown adapter key: {rc}")
+        check(err == f"{bad}:5:5: unknown key 'intervall' in adapter 'sim'\n", f"{err!r}")
+        with open(bad, "w") as f:
+            f.write("adapters:\n  - name: x\n    type: plc\n")
+        rc, _, err = sb("--check-config", "-c", bad)
+        check(rc == 1 and err == f"{bad}:2:5: adapter 'x' has unknown type 'plc' "
+                                 "(known: simulated)\n", f"{err!r}")
+
+
+if __name__ == "__main__":
+    sbtest.run(main)
