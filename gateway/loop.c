@@ -1,0 +1,560 @@
+/*
+ * The event loop; see loop.h for the contract.
+ *
+ * One iteration is: wait in epoll_wait() until the earliest timer is due or an
+ * fd is ready, dispatch the fd events, run the timers that are due, then call
+ * the tick callback. The eventfd and the signalfd are ordinary watched fds with
+ * internal watchers, so they need no special case in the dispatch path.
+ *
+ * Timers live in a binary min-heap of pointers ordered by (due_ms, order).
+ * `order` comes from a per-loop counter bumped on every arming, so timers due
+ * in the same millisecond fire in the order they were armed, and each timer
+ * remembers its heap slot so stopping or re-arming is O(log n) with no search.
+ * The heap array is the loop's only allocation after gw_loop_new().
+ */
+#include "gateway/loop.h"
+
+#include "gateway/clock.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+/* Events taken per epoll_wait(); more ready fds are simply returned by the
+ * next call, since the watchers are level-triggered. */
+#define LOOP_MAX_EVENTS 64
+#define HEAP_MIN_CAP 16
+
+struct gw_loop {
+    int epfd;
+    int wakefd;
+    int sigfd;
+    gw_io_t wake_io;
+    gw_io_t sig_io;
+    sigset_t old_mask; /* the creating thread's mask, restored by free */
+
+    gw_timer_t **heap;
+    size_t ntimers;
+    size_t heap_cap;
+    uint64_t next_order;
+    uint64_t phase_now; /* the clock when the running timer phase began */
+    bool in_timers;
+
+    /* The batch being dispatched, so gw_io_stop() can cancel pending events. */
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    int nevents;
+
+    bool running;
+    bool stopping;
+
+    gw_signal_cb signal_cb;
+    void *signal_arg;
+    gw_loop_cb wake_cb;
+    void *wake_arg;
+    gw_loop_cb tick_cb;
+    void *tick_arg;
+};
+
+/* ---- timer heap ---- */
+
+static bool timer_less(const gw_timer_t *a, const gw_timer_t *b)
+{
+    if (a->due_ms != b->due_ms)
+        return a->due_ms < b->due_ms;
+    return a->order < b->order;
+}
+
+static void heap_set(gw_loop_t *loop, size_t idx, gw_timer_t *t)
+{
+    loop->heap[idx] = t;
+    t->heap_idx = idx;
+}
+
+static void sift_up(gw_loop_t *loop, size_t idx)
+{
+    gw_timer_t *t = loop->heap[idx];
+
+    while (idx > 0) {
+        size_t parent = (idx - 1) / 2;
+
+        if (!timer_less(t, loop->heap[parent]))
+            break;
+        heap_set(loop, idx, loop->heap[parent]);
+        idx = parent;
+    }
+    heap_set(loop, idx, t);
+}
+
+static void sift_down(gw_loop_t *loop, size_t idx)
+{
+    gw_timer_t *t = loop->heap[idx];
+    size_t n = loop->ntimers;
+
+    for (;;) {
+        size_t child = 2 * idx + 1;
+
+        if (child >= n)
+            break;
+        if (child + 1 < n && timer_less(loop->heap[child + 1], loop->heap[child]))
+            child++;
+        if (!timer_less(loop->heap[child], t))
+            break;
+        heap_set(loop, idx, loop->heap[child]);
+        idx = child;
+    }
+    heap_set(loop, idx, t);
+}
+
+/* The key at idx changed in an unknown direction; at most one sift moves it. */
+static void heap_fix(gw_loop_t *loop, size_t idx)
+{
+    gw_timer_t *t = loop->heap[idx];
+
+    sift_up(loop, idx);
+    sift_down(loop, t->heap_idx);
+}
+
+static void heap_remove(gw_loop_t *loop, gw_timer_t *t)
+{
+    size_t idx = t->heap_idx;
+    gw_timer_t *last;
+
+    assert(idx < loop->ntimers && loop->heap[idx] == t);
+    last = loop->heap[--loop->ntimers];
+    loop->heap[loop->ntimers] = NULL;
+    t->heap_idx = SIZE_MAX;
+    if (last != t) {
+        heap_set(loop, idx, last);
+        heap_fix(loop, idx);
+    }
+}
+
+static int heap_reserve(gw_loop_t *loop)
+{
+    gw_timer_t **grown;
+    size_t cap;
+
+    if (loop->ntimers < loop->heap_cap)
+        return 0;
+    cap = loop->heap_cap ? loop->heap_cap * 2 : HEAP_MIN_CAP;
+    if (cap > SIZE_MAX / sizeof(*grown))
+        return -ENOMEM;
+    grown = realloc(loop->heap, cap * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    loop->heap = grown;
+    loop->heap_cap = cap;
+    return 0;
+}
+
+void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg)
+{
+    memset(timer, 0, sizeof(*timer));
+    timer->heap_idx = SIZE_MAX;
+    timer->cb = cb;
+    timer->arg = arg;
+}
+
+int gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms)
+{
+    int rc;
+
+    assert(loop && timer && timer->cb);
+    if (loop->in_timers && due_ms < loop->phase_now)
+        due_ms = loop->phase_now; /* see run_timers() */
+    if (gw_timer_active(timer)) {
+        /* Re-arming counts as a new arming for tie-breaking. */
+        timer->due_ms = due_ms;
+        timer->order = loop->next_order++;
+        heap_fix(loop, timer->heap_idx);
+        return 0;
+    }
+    rc = heap_reserve(loop);
+    if (rc < 0)
+        return rc;
+    timer->due_ms = due_ms;
+    timer->order = loop->next_order++;
+    heap_set(loop, loop->ntimers++, timer);
+    sift_up(loop, timer->heap_idx);
+    return 0;
+}
+
+void gw_timer_stop(gw_loop_t *loop, gw_timer_t *timer)
+{
+    assert(loop && timer);
+    if (gw_timer_active(timer))
+        heap_remove(loop, timer);
+}
+
+bool gw_timer_active(const gw_timer_t *timer)
+{
+    return timer->heap_idx != SIZE_MAX;
+}
+
+size_t gw_loop_timer_count(const gw_loop_t *loop)
+{
+    return loop->ntimers;
+}
+
+/*
+ * Runs the timers that were due when this phase began. `now` is read once, and
+ * a timer armed during the phase (order >= limit) waits for the next
+ * iteration, so a callback re-arming for a time already past cannot spin here.
+ * gw_timer_start() clamps such a due time to phase_now: every timer armed
+ * during the phase then sorts after every timer still waiting to run in it,
+ * so the first deferred timer at the top of the heap ends the phase without
+ * starving the others.
+ */
+static void run_timers(gw_loop_t *loop)
+{
+    uint64_t limit = loop->next_order;
+
+    loop->phase_now = gw_clock_now_ms();
+    loop->in_timers = true;
+    while (loop->ntimers > 0) {
+        gw_timer_t *t = loop->heap[0];
+
+        if (t->due_ms > loop->phase_now || t->order >= limit)
+            break;
+        heap_remove(loop, t);
+        t->cb(t, t->arg);
+    }
+    loop->in_timers = false;
+}
+
+/*
+ * gw_clock_now_ms() truncates, so the real time is at or after `now`; sleeping
+ * due - now whole milliseconds (epoll_wait never returns early on timeout)
+ * therefore ends at or after due_ms, and the timer is not found early.
+ */
+static int next_timeout(const gw_loop_t *loop)
+{
+    uint64_t now, delta;
+
+    if (loop->stopping)
+        return 0;
+    if (loop->ntimers == 0)
+        return -1;
+    now = gw_clock_now_ms();
+    if (loop->heap[0]->due_ms <= now)
+        return 0;
+    delta = loop->heap[0]->due_ms - now;
+    return delta > INT_MAX ? INT_MAX : (int)delta;
+}
+
+/* ---- fd watchers ---- */
+
+void gw_io_init(gw_io_t *io, int fd, gw_io_cb cb, void *arg)
+{
+    memset(io, 0, sizeof(*io));
+    io->fd = fd;
+    io->cb = cb;
+    io->arg = arg;
+}
+
+static int io_ctl(gw_loop_t *loop, gw_io_t *io, int op, uint32_t events)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events;
+    ev.data.ptr = io;
+    if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0)
+        return -errno;
+    io->events = events;
+    return 0;
+}
+
+int gw_io_start(gw_loop_t *loop, gw_io_t *io, uint32_t events)
+{
+    int rc;
+
+    assert(loop && io && io->cb);
+    /* Starting an active watcher just changes its mask, as libuv does. */
+    if (io->active)
+        return gw_io_modify(loop, io, events);
+    rc = io_ctl(loop, io, EPOLL_CTL_ADD, events);
+    if (rc < 0)
+        return rc;
+    io->active = true;
+    return 0;
+}
+
+int gw_io_modify(gw_loop_t *loop, gw_io_t *io, uint32_t events)
+{
+    assert(loop && io);
+    if (!io->active)
+        return -EINVAL;
+    return io_ctl(loop, io, EPOLL_CTL_MOD, events);
+}
+
+void gw_io_stop(gw_loop_t *loop, gw_io_t *io)
+{
+    assert(loop && io);
+    if (!io->active)
+        return;
+    /*
+     * Failure is ignored on purpose: EBADF/ENOENT mean the fd was already
+     * closed, which removed it from the epoll set, and there is nothing a
+     * caller could do about anything else. The watcher is stopped either way.
+     */
+    (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    io->active = false;
+    /* Its memory may be freed as soon as we return: drop pending events. */
+    for (int i = 0; i < loop->nevents; i++) {
+        if (loop->events[i].data.ptr == io)
+            loop->events[i].data.ptr = NULL;
+    }
+}
+
+static void dispatch_io(gw_loop_t *loop)
+{
+    for (int i = 0; i < loop->nevents; i++) {
+        gw_io_t *io = loop->events[i].data.ptr;
+        uint32_t ev;
+
+        if (!io)
+            continue;
+        /* A mask narrowed earlier in this batch hides events it no longer asks for. */
+        ev = loop->events[i].events & (io->events | EPOLLERR | EPOLLHUP);
+        if (ev)
+            io->cb(io, ev, io->arg);
+    }
+    loop->nevents = 0;
+}
+
+/* ---- wake-up and signals ---- */
+
+static void on_wakefd(gw_io_t *io, uint32_t events, void *arg)
+{
+    gw_loop_t *loop = arg;
+    uint64_t count;
+    ssize_t n;
+
+    (void)events;
+    do {
+        n = read(io->fd, &count, sizeof(count));
+    } while (n < 0 && errno == EINTR);
+    /* One read resets the counter, which is what coalesces several wakes. */
+    if (n == (ssize_t)sizeof(count) && loop->wake_cb)
+        loop->wake_cb(loop, loop->wake_arg);
+}
+
+int gw_loop_wake(gw_loop_t *loop)
+{
+    const uint64_t one = 1;
+    int saved = errno; /* async-signal-safe callers expect errno untouched */
+    int rc = 0;
+    ssize_t n;
+
+    do {
+        n = write(loop->wakefd, &one, sizeof(one));
+    } while (n < 0 && errno == EINTR);
+    /* EAGAIN: the counter is saturated, so the loop is already awake. */
+    if (n < 0 && errno != EAGAIN)
+        rc = -errno;
+    errno = saved;
+    return rc;
+}
+
+static void handle_signal(gw_loop_t *loop, int signo)
+{
+    if (loop->signal_cb)
+        loop->signal_cb(loop, signo, loop->signal_arg);
+    else if (signo == SIGTERM || signo == SIGINT)
+        gw_loop_stop(loop);
+}
+
+static void on_sigfd(gw_io_t *io, uint32_t events, void *arg)
+{
+    gw_loop_t *loop = arg;
+    struct signalfd_siginfo si;
+
+    (void)events;
+    for (;;) {
+        ssize_t n = read(io->fd, &si, sizeof(si));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(si))
+            return; /* EAGAIN: drained */
+        handle_signal(loop, (int)si.ssi_signo);
+    }
+}
+
+void gw_loop_on_signal(gw_loop_t *loop, gw_signal_cb cb, void *arg)
+{
+    loop->signal_cb = cb;
+    loop->signal_arg = arg;
+}
+
+void gw_loop_on_wake(gw_loop_t *loop, gw_loop_cb cb, void *arg)
+{
+    loop->wake_cb = cb;
+    loop->wake_arg = arg;
+}
+
+void gw_loop_on_tick(gw_loop_t *loop, gw_loop_cb cb, void *arg)
+{
+    loop->tick_cb = cb;
+    loop->tick_arg = arg;
+}
+
+/* ---- lifecycle ---- */
+
+static void loop_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
+/* Blocks the signals, then opens the signalfd; on failure the mask is back. */
+static int open_signals(gw_loop_t *loop)
+{
+    sigset_t set;
+    int err;
+
+    loop_signal_set(&set);
+    err = pthread_sigmask(SIG_BLOCK, &set, &loop->old_mask);
+    if (err != 0)
+        return -err;
+    loop->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (loop->sigfd < 0) {
+        err = -errno;
+        pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
+        return err;
+    }
+    return 0;
+}
+
+static int open_fds(gw_loop_t *loop)
+{
+    int rc;
+
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0)
+        return -errno;
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->wakefd < 0)
+        return -errno;
+    gw_io_init(&loop->wake_io, loop->wakefd, on_wakefd, loop);
+    rc = gw_io_start(loop, &loop->wake_io, EPOLLIN);
+    if (rc < 0)
+        return rc;
+    rc = open_signals(loop);
+    if (rc < 0)
+        return rc;
+    gw_io_init(&loop->sig_io, loop->sigfd, on_sigfd, loop);
+    return gw_io_start(loop, &loop->sig_io, EPOLLIN);
+}
+
+gw_loop_t *gw_loop_new(void)
+{
+    gw_loop_t *loop = calloc(1, sizeof(*loop));
+    int rc;
+
+    if (!loop)
+        return NULL;
+    loop->epfd = loop->wakefd = loop->sigfd = -1;
+    rc = open_fds(loop);
+    if (rc < 0)
+        goto fail;
+    return loop;
+
+fail:
+    gw_loop_free(loop);
+    errno = -rc;
+    return NULL;
+}
+
+/*
+ * Signals that arrived after the loop last read the signalfd were meant for
+ * the loop, which is going away. Discarding them keeps a late SIGHUP (whose
+ * default action is to terminate) from killing a process that is already
+ * shutting down in order, once the old mask is restored.
+ */
+static void drain_signals(gw_loop_t *loop)
+{
+    struct signalfd_siginfo si;
+    ssize_t n;
+
+    do {
+        n = read(loop->sigfd, &si, sizeof(si));
+    } while (n == (ssize_t)sizeof(si) || (n < 0 && errno == EINTR));
+}
+
+static void close_fd(int fd)
+{
+    /* On Linux the fd is released even when close() reports EINTR: no retry. */
+    if (fd >= 0)
+        (void)close(fd);
+}
+
+void gw_loop_free(gw_loop_t *loop)
+{
+    if (!loop)
+        return;
+    /* Armed timers outlive the heap; make them read as stopped. */
+    for (size_t i = 0; i < loop->ntimers; i++)
+        loop->heap[i]->heap_idx = SIZE_MAX;
+    free(loop->heap);
+    if (loop->sigfd >= 0) {
+        drain_signals(loop);
+        close_fd(loop->sigfd);
+        pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
+    }
+    close_fd(loop->wakefd);
+    close_fd(loop->epfd);
+    free(loop);
+}
+
+/* ---- running ---- */
+
+void gw_loop_stop(gw_loop_t *loop)
+{
+    loop->stopping = true;
+}
+
+static int loop_iterate(gw_loop_t *loop)
+{
+    int n = epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, next_timeout(loop));
+
+    if (n < 0) {
+        if (errno != EINTR)
+            return -errno;
+        n = 0; /* a signal handler ran; timers may be due, so carry on */
+    }
+    loop->nevents = n;
+    dispatch_io(loop);
+    run_timers(loop);
+    if (loop->tick_cb)
+        loop->tick_cb(loop, loop->tick_arg);
+    return 0;
+}
+
+int gw_loop_run(gw_loop_t *loop)
+{
+    int rc = 0;
+
+    assert(loop);
+    if (loop->running)
+        return -EBUSY;
+    loop->running = true;
+    /* A stop requested before run still ends the first iteration, without blocking. */
+    do {
+        rc = loop_iterate(loop);
+    } while (rc == 0 && !loop->stopping);
+    loop->stopping = false;
+    loop->running = false;
+    return rc;
+}
