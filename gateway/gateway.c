@@ -173,6 +173,11 @@ static void begin_drain(gw_gateway_t *gw, uint64_t timeout_ms)
         gw_timer_start(gw->loop, &gw->deadline, gw_clock_now_ms() + timeout_ms);
 }
 
+static const char *signal_name(int signo)
+{
+    return signo == SIGTERM ? "SIGTERM" : signo == SIGINT ? "SIGINT" : "signal";
+}
+
 static void on_signal(gw_loop_t *loop, int signo, void *arg)
 {
     gw_gateway_t *gw = arg;
@@ -183,14 +188,14 @@ static void on_signal(gw_loop_t *loop, int signo, void *arg)
         return;
     }
     if (gw->signalled) {
-        gw_warn("second %s: stopping now", strsignal(signo));
+        gw_warn("second %s: stopping now", signal_name(signo));
         if (gw->phase != GW_STOPPING)
             deadline_due(&gw->deadline, gw);
         return;
     }
     gw->signalled = true;
     gw_info("%s received: stopping adapters, delivering what is queued (up to %.1f s)",
-            strsignal(signo), gw->cfg->gateway.shutdown_timeout_ms / 1000.0);
+            signal_name(signo), gw->cfg->gateway.shutdown_timeout_ms / 1000.0);
     if (gw->phase == GW_RUNNING)
         begin_drain(gw, gw->cfg->gateway.shutdown_timeout_ms);
     else if (gw->phase == GW_DRAINING && !gw_timer_active(&gw->deadline))
