@@ -22,7 +22,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -157,10 +156,7 @@ static int heap_reserve(gw_loop_t *loop)
 
 void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg)
 {
-    memset(timer, 0, sizeof(*timer));
-    timer->heap_idx = SIZE_MAX;
-    timer->cb = cb;
-    timer->arg = arg;
+    *timer = (gw_timer_t){.heap_idx = SIZE_MAX, .cb = cb, .arg = arg};
 }
 
 int gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms)
@@ -254,19 +250,13 @@ static int next_timeout(const gw_loop_t *loop)
 
 void gw_io_init(gw_io_t *io, int fd, gw_io_cb cb, void *arg)
 {
-    memset(io, 0, sizeof(*io));
-    io->fd = fd;
-    io->cb = cb;
-    io->arg = arg;
+    *io = (gw_io_t){.fd = fd, .cb = cb, .arg = arg};
 }
 
 static int io_ctl(gw_loop_t *loop, gw_io_t *io, int op, uint32_t events)
 {
-    struct epoll_event ev;
+    struct epoll_event ev = {.events = events, .data.ptr = io};
 
-    memset(&ev, 0, sizeof(ev));
-    ev.events = events;
-    ev.data.ptr = io;
     if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0)
         return -errno;
     io->events = events;
@@ -431,7 +421,8 @@ static int open_signals(gw_loop_t *loop)
     loop->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (loop->sigfd < 0) {
         err = -errno;
-        pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
+        /* SIG_SETMASK with a mask the kernel gave us cannot fail. */
+        (void)pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
         return err;
     }
     return 0;
@@ -511,7 +502,7 @@ void gw_loop_free(gw_loop_t *loop)
     if (loop->sigfd >= 0) {
         drain_signals(loop);
         close_fd(loop->sigfd);
-        pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
+        (void)pthread_sigmask(SIG_SETMASK, &loop->old_mask, NULL);
     }
     close_fd(loop->wakefd);
     close_fd(loop->epfd);
