@@ -61,6 +61,10 @@ const char *gw_ctx_name(const gw_ctx_t *ctx);
  */
 int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r);
 
+/* Publishes the adapter's availability, retained at QoS 1, on
+ * sensorbridge/{gateway}/{adapter}/status: "online" or "offline". */
+int gw_ctx_status(gw_ctx_t *ctx, const char *state);
+
 /* True while the outbox asks producers to pause (overflow: block). An adapter
  * checks it before sampling and waits for resume() instead. */
 bool gw_ctx_blocked(const gw_ctx_t *ctx);

@@ -86,8 +86,21 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
                    r->adapter, r->sensor);
         return -ENOSPC;
     }
-    return gw_outbox_push(gw->ob, topic, (size_t)tlen, payload, (size_t)plen, ctx->qos,
-                          ctx->retain);
+    return gw_outbox_push(gw->ob, topic, (size_t)tlen, payload, (size_t)plen,
+                          r->has_qos ? r->qos : ctx->qos,
+                          r->has_retain ? r->retain : ctx->retain);
+}
+
+int gw_ctx_status(gw_ctx_t *ctx, const char *state)
+{
+    gw_gateway_t *gw = ctx->gw;
+    char topic[TOPIC_MAX];
+    int n = snprintf(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id,
+                     ctx->cfg->name);
+
+    if (n < 0 || (size_t)n >= sizeof(topic))
+        return -ENOSPC;
+    return gw_outbox_push(gw->ob, topic, (size_t)n, state, strlen(state), 1, true);
 }
 
 void gw_ctx_done(gw_ctx_t *ctx)

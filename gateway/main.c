@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -121,6 +122,19 @@ static int read_password(const char *path, char *buf, size_t cap)
     return 0;
 }
 
+/* Every device holds a socket: allow as many descriptors as the hard limit
+ * permits (the soft default of 1024 would cap the number of devices). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            gw_warn("cannot raise the open file limit: %s", strerror(errno));
+    }
+}
+
 static void print_summary(const cfg_t *cfg)
 {
     printf("%s: OK: gateway '%s', broker %s, %zu adapter%s:", cfg->path, cfg->gateway.id,
@@ -159,6 +173,7 @@ int main(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    raise_fd_limit();
     if (cfg->mqtt.password_file &&
         read_password(cfg->mqtt.password_file, password, sizeof(password)) != 0)
         goto out;

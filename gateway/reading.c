@@ -112,9 +112,20 @@ static void put_int(out_t *o, int64_t v)
     put(o, tmp, (size_t)n);
 }
 
+static void put_uint(out_t *o, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+
+    put(o, tmp, (size_t)n);
+}
+
 static void put_value(out_t *o, const gw_reading_t *r)
 {
     switch (r->kind) {
+    case GW_VALUE_UINT:
+        put_uint(o, r->value.u);
+        break;
     case GW_VALUE_DOUBLE:
         put_double(o, r->value.d);
         break;

@@ -17,6 +17,7 @@ typedef enum {
     GW_VALUE_NONE = 0, /* no value (a failed read): "value":null */
     GW_VALUE_DOUBLE,
     GW_VALUE_INT,
+    GW_VALUE_UINT,
     GW_VALUE_BOOL,
     GW_VALUE_STRING,
 } gw_value_kind_t;
@@ -30,11 +31,17 @@ typedef struct {
     union {
         double d;
         int64_t i;
+        uint64_t u;
         bool b;
         const char *s;
     } value;
     const char *unit;  /* NULL: no "unit" key */
     const char *error; /* NULL: quality good; else quality bad with this error */
+    /* Per-reading overrides of the adapter's QoS and retain flag. */
+    bool has_qos;
+    uint8_t qos;
+    bool has_retain;
+    bool retain;
 } gw_reading_t;
 
 /*

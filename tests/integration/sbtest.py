@@ -23,6 +23,8 @@ import time
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 SB_BIN = os.environ.get("SB_BIN", "build/sensorbridge")
+MODBUS_SERVER = os.environ.get("SB_MODBUS_SERVER", "build/tests/modbus_server")
+MODBUS_SIM = os.environ.get("SB_MODBUS_SIM", "build/tests/modbus_sim")
 READING_KEYS = ["sensor", "adapter", "seq", "ts", "value", "unit", "quality"]
 
 
@@ -125,6 +127,15 @@ class Stack:
         self.procs.append(gw.proc)
         self.closers.append(gw.close)
         return gw
+
+    def modbus_server(self, *args, port=0, binary=None):
+        """Starts a Modbus TCP test peer; returns (process, port)."""
+        proc = subprocess.Popen([binary or MODBUS_SERVER, "--port", str(port), *args],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        line = proc.stdout.readline()
+        check(line.startswith("PORT "), f"Modbus peer did not report its port: {line!r}")
+        return proc, int(line.split()[1])
 
     def gate(self, target_port):
         g = Gate(target_port)

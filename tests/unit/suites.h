@@ -4,6 +4,8 @@
 
 int config_suite(void);
 int loop_suite(void);
+int modbus_codec_suite(void);
+int modbus_point_suite(void);
 int outbox_suite(void);
 int reading_suite(void);
 int simulated_suite(void);

@@ -10,7 +10,8 @@
 
 int main(int argc, char **argv)
 {
-    int (*suites[])(void) = {config_suite, loop_suite, outbox_suite, reading_suite,
+    int (*suites[])(void) = {config_suite,       loop_suite,   modbus_codec_suite,
+                             modbus_point_suite, outbox_suite, reading_suite,
                              simulated_suite};
     unsigned failures;
 

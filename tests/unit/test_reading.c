@@ -87,6 +87,10 @@ static void test_json_values(void)
     r.value.i = INT64_MIN;
     CU_ASSERT(gw_reading_to_json(&r, buf, sizeof(buf)) > 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"value\":-9223372036854775808,"));
+    r.kind = GW_VALUE_UINT;
+    r.value.u = UINT64_MAX;
+    CU_ASSERT(gw_reading_to_json(&r, buf, sizeof(buf)) > 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"value\":18446744073709551615,"));
     r.kind = GW_VALUE_BOOL;
     r.value.b = true;
     CU_ASSERT(gw_reading_to_json(&r, buf, sizeof(buf)) > 0);

@@ -1,0 +1,132 @@
+/*
+ * Modbus points: what one configured value is (table, address, type, order,
+ * bit, scale, offset), how it decodes from registers, and how the points of
+ * one device are batched into as few read requests as possible. Pure logic,
+ * no I/O.
+ */
+#ifndef ADP_MODBUS_POINT_H
+#define ADP_MODBUS_POINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { MB_TABLE_COIL, MB_TABLE_DISCRETE, MB_TABLE_HOLDING, MB_TABLE_INPUT } mb_table_t;
+
+typedef enum {
+    MB_TYPE_BOOL,
+    MB_TYPE_INT16,
+    MB_TYPE_UINT16,
+    MB_TYPE_INT32,
+    MB_TYPE_UINT32,
+    MB_TYPE_INT64,
+    MB_TYPE_UINT64,
+    MB_TYPE_FLOAT32,
+    MB_TYPE_FLOAT64,
+    MB_TYPE_STRING,
+} mb_type_t;
+
+/*
+ * Byte order of multi-register values, named for 4 bytes A B C D as the
+ * value's big-endian bytes:
+ *   ABCD  registers most significant first, bytes big-endian (Modbus default)
+ *   CDAB  word-swapped: registers least significant first
+ *   BADC  byte-swapped: the two bytes of every register swapped
+ *   DCBA  little-endian: both
+ * The same four rules apply to 64-bit values, whose 8-byte names
+ * ABCDEFGH, GHEFCDAB, BADCFEHG and HGFEDCBA are accepted as synonyms.
+ * For strings, BADC/DCBA mean the two characters of each register are
+ * swapped (registers are never reversed). A one-register int16/uint16 is
+ * byte-swapped by BADC/DCBA and read as is by ABCD/CDAB. Bool ignores the
+ * order: its bit numbers name bits of the register value.
+ */
+typedef enum { MB_ORDER_ABCD, MB_ORDER_CDAB, MB_ORDER_BADC, MB_ORDER_DCBA } mb_order_t;
+
+/* Name parsing for configuration; return 0 or -1 (also for NULL), leaving
+ * *out untouched on failure. Table and type names are lower case only
+ * ("holding", "float32"); order names are accepted in either case ("CDAB",
+ * "cdab"). mb_table_name() returns "unknown" for a value outside the enum. */
+int mb_table_parse(const char *s, mb_table_t *out);
+int mb_type_parse(const char *s, mb_type_t *out);
+int mb_order_parse(const char *s, mb_order_t *out);
+const char *mb_table_name(mb_table_t t);
+
+/* The function code that reads a table (0 for a value outside the enum). */
+uint8_t mb_table_fc(mb_table_t t);
+bool mb_table_is_bits(mb_table_t t);
+
+typedef struct {
+    mb_table_t table;
+    uint16_t address;
+    mb_type_t type;
+    mb_order_t order;
+    int bit;            /* -1, or 0..15: one bit of a register (type bool) */
+    uint16_t length;    /* registers, for strings */
+    double scale;       /* 1.0 */
+    double offset;      /* 0.0 */
+} mb_point_t;
+
+/* Registers (or bits, for coil/discrete tables) the point occupies. */
+uint16_t mb_point_width(const mb_point_t *p);
+
+/* A decoded value. */
+typedef struct {
+    enum { MB_VAL_BOOL, MB_VAL_INT, MB_VAL_UINT, MB_VAL_DOUBLE, MB_VAL_STRING } kind;
+    bool b;
+    int64_t i;
+    uint64_t u;
+    double d;
+    char s[2 * 125 + 1]; /* NUL-terminated; trailing NULs and spaces trimmed */
+} mb_value_t;
+
+/*
+ * Decodes a register-table point from its registers (regs[0] is the register
+ * at p->address, host order). Scale and offset apply to numeric types: when
+ * scale != 1 or offset != 0 the result is a double (value * scale + offset),
+ * otherwise integers stay exact. A string keeps only printable ASCII and
+ * valid UTF-8; other bytes (control characters, NULs before the trailing
+ * ones) become '?'. regs holds mb_point_width(p) registers; *out is zeroed
+ * first. Returns 0, or -1 for a float that is NaN or infinite or a scaled
+ * result that overflows (reported as a bad reading), and -1 for a point it
+ * cannot decode (bit outside -1..15, string length 0 or over 125, type or
+ * order outside its enum).
+ */
+int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *out);
+
+/* A bit-table point (coil/discrete) from its bit: always MB_VAL_BOOL, never
+ * scaled; *out is zeroed first. */
+void mb_decode_bit(const mb_point_t *p, bool bit, mb_value_t *out);
+
+/* One planned read request: `count` registers or bits from `address`, and the
+ * indices (into the caller's point array) of the points it covers. */
+typedef struct {
+    mb_table_t table;
+    uint16_t address;
+    uint16_t count;
+    size_t first; /* index into the plan's point index array */
+    size_t n_points;
+} mb_batch_t;
+
+typedef struct {
+    mb_batch_t *batches;
+    size_t n_batches;
+    size_t *points; /* point indices, grouped by batch */
+} mb_plan_t;
+
+/*
+ * Merges points of the same table into as few requests as possible: points
+ * sorted by address, a request grows while its span stays within
+ * max_per_request (registers for register tables, max_bits for bit tables)
+ * and the hole to the next point is at most max_gap. Overlapping points share
+ * a request. Batches come ordered by table (enum order) then address; within
+ * a batch, points are in address order, ties in the caller's order. Returns
+ * 0 or -ENOMEM (or -EINVAL if one point is wider than a request, has no
+ * width, or runs past address 65535). On error *out is left empty (zeroed),
+ * so mb_plan_free() on it is harmless. The caller owns *out until
+ * mb_plan_free(), which zeroes it and accepts NULL.
+ */
+int mb_plan(const mb_point_t *points, size_t n, uint16_t max_per_request, uint16_t max_bits,
+            uint16_t max_gap, mb_plan_t *out);
+void mb_plan_free(mb_plan_t *plan);
+
+#endif

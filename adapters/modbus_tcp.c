@@ -1,0 +1,576 @@
+/*
+ * The Modbus TCP adapter: one instance per device, an explicit non-blocking
+ * state machine on the gateway's loop.
+ *
+ *   IDLE -> CONNECTING -> READY <-> WAITING (one request in flight)
+ *   any error -> BACKOFF (doubling, capped, jittered) -> CONNECTING
+ *
+ * Every `interval` a cycle reads the device's planned batches one request at
+ * a time. A timeout, an exception or a lost connection publishes the affected
+ * points with quality bad and the cause; while the device is unreachable,
+ * each tick publishes every point as bad, so subscribers see the outage at
+ * the configured rate. Responses are matched by transaction id, unit and
+ * function: a late or foreign response is discarded and counted, never
+ * assigned to the wrong request. Framing is the codec's (modbus_codec.c);
+ * this file only moves bytes and decides.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "adapters/modbus_tcp.h"
+#include "gateway/clock.h"
+#include "gateway/log.h"
+
+/* After this many timeouts in a row the connection is presumed dead (a
+ * half-open TCP connection never reports an error by itself). */
+#define MBT_MAX_TIMEOUTS 3
+
+static const char *const state_names[] = {"idle", "connecting", "ready", "waiting", "backoff"};
+
+static void connect_start(mbt_t *m);
+static void send_batch(mbt_t *m);
+static void on_io(gw_io_t *io, uint32_t events, void *arg);
+
+static void set_state(mbt_t *m, mbt_state_t state)
+{
+    gw_debug("adapter '%s': %s -> %s", gw_ctx_name(m->ctx), state_names[m->state],
+             state_names[state]);
+    m->state = state;
+}
+
+static gw_loop_t *loop_of(mbt_t *m)
+{
+    return gw_ctx_loop(m->ctx);
+}
+
+/* --- publishing ------------------------------------------------------------ */
+
+/*
+ * The double a person expects to read. A float32 register value is widened
+ * to the double closest to its shortest decimal form (123.456f prints as
+ * 123.456, not 123.45600128173828); a scaled value is rounded to 15
+ * significant digits, below which scale and offset arithmetic only adds
+ * noise (1013 * 0.1 prints as 101.3).
+ */
+static double tidy_double(const mb_point_t *p, double d)
+{
+    char tmp[40];
+    bool scaled = p->scale != 1.0 || p->offset != 0.0;
+
+    if (scaled) {
+        snprintf(tmp, sizeof(tmp), "%.15g", d);
+        return strtod(tmp, NULL);
+    }
+    if (p->type == MB_TYPE_FLOAT32) {
+        float f = (float)d;
+
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
+            if (strtof(tmp, NULL) == f)
+                return strtod(tmp, NULL);
+        }
+    }
+    return d;
+}
+
+static void emit_point(mbt_t *m, mbt_point_t *pt, const mb_value_t *v, const char *error)
+{
+    gw_reading_t r = {0};
+
+    r.sensor = pt->name;
+    r.seq = ++pt->seq;
+    r.ts_ms = m->sample_ts_ms ? m->sample_ts_ms : gw_clock_wall_ms();
+    r.unit = pt->unit;
+    r.error = error;
+    r.has_qos = pt->qos >= 0;
+    r.qos = (uint8_t)(pt->qos >= 0 ? pt->qos : 0);
+    r.has_retain = pt->retain >= 0;
+    r.retain = pt->retain > 0;
+    if (v && !error) {
+        switch (v->kind) {
+        case MB_VAL_BOOL:
+            r.kind = GW_VALUE_BOOL;
+            r.value.b = v->b;
+            break;
+        case MB_VAL_INT:
+            r.kind = GW_VALUE_INT;
+            r.value.i = v->i;
+            break;
+        case MB_VAL_UINT:
+            r.kind = GW_VALUE_UINT;
+            r.value.u = v->u;
+            break;
+        case MB_VAL_DOUBLE:
+            r.kind = GW_VALUE_DOUBLE;
+            r.value.d = tidy_double(&pt->p, v->d);
+            break;
+        case MB_VAL_STRING:
+            r.kind = GW_VALUE_STRING;
+            r.value.s = v->s;
+            break;
+        }
+    }
+    gw_ctx_emit(m->ctx, &r);
+}
+
+static mbt_point_t *batch_point(mbt_t *m, const mb_batch_t *b, size_t k)
+{
+    return &m->points[m->plan.points[b->first + k]];
+}
+
+static void emit_batch_bad(mbt_t *m, size_t batch, const char *error)
+{
+    const mb_batch_t *b = &m->plan.batches[batch];
+
+    for (size_t k = 0; k < b->n_points; k++)
+        emit_point(m, batch_point(m, b, k), NULL, error);
+}
+
+static void emit_batch(mbt_t *m, const mb_response_t *resp)
+{
+    const mb_batch_t *b = &m->plan.batches[m->batch];
+    uint16_t regs[MB_MAX_REGISTERS];
+    mb_value_t v;
+
+    for (size_t k = 0; k < b->n_points; k++) {
+        mbt_point_t *pt = batch_point(m, b, k);
+        size_t off = (size_t)(pt->p.address - b->address);
+
+        if (mb_table_is_bits(pt->p.table)) {
+            mb_decode_bit(&pt->p, mb_bit(resp, off), &v);
+        } else {
+            for (size_t w = 0; w < mb_point_width(&pt->p); w++)
+                regs[w] = mb_register(resp, off + w);
+            if (mb_decode_registers(&pt->p, regs, &v) != 0) {
+                emit_point(m, pt, NULL, "invalid value");
+                continue;
+            }
+        }
+        emit_point(m, pt, &v, NULL);
+    }
+}
+
+static void emit_all_bad(mbt_t *m, const char *error)
+{
+    for (size_t i = 0; i < m->plan.n_batches; i++)
+        emit_batch_bad(m, i, error);
+}
+
+/* --- connection ------------------------------------------------------------ */
+
+static uint64_t jitter(mbt_t *m, uint64_t ms)
+{
+    uint64_t half = ms / 2;
+
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return half + m->rng % (ms - half + 1);
+}
+
+static void close_fd(mbt_t *m)
+{
+    if (m->fd < 0)
+        return;
+    gw_io_stop(loop_of(m), &m->io);
+    close(m->fd);
+    m->fd = -1;
+}
+
+static void set_online(mbt_t *m, bool online)
+{
+    if (m->online == online)
+        return;
+    m->online = online;
+    gw_ctx_status(m->ctx, online ? "online" : "offline");
+}
+
+/* Any failure of the connection: what was in flight is reported bad, the
+ * device goes offline and a reconnect is scheduled. */
+static void fail_connection(mbt_t *m, const char *cause)
+{
+    uint64_t wait = jitter(m, m->backoff_ms);
+
+    if (m->state == MBT_WAITING)
+        emit_batch_bad(m, m->batch, cause);
+    m->in_cycle = false;
+    close_fd(m);
+    if (m->online || m->last_error != cause)
+        gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(m->ctx), m->host,
+                m->port, cause, wait / 1000.0);
+    m->last_error = cause;
+    set_online(m, false);
+    set_state(m, MBT_BACKOFF);
+    gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + wait);
+    m->backoff_ms = m->backoff_ms * 2 > m->backoff_max_ms ? m->backoff_max_ms : m->backoff_ms * 2;
+}
+
+static void start_cycle(mbt_t *m)
+{
+    m->in_cycle = true;
+    m->tick_missed = false;
+    m->batch = 0;
+    send_batch(m);
+}
+
+static void connected(mbt_t *m)
+{
+    int one = 1;
+
+    setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    gw_timer_stop(loop_of(m), &m->state_timer);
+    gw_io_modify(loop_of(m), &m->io, EPOLLIN);
+    mb_decoder_reset(&m->dec);
+    m->backoff_ms = m->backoff_min_ms;
+    m->consecutive_timeouts = 0;
+    set_state(m, MBT_READY);
+    gw_info("adapter '%s': connected to %s:%u", gw_ctx_name(m->ctx), m->host, m->port);
+    m->last_error = NULL;
+    set_online(m, true);
+    if (m->tick_missed)
+        start_cycle(m);
+}
+
+static int resolve(mbt_t *m)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res;
+    char port[8];
+
+    snprintf(port, sizeof(port), "%u", m->port);
+    /* Runs once per device, before the loop starts (names in /etc/hosts or
+     * numeric addresses resolve without the network). */
+    if (getaddrinfo(m->host, port, &hints, &res) != 0)
+        return -1;
+    memcpy(&m->addr, res->ai_addr, res->ai_addrlen);
+    m->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    m->resolved = true;
+    return 0;
+}
+
+static void connect_start(mbt_t *m)
+{
+    if (!m->resolved && resolve(m) != 0) {
+        fail_connection(m, "cannot resolve host");
+        return;
+    }
+    m->fd = socket(m->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (m->fd < 0) {
+        fail_connection(m, "cannot create a socket");
+        return;
+    }
+    gw_io_init(&m->io, m->fd, on_io, m);
+    if (gw_io_start(loop_of(m), &m->io, EPOLLOUT) != 0) {
+        fail_connection(m, "cannot watch the socket");
+        return;
+    }
+    set_state(m, MBT_CONNECTING);
+    if (connect(m->fd, (struct sockaddr *)&m->addr, m->addr_len) == 0) {
+        connected(m);
+        return;
+    }
+    if (errno != EINPROGRESS) {
+        fail_connection(m, errno == ECONNREFUSED ? "connection refused" : "cannot connect");
+        return;
+    }
+    gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + m->connect_timeout_ms);
+}
+
+static void connect_done(mbt_t *m)
+{
+    int so_error = 0;
+    socklen_t len = sizeof(so_error);
+
+    if (getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+        so_error = errno;
+    if (so_error == 0)
+        connected(m);
+    else
+        fail_connection(m, so_error == ECONNREFUSED ? "connection refused" : "cannot connect");
+}
+
+/* --- requests and responses ------------------------------------------------ */
+
+static void flush_tx(mbt_t *m)
+{
+    while (m->tx_off < m->tx_len) {
+        ssize_t n = send(m->fd, m->tx + m->tx_off, m->tx_len - m->tx_off, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            gw_io_modify(loop_of(m), &m->io, EPOLLIN | EPOLLOUT);
+            return;
+        }
+        if (n < 0) {
+            fail_connection(m, "send failed");
+            return;
+        }
+        m->tx_off += (size_t)n;
+    }
+    gw_io_modify(loop_of(m), &m->io, EPOLLIN);
+}
+
+static void send_batch(mbt_t *m)
+{
+    const mb_batch_t *b = &m->plan.batches[m->batch];
+
+    m->req.tid = m->next_tid++;
+    m->req.unit = m->unit_id;
+    m->req.fc = mb_table_fc(b->table);
+    m->req.address = b->address;
+    m->req.quantity = b->count;
+    m->tx_len = (size_t)mb_encode_read(&m->req, m->tx, sizeof(m->tx));
+    m->tx_off = 0;
+    m->sample_ts_ms = gw_clock_wall_ms();
+    set_state(m, MBT_WAITING);
+    gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + m->timeout_ms);
+    flush_tx(m);
+}
+
+/* The current batch is answered (or given up): on to the next, or end the
+ * cycle. A tick missed while the cycle ran starts the next cycle at once. */
+static void next_batch(mbt_t *m)
+{
+    gw_timer_stop(loop_of(m), &m->state_timer);
+    set_state(m, MBT_READY);
+    if (++m->batch < m->plan.n_batches) {
+        send_batch(m);
+        return;
+    }
+    m->in_cycle = false;
+    m->sample_ts_ms = 0;
+    if (m->tick_missed)
+        start_cycle(m);
+}
+
+static void on_frame(mbt_t *m, const mb_response_t *resp)
+{
+    int match = m->state == MBT_WAITING ? mb_match(&m->req, resp) : MB_MISMATCH_TID;
+
+    if (match != MB_MATCH) {
+        m->stats.discarded++;
+        gw_debug("adapter '%s': discarded a response (tid %u, unit %u, function %u): %s",
+                 gw_ctx_name(m->ctx), resp->tid, resp->unit, resp->fc,
+                 match == MB_MISMATCH_TID        ? "not the request in flight"
+                 : match == MB_MISMATCH_UNIT     ? "wrong unit"
+                 : match == MB_MISMATCH_FUNCTION ? "wrong function"
+                                                 : "wrong byte count");
+        return;
+    }
+    m->consecutive_timeouts = 0;
+    if (resp->exception) {
+        m->stats.exceptions++;
+        m->stats.reads_failed++;
+        emit_batch_bad(m, m->batch, mb_exception_name(resp->exception_code));
+    } else {
+        m->stats.reads_ok++;
+        emit_batch(m, resp);
+    }
+    next_batch(m);
+}
+
+static void read_input(mbt_t *m)
+{
+    uint8_t buf[1024];
+    int fd = m->fd;
+
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        size_t off = 0;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            fail_connection(m, n == 0 ? "connection closed by the device" : "receive failed");
+            return;
+        }
+        while (off < (size_t)n) {
+            mb_response_t resp;
+            size_t used = 0;
+            int rc = mb_decoder_feed(&m->dec, buf + off, (size_t)n - off, &used, &resp);
+
+            off += used;
+            if (rc < 0) {
+                m->stats.malformed++;
+                fail_connection(m, mb_status_name(rc));
+                return;
+            }
+            if (rc == MB_FRAME) {
+                on_frame(m, &resp);
+                if (m->fd != fd) /* the handler closed the connection */
+                    return;
+            }
+        }
+    }
+}
+
+static void on_io(gw_io_t *io, uint32_t events, void *arg)
+{
+    mbt_t *m = arg;
+    (void)io;
+
+    switch (m->state) {
+    case MBT_CONNECTING:
+        connect_done(m);
+        break;
+    case MBT_READY:
+    case MBT_WAITING:
+        if ((events & EPOLLOUT) && m->tx_off < m->tx_len) {
+            flush_tx(m);
+            if (m->fd < 0)
+                return;
+        }
+        if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+            read_input(m);
+        break;
+    default:
+        gw_err("adapter '%s': socket event in state %s", gw_ctx_name(m->ctx),
+               state_names[m->state]);
+        close_fd(m);
+    }
+}
+
+static void on_state_timer(gw_timer_t *t, void *arg)
+{
+    mbt_t *m = arg;
+    (void)t;
+
+    switch (m->state) {
+    case MBT_CONNECTING:
+        fail_connection(m, "connect timeout");
+        break;
+    case MBT_BACKOFF:
+        m->stats.reconnects++;
+        connect_start(m);
+        break;
+    case MBT_WAITING:
+        m->stats.timeouts++;
+        m->stats.reads_failed++;
+        emit_batch_bad(m, m->batch, "timeout");
+        if (++m->consecutive_timeouts >= MBT_MAX_TIMEOUTS) {
+            m->state = MBT_READY; /* the batch is already reported */
+            fail_connection(m, "no response");
+            return;
+        }
+        next_batch(m);
+        break;
+    default:
+        gw_err("adapter '%s': timer in state %s", gw_ctx_name(m->ctx), state_names[m->state]);
+    }
+}
+
+/* The polling schedule: absolute, so a slow cycle never shifts later ones. */
+static void on_tick(gw_timer_t *t, void *arg)
+{
+    mbt_t *m = arg;
+    uint64_t now = gw_clock_now_ms();
+    (void)t;
+
+    m->next_tick_ms += m->interval_ms;
+    if (m->next_tick_ms + m->interval_ms < now)
+        m->next_tick_ms = now + m->interval_ms;
+    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
+    if (gw_ctx_blocked(m->ctx))
+        return; /* overflow: block; this cycle is skipped, not queued */
+    if (m->in_cycle) {
+        m->stats.overruns++;
+        m->tick_missed = true;
+    } else if (m->state == MBT_READY) {
+        start_cycle(m);
+    } else {
+        m->sample_ts_ms = 0;
+        emit_all_bad(m, m->last_error ? m->last_error : "not connected");
+    }
+}
+
+/* --- adapter interface ----------------------------------------------------- */
+
+static void mbt_destroy(void *self);
+
+static int mbt_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err)
+{
+    mbt_t *m = calloc(1, sizeof(*m));
+    int rc;
+
+    if (!m)
+        return -ENOMEM;
+    m->ctx = ctx;
+    m->fd = -1;
+    if ((rc = mbt_read_config(m, cfg, err)) != 0) {
+        mbt_destroy(m);
+        return rc;
+    }
+    gw_timer_init(&m->state_timer, on_state_timer, m);
+    gw_timer_init(&m->tick, on_tick, m);
+    *self = m;
+    return 0;
+}
+
+static int mbt_start(void *self)
+{
+    mbt_t *m = self;
+    uint64_t now = gw_clock_now_ms();
+
+    m->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)m << 16) ^ 0x9e3779b97f4a7c15u;
+    m->backoff_ms = m->backoff_min_ms;
+    m->next_tid = (uint16_t)m->rng;
+    m->running = true;
+    /* A random phase spreads many devices over the interval instead of
+     * sending every request in the same millisecond. */
+    m->next_tick_ms = now + jitter(m, m->interval_ms) - m->interval_ms / 2;
+    m->tick_missed = true; /* the first cycle starts on connect */
+    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms + m->interval_ms);
+    connect_start(m);
+    return 0;
+}
+
+static void mbt_stop(void *self)
+{
+    mbt_t *m = self;
+
+    if (!m->running)
+        return;
+    m->running = false;
+    gw_timer_stop(loop_of(m), &m->tick);
+    gw_timer_stop(loop_of(m), &m->state_timer);
+    close_fd(m);
+    set_online(m, false);
+    set_state(m, MBT_IDLE);
+    gw_info("adapter '%s': stopped: %llu reads ok, %llu failed (%llu timeouts, %llu "
+            "exceptions), %llu discarded, %llu malformed, %llu reconnects",
+            gw_ctx_name(m->ctx), (unsigned long long)m->stats.reads_ok,
+            (unsigned long long)m->stats.reads_failed, (unsigned long long)m->stats.timeouts,
+            (unsigned long long)m->stats.exceptions, (unsigned long long)m->stats.discarded,
+            (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects);
+}
+
+static void mbt_destroy(void *self)
+{
+    mbt_t *m = self;
+
+    if (!m)
+        return;
+    mb_plan_free(&m->plan);
+    free(m->points);
+    free(m);
+}
+
+const adp_ops_t adp_modbus_tcp_ops = {
+    .kind = "modbus_tcp",
+    .create = mbt_create,
+    .start = mbt_start,
+    .stop = mbt_stop,
+    .destroy = mbt_destroy,
+    .resume = NULL,
+};

@@ -1,0 +1,92 @@
+/*
+ * The Modbus TCP adapter's private types, shared by its configuration reader
+ * (modbus_tcp_config.c) and its state machine (modbus_tcp.c).
+ */
+#ifndef ADP_MODBUS_TCP_H
+#define ADP_MODBUS_TCP_H
+
+#include <netdb.h>
+#include <stdint.h>
+
+#include "adapters/adapter.h"
+#include "adapters/modbus_codec.h"
+#include "adapters/modbus_point.h"
+
+typedef struct {
+    mb_point_t p;
+    const char *name;
+    const char *unit; /* NULL: none */
+    int qos;          /* -1: the adapter's */
+    int retain;       /* -1: the adapter's */
+    uint64_t seq;
+} mbt_point_t;
+
+typedef enum {
+    MBT_IDLE,
+    MBT_CONNECTING,
+    MBT_READY,   /* connected, no request in flight */
+    MBT_WAITING, /* one request in flight */
+    MBT_BACKOFF,
+} mbt_state_t;
+
+typedef struct {
+    uint64_t reads_ok;
+    uint64_t reads_failed;
+    uint64_t timeouts;
+    uint64_t exceptions;
+    uint64_t discarded; /* late or mismatched responses */
+    uint64_t malformed; /* frames the codec rejected */
+    uint64_t reconnects;
+    uint64_t overruns; /* ticks that found the previous cycle unfinished */
+} mbt_stats_t;
+
+typedef struct {
+    gw_ctx_t *ctx;
+    /* configuration */
+    const char *host;
+    uint16_t port;
+    uint8_t unit_id;
+    uint64_t interval_ms;
+    uint64_t timeout_ms;
+    uint64_t connect_timeout_ms;
+    uint64_t backoff_min_ms;
+    uint64_t backoff_max_ms;
+    uint16_t max_registers;
+    uint16_t max_bits;
+    uint16_t max_gap;
+    mbt_point_t *points;
+    size_t n_points;
+    mb_plan_t plan;
+    /* connection */
+    mbt_state_t state;
+    int fd;
+    gw_io_t io;
+    gw_timer_t state_timer; /* connect timeout, response timeout or backoff */
+    gw_timer_t tick;        /* the polling schedule */
+    uint64_t next_tick_ms;
+    uint64_t backoff_ms;
+    uint64_t rng;
+    bool online;
+    bool running;
+    unsigned consecutive_timeouts;
+    const char *last_error; /* why the device is not connected */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool resolved;
+    /* the cycle in progress */
+    bool in_cycle;
+    bool tick_missed;
+    size_t batch;
+    mb_request_t req;
+    uint16_t next_tid;
+    uint8_t tx[MB_REQ_LEN];
+    size_t tx_len, tx_off;
+    mb_decoder_t dec;
+    int64_t sample_ts_ms;
+    mbt_stats_t stats;
+} mbt_t;
+
+/* Reads the adapter's keys (modbus_tcp_config.c). */
+int mbt_read_config(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err);
+
+#endif
