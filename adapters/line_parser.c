@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,10 +30,7 @@ struct lp_parser {
     lp_format_t format;
     char delimiter[LP_MAX_DELIMITER + 1];
     size_t max_line;
-    char sensor_key[LP_MAX_KEY + 1];
-    char value_key[LP_MAX_KEY + 1];
-    char unit_key[LP_MAX_KEY + 1];
-    char ts_key[LP_MAX_KEY + 1];
+    char key[LP_COL_TS + 1][LP_MAX_KEY + 1]; /* JSON key names by role */
     lp_role_t columns[LP_MAX_COLUMNS];
     size_t ncolumns;
     char separator;
@@ -67,19 +65,12 @@ typedef struct {
     lp_reason_t first;
 } line_t;
 
-static const char *const reason_names[LP_REASON_COUNT] = {
-    [LP_OK] = "ok",
-    [LP_TOO_LONG] = "too_long",
-    [LP_INCOMPLETE] = "incomplete",
-    [LP_BAD_JSON] = "bad_json",
-    [LP_NOT_OBJECT] = "not_object",
-    [LP_MISSING_FIELD] = "missing_field",
-    [LP_BAD_NUMBER] = "bad_number",
-    [LP_BAD_VALUE] = "bad_value",
-    [LP_BAD_UNIT] = "bad_unit",
-    [LP_BAD_NAME] = "bad_name",
-    [LP_BAD_KV] = "bad_kv",
+static const char *const reason_names[] = {
+    "ok",         "too_long",  "incomplete", "bad_json", "not_object", "missing_field",
+    "bad_number", "bad_value", "bad_unit",   "bad_name", "bad_kv",
 };
+_Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == LP_REASON_COUNT,
+               "one name per reason");
 
 const char *lp_reason_name(int reason)
 {
@@ -284,39 +275,52 @@ static size_t json_mark_nul(char *s, size_t n)
     return o;
 }
 
-/* The reading in a parsed JSON object; null for unit or ts means absent. */
-static lp_reason_t json_reading(lp_parser_t *p, const cJSON *root, lp_reading_t *r)
+/* The value of a JSON reading: a number, true/false or a string. */
+static lp_reason_t json_value(const cJSON *v, lp_reading_t *r)
 {
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, p->sensor_key);
-    const cJSON *val = cJSON_GetObjectItemCaseSensitive(root, p->value_key);
-    const cJSON *unit = p->unit_key[0] ? cJSON_GetObjectItemCaseSensitive(root, p->unit_key) : NULL;
-    const cJSON *ts = p->ts_key[0] ? cJSON_GetObjectItemCaseSensitive(root, p->ts_key) : NULL;
-
-    if (!name || !val)
-        return LP_MISSING_FIELD;
-    if (!cJSON_IsString(name) || !make_name(p, name->valuestring, strlen(name->valuestring)))
-        return LP_BAD_NAME;
-    if (cJSON_IsBool(val)) {
+    if (cJSON_IsBool(v)) {
         r->kind = GW_VALUE_BOOL;
-        r->value.b = cJSON_IsTrue(val);
-    } else if (cJSON_IsNumber(val)) {
-        if (!isfinite(val->valuedouble))
+        r->value.b = cJSON_IsTrue(v);
+    } else if (cJSON_IsNumber(v)) {
+        if (!isfinite(v->valuedouble))
             return LP_BAD_NUMBER;
         r->kind = GW_VALUE_DOUBLE;
-        r->value.d = val->valuedouble;
-    } else if (cJSON_IsString(val) && text_ok(val->valuestring, strlen(val->valuestring), false)) {
+        r->value.d = v->valuedouble;
+    } else if (cJSON_IsString(v) && text_ok(v->valuestring, strlen(v->valuestring), false)) {
         r->kind = GW_VALUE_STRING;
-        r->value.s = val->valuestring;
+        r->value.s = v->valuestring;
     } else {
         return LP_BAD_VALUE;
     }
-    if (unit && !cJSON_IsNull(unit)) {
-        if (!cJSON_IsString(unit) || !text_ok(unit->valuestring, strlen(unit->valuestring), true))
+    return LP_OK;
+}
+
+/* The reading in a parsed JSON object; null for unit or ts means absent. */
+static lp_reason_t json_reading(lp_parser_t *p, const cJSON *root, lp_reading_t *r)
+{
+    const cJSON *it[LP_COL_TS + 1] = {0};
+    const char *name, *unit;
+    lp_reason_t why;
+
+    for (int role = LP_COL_SENSOR; role <= LP_COL_TS; role++)
+        if (p->key[role][0])
+            it[role] = cJSON_GetObjectItemCaseSensitive(root, p->key[role]);
+    if (!it[LP_COL_SENSOR] || !it[LP_COL_VALUE])
+        return LP_MISSING_FIELD;
+    name = cJSON_GetStringValue(it[LP_COL_SENSOR]);
+    if (!name || !make_name(p, name, strlen(name)))
+        return LP_BAD_NAME;
+    why = json_value(it[LP_COL_VALUE], r);
+    if (why != LP_OK)
+        return why;
+    if (it[LP_COL_UNIT] && !cJSON_IsNull(it[LP_COL_UNIT])) {
+        unit = cJSON_GetStringValue(it[LP_COL_UNIT]);
+        if (!unit || !text_ok(unit, strlen(unit), true))
             return LP_BAD_UNIT;
-        r->unit = unit->valuestring[0] ? unit->valuestring : NULL;
+        r->unit = unit[0] ? unit : NULL;
     }
-    if (ts && !cJSON_IsNull(ts)) {
-        if (!cJSON_IsNumber(ts) || !ts_to_ms(ts->valuedouble, &r->ts_ms))
+    if (it[LP_COL_TS] && !cJSON_IsNull(it[LP_COL_TS])) {
+        if (!cJSON_IsNumber(it[LP_COL_TS]) || !ts_to_ms(it[LP_COL_TS]->valuedouble, &r->ts_ms))
             return LP_BAD_NUMBER;
         r->has_ts = true;
     }
@@ -400,14 +404,6 @@ static lp_reason_t csv_reading(lp_parser_t *p, char *s, size_t n, lp_reading_t *
     return LP_OK;
 }
 
-static void parse_csv(line_t *l, char *s, size_t n)
-{
-    lp_reading_t r = {0};
-    lp_reason_t why = csv_reading(l->p, s, n, &r);
-
-    finish_reading(l, &r, why);
-}
-
 /* One "key=value" token (NUL-terminated at n): one reading named key. */
 static void kv_pair(line_t *l, char *tok, size_t n)
 {
@@ -451,6 +447,7 @@ static void parse_kv(line_t *l, char *s, size_t n)
 lp_reason_t lp_parse_line(lp_parser_t *p, const char *line, size_t len, const lp_sink_t *sink)
 {
     line_t l = {p, sink, line, len, LP_OK};
+    lp_reading_t r = {0};
 
     if (len > p->max_line) {
         l.len = p->max_line;
@@ -469,7 +466,7 @@ lp_reason_t lp_parse_line(lp_parser_t *p, const char *line, size_t len, const lp
         parse_json(&l, p->work, len);
         break;
     case LP_FORMAT_CSV:
-        parse_csv(&l, p->work, len);
+        finish_reading(&l, &r, csv_reading(p, p->work, len, &r));
         break;
     case LP_FORMAT_KV:
         parse_kv(&l, p->work, len);
@@ -508,12 +505,12 @@ static bool label_ok(const char *s, size_t max, bool topic)
 
 static const char *json_check(const lp_options_t *o)
 {
-    if (!o->sensor_key || !o->sensor_key[0] || !label_ok(o->sensor_key, LP_MAX_KEY, false))
-        return "sensor_key must be 1 to 63 bytes of UTF-8 without control characters";
-    if (!o->value_key || !o->value_key[0] || !label_ok(o->value_key, LP_MAX_KEY, false))
-        return "value_key must be 1 to 63 bytes of UTF-8 without control characters";
-    if (!label_ok(o->unit_key, LP_MAX_KEY, false) || !label_ok(o->ts_key, LP_MAX_KEY, false))
-        return "unit_key and ts_key must be at most 63 bytes of UTF-8 without control characters";
+    const char *keys[] = {o->sensor_key, o->value_key, o->unit_key, o->ts_key};
+
+    for (int i = 0; i < 4; i++)
+        if ((i < 2 && (!keys[i] || !keys[i][0])) || !label_ok(keys[i], LP_MAX_KEY, false))
+            return "sensor_key and value_key must be 1 to 63 bytes, unit_key and ts_key at most "
+                   "63 bytes, of UTF-8 without control characters";
     return NULL;
 }
 
@@ -562,37 +559,34 @@ const char *lp_options_check(const lp_options_t *o)
     return "format must be json, csv or kv";
 }
 
+static int lookup(const char *name, const char *const *names, int n)
+{
+    for (int i = 0; name && i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -EINVAL;
+}
+
 int lp_format_parse(const char *name)
 {
     static const char *const names[] = {"json", "csv", "kv"};
 
-    for (int i = 0; name && i < 3; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -EINVAL;
+    return lookup(name, names, 3);
 }
 
 int lp_role_parse(const char *name)
 {
     static const char *const names[] = {"_", "sensor", "value", "unit", "ts"};
 
-    for (int i = 0; name && i < 5; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -EINVAL;
+    return lookup(name, names, 5);
 }
 
-/* Copies an optional string already checked to fit in cap bytes. */
-static void copy_opt(char *dst, size_t cap, const char *src)
+static const char *or_empty(const char *s)
 {
-    size_t n = src ? strlen(src) : 0;
-
-    if (n >= cap)
-        n = 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
+    return s ? s : "";
 }
 
+/* Strings are copied after lp_options_check() has checked that they fit. */
 int lp_parser_new(const lp_options_t *opt, lp_parser_t **out)
 {
     lp_parser_t *p;
@@ -609,18 +603,18 @@ int lp_parser_new(const lp_options_t *opt, lp_parser_t **out)
         return -ENOMEM;
     }
     p->format = opt->format;
-    copy_opt(p->delimiter, sizeof(p->delimiter), opt->delimiter);
+    snprintf(p->delimiter, sizeof(p->delimiter), "%s", or_empty(opt->delimiter));
     p->max_line = opt->max_line;
-    copy_opt(p->sensor_key, sizeof(p->sensor_key), opt->sensor_key);
-    copy_opt(p->value_key, sizeof(p->value_key), opt->value_key);
-    copy_opt(p->unit_key, sizeof(p->unit_key), opt->unit_key);
-    copy_opt(p->ts_key, sizeof(p->ts_key), opt->ts_key);
+    snprintf(p->key[LP_COL_SENSOR], sizeof(p->key[0]), "%s", or_empty(opt->sensor_key));
+    snprintf(p->key[LP_COL_VALUE], sizeof(p->key[0]), "%s", or_empty(opt->value_key));
+    snprintf(p->key[LP_COL_UNIT], sizeof(p->key[0]), "%s", or_empty(opt->unit_key));
+    snprintf(p->key[LP_COL_TS], sizeof(p->key[0]), "%s", or_empty(opt->ts_key));
     memcpy(p->columns, opt->columns, sizeof(p->columns));
     p->ncolumns = opt->ncolumns;
     p->separator = opt->separator;
-    copy_opt(p->prefix, sizeof(p->prefix), opt->sensor_prefix);
+    snprintf(p->prefix, sizeof(p->prefix), "%s", or_empty(opt->sensor_prefix));
     p->prefix_len = strlen(p->prefix);
-    copy_opt(p->default_unit, sizeof(p->default_unit), opt->default_unit);
+    snprintf(p->default_unit, sizeof(p->default_unit), "%s", or_empty(opt->default_unit));
     *out = p;
     return 0;
 }

@@ -15,8 +15,6 @@
  * this file only moves bytes and decides.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +23,7 @@
 #include <unistd.h>
 
 #include "adapters/modbus_tcp.h"
+#include "adapters/net.h"
 #include "gateway/clock.h"
 #include "gateway/log.h"
 
@@ -165,16 +164,6 @@ static void emit_all_bad(mbt_t *m, const char *error)
 
 /* --- connection ------------------------------------------------------------ */
 
-static uint64_t jitter(mbt_t *m, uint64_t ms)
-{
-    uint64_t half = ms / 2;
-
-    m->rng ^= m->rng << 13;
-    m->rng ^= m->rng >> 7;
-    m->rng ^= m->rng << 17;
-    return half + m->rng % (ms - half + 1);
-}
-
 static void close_fd(mbt_t *m)
 {
     if (m->fd < 0)
@@ -196,7 +185,7 @@ static void set_online(mbt_t *m, bool online)
  * device goes offline and a reconnect is scheduled. */
 static void fail_connection(mbt_t *m, const char *cause)
 {
-    uint64_t wait = jitter(m, m->backoff_ms);
+    uint64_t wait = adp_jitter(&m->rng, m->backoff_ms);
 
     if (m->state == MBT_WAITING)
         emit_batch_bad(m, m->batch, cause);
@@ -222,9 +211,6 @@ static void start_cycle(mbt_t *m)
 
 static void connected(mbt_t *m)
 {
-    int one = 1;
-
-    setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     gw_timer_stop(loop_of(m), &m->state_timer);
     gw_io_modify(loop_of(m), &m->io, EPOLLIN);
     mb_decoder_reset(&m->dec);
@@ -238,33 +224,20 @@ static void connected(mbt_t *m)
         start_cycle(m);
 }
 
-static int resolve(mbt_t *m)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res;
-    char port[8];
-
-    snprintf(port, sizeof(port), "%u", m->port);
-    /* Runs once per device, before the loop starts (names in /etc/hosts or
-     * numeric addresses resolve without the network). */
-    if (getaddrinfo(m->host, port, &hints, &res) != 0)
-        return -1;
-    memcpy(&m->addr, res->ai_addr, res->ai_addrlen);
-    m->addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
-    m->resolved = true;
-    return 0;
-}
-
 static void connect_start(mbt_t *m)
 {
-    if (!m->resolved && resolve(m) != 0) {
-        fail_connection(m, "cannot resolve host");
-        return;
+    int rc;
+
+    if (!m->resolved) {
+        if (adp_resolve(m->host, m->port, &m->addr, &m->addr_len) != 0) {
+            fail_connection(m, "cannot resolve host");
+            return;
+        }
+        m->resolved = true;
     }
-    m->fd = socket(m->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (m->fd < 0) {
-        fail_connection(m, "cannot create a socket");
+    rc = adp_connect_start(&m->addr, m->addr_len, &m->fd);
+    if (rc != 0 && rc != -EINPROGRESS) {
+        fail_connection(m, adp_connect_error(rc));
         return;
     }
     gw_io_init(&m->io, m->fd, on_io, m);
@@ -273,28 +246,20 @@ static void connect_start(mbt_t *m)
         return;
     }
     set_state(m, MBT_CONNECTING);
-    if (connect(m->fd, (struct sockaddr *)&m->addr, m->addr_len) == 0) {
+    if (rc == 0)
         connected(m);
-        return;
-    }
-    if (errno != EINPROGRESS) {
-        fail_connection(m, errno == ECONNREFUSED ? "connection refused" : "cannot connect");
-        return;
-    }
-    gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + m->connect_timeout_ms);
+    else
+        gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + m->connect_timeout_ms);
 }
 
 static void connect_done(mbt_t *m)
 {
-    int so_error = 0;
-    socklen_t len = sizeof(so_error);
+    int rc = adp_connect_result(m->fd);
 
-    if (getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
-        so_error = errno;
-    if (so_error == 0)
+    if (rc == 0)
         connected(m);
     else
-        fail_connection(m, so_error == ECONNREFUSED ? "connection refused" : "cannot connect");
+        fail_connection(m, adp_connect_error(rc));
 }
 
 /* --- requests and responses ------------------------------------------------ */
@@ -528,7 +493,7 @@ static int mbt_start(void *self)
     m->running = true;
     /* A random phase spreads many devices over the interval instead of
      * sending every request in the same millisecond. */
-    m->next_tick_ms = now + jitter(m, m->interval_ms) - m->interval_ms / 2;
+    m->next_tick_ms = now + adp_jitter(&m->rng, m->interval_ms) - m->interval_ms / 2;
     m->tick_missed = true; /* the first cycle starts on connect */
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms + m->interval_ms);
     connect_start(m);

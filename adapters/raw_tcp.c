@@ -1,0 +1,553 @@
+/*
+ * The raw TCP adapter: line-oriented devices over plain TCP.
+ *
+ * mode client: the gateway connects to the device (non-blocking connect,
+ * capped jittered backoff) and reads what it streams, or sends `request`
+ * every `interval` and reads the answers. mode server: the gateway listens
+ * and devices connect and push lines; at most max_clients at once, and a
+ * connection silent for idle_timeout is closed.
+ *
+ * Bytes go straight into the connection's framer (line_parser.c); this file
+ * never parses. Input is untrusted: every rejection is counted by reason and
+ * logged at most once per RTCP_WARN_INTERVAL_MS, with the line escaped. Each
+ * read event takes at most RTCP_READ_BUDGET bytes from one connection, so a
+ * fast client cannot starve the others.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "adapters/net.h"
+#include "adapters/raw_tcp.h"
+#include "gateway/clock.h"
+#include "gateway/log.h"
+
+#define RTCP_WARN_INTERVAL_MS 10000
+#define RTCP_READ_BUDGET (64 * 1024)
+
+static gw_loop_t *loop_of(rtcp_t *r)
+{
+    return gw_ctx_loop(r->ctx);
+}
+
+/* --- sequence numbers per device-supplied sensor name ---------------------- */
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h;
+}
+
+/* The slot of a name, added if new; NULL once max_sensors names exist. */
+static rtcp_seq_t *seq_slot(rtcp_t *r, const char *name)
+{
+    size_t mask = r->seq_cap - 1;
+
+    for (size_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+        rtcp_seq_t *s = &r->seqs[i];
+
+        if (!s->name) {
+            if (r->n_seqs >= r->max_sensors || !(s->name = strdup(name)))
+                return NULL;
+            r->n_seqs++;
+            return s;
+        }
+        if (strcmp(s->name, name) == 0)
+            return s;
+    }
+}
+
+/* --- parser callbacks ------------------------------------------------------ */
+
+static void on_reading(void *arg, const lp_reading_t *lr)
+{
+    rtcp_t *r = arg;
+    rtcp_seq_t *slot = seq_slot(r, lr->sensor);
+    gw_reading_t g = {0};
+
+    if (!slot) {
+        if (r->stats.unknown_sensors++ == 0)
+            gw_warn("adapter '%s': more than %zu sensor names; readings of new names are "
+                    "dropped",
+                    gw_ctx_name(r->ctx), r->max_sensors);
+        return;
+    }
+    g.sensor = lr->sensor;
+    g.seq = ++slot->seq;
+    g.ts_ms = lr->has_ts ? lr->ts_ms : gw_clock_wall_ms();
+    g.kind = lr->kind;
+    if (lr->kind == GW_VALUE_DOUBLE)
+        g.value.d = lr->value.d;
+    else if (lr->kind == GW_VALUE_BOOL)
+        g.value.b = lr->value.b;
+    else
+        g.value.s = lr->value.s;
+    g.unit = lr->unit;
+    gw_ctx_emit(r->ctx, &g);
+}
+
+/* The first bytes of a rejected line, printable ASCII only, for the log. */
+static void escape_excerpt(const char *line, size_t len, char *out, size_t cap)
+{
+    size_t o = 0, i;
+
+    for (i = 0; i < len && o + 8 < cap; i++) {
+        unsigned char c = (unsigned char)line[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    if (i < len)
+        o += (size_t)snprintf(out + o, cap - o, "...");
+    out[o] = '\0';
+}
+
+static void on_error(void *arg, lp_reason_t reason, const char *line, size_t len)
+{
+    rtcp_t *r = arg;
+    uint64_t now = gw_clock_now_ms();
+    char excerpt[100];
+
+    if (r->last_warn_ms && now - r->last_warn_ms < RTCP_WARN_INTERVAL_MS) {
+        r->suppressed++;
+        return;
+    }
+    escape_excerpt(line, len, excerpt, sizeof(excerpt));
+    gw_warn("adapter '%s': rejected a line (%s): '%s'%s", gw_ctx_name(r->ctx),
+            lp_reason_name(reason), excerpt, r->suppressed ? " (and others not shown)" : "");
+    r->last_warn_ms = now;
+    r->suppressed = 0;
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+static void conn_on_io(gw_io_t *io, uint32_t events, void *arg);
+static void client_failed(rtcp_t *r, const char *cause);
+
+static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
+{
+    lp_sink_t sink = {on_reading, on_error, r};
+
+    c->owner = r;
+    c->fd = fd;
+    c->paused = false;
+    if (!c->framer && lp_framer_new(r->parser, &sink, &c->framer) != 0)
+        return -ENOMEM;
+    gw_io_init(&c->io, fd, conn_on_io, c);
+    return gw_io_start(loop_of(r), &c->io, r->paused ? 0 : EPOLLIN);
+}
+
+static void conn_close(rtcp_conn_t *c)
+{
+    rtcp_t *r = c->owner;
+
+    if (c->fd < 0)
+        return;
+    if (c->framer)
+        lp_framer_finish(c->framer); /* a partial line counts as incomplete */
+    gw_io_stop(loop_of(r), &c->io);
+    gw_timer_stop(loop_of(r), &c->idle);
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void pause_all(rtcp_t *r)
+{
+    r->paused = true;
+    if (!r->server) {
+        if (r->client.fd >= 0)
+            gw_io_modify(loop_of(r), &r->client.io, 0);
+        return;
+    }
+    for (size_t i = 0; i < r->max_clients; i++)
+        if (r->conns[i].fd >= 0)
+            gw_io_modify(loop_of(r), &r->conns[i].io, 0);
+}
+
+/* Reads what one connection has, up to the budget. Returns false when the
+ * connection ended. */
+static bool conn_read(rtcp_conn_t *c)
+{
+    char buf[16384];
+    size_t total = 0;
+
+    while (total < RTCP_READ_BUDGET) {
+        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return true;
+        if (n <= 0)
+            return false;
+        lp_framer_feed(c->framer, buf, (size_t)n);
+        total += (size_t)n;
+    }
+    return true;
+}
+
+static void conn_on_io(gw_io_t *io, uint32_t events, void *arg)
+{
+    rtcp_conn_t *c = arg;
+    rtcp_t *r = c->owner;
+    (void)io;
+    (void)events;
+
+    if (!conn_read(c)) {
+        if (r->server) {
+            conn_close(c);
+        } else {
+            client_failed(r, "connection closed by the device");
+        }
+        return;
+    }
+    if (r->server)
+        gw_timer_start(loop_of(r), &c->idle, gw_clock_now_ms() + r->idle_timeout_ms);
+    if (gw_ctx_blocked(r->ctx) && !r->paused)
+        pause_all(r); /* overflow: block; TCP flow control holds the devices */
+}
+
+static void conn_idle(gw_timer_t *t, void *arg)
+{
+    rtcp_conn_t *c = arg;
+    (void)t;
+
+    c->owner->stats.idle_closed++;
+    gw_info("adapter '%s': closing a connection silent for %.0f s", gw_ctx_name(c->owner->ctx),
+            c->owner->idle_timeout_ms / 1000.0);
+    conn_close(c);
+}
+
+/* --- client mode ----------------------------------------------------------- */
+
+static const char *const state_names[] = {"idle", "connecting", "connected", "backoff"};
+
+static void set_state(rtcp_t *r, rtcp_state_t state)
+{
+    gw_debug("adapter '%s': %s -> %s", gw_ctx_name(r->ctx), state_names[r->state],
+             state_names[state]);
+    r->state = state;
+}
+
+static void client_failed(rtcp_t *r, const char *cause)
+{
+    uint64_t wait = adp_jitter(&r->rng, r->backoff_ms);
+
+    conn_close(&r->client);
+    if (r->state == RTCP_CONNECTED || r->last_error != cause)
+        gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(r->ctx), r->host,
+                r->port, cause, wait / 1000.0);
+    r->last_error = cause;
+    set_state(r, RTCP_BACKOFF);
+    gw_timer_start(loop_of(r), &r->state_timer, gw_clock_now_ms() + wait);
+    r->backoff_ms = r->backoff_ms * 2 > r->backoff_max_ms ? r->backoff_max_ms : r->backoff_ms * 2;
+}
+
+static void client_connected(rtcp_t *r)
+{
+    gw_timer_stop(loop_of(r), &r->state_timer);
+    gw_io_modify(loop_of(r), &r->client.io, r->paused ? 0 : EPOLLIN);
+    r->backoff_ms = r->backoff_min_ms;
+    r->last_error = NULL;
+    r->stats.connections++;
+    set_state(r, RTCP_CONNECTED);
+    gw_info("adapter '%s': connected to %s:%u", gw_ctx_name(r->ctx), r->host, r->port);
+}
+
+/* While connecting, the socket's first event says whether it worked. */
+static void client_on_connect(gw_io_t *io, uint32_t events, void *arg)
+{
+    rtcp_t *r = arg;
+    int rc = adp_connect_result(r->client.fd);
+    (void)io;
+    (void)events;
+
+    if (rc != 0) {
+        client_failed(r, adp_connect_error(rc));
+        return;
+    }
+    r->client.io.cb = conn_on_io;
+    r->client.io.arg = &r->client;
+    client_connected(r);
+}
+
+static void client_connect(rtcp_t *r)
+{
+    int fd, rc;
+
+    if (!r->resolved) {
+        if (adp_resolve(r->host, r->port, &r->addr, &r->addr_len) != 0) {
+            client_failed(r, "cannot resolve host");
+            return;
+        }
+        r->resolved = true;
+    }
+    rc = adp_connect_start(&r->addr, r->addr_len, &fd);
+    if (rc != 0 && rc != -EINPROGRESS) {
+        client_failed(r, adp_connect_error(rc));
+        return;
+    }
+    if (conn_open(r, &r->client, fd) != 0) {
+        r->client.fd = fd;
+        client_failed(r, "cannot watch the socket");
+        return;
+    }
+    set_state(r, RTCP_CONNECTING);
+    if (rc == 0) {
+        client_connected(r);
+        return;
+    }
+    r->client.io.cb = client_on_connect;
+    r->client.io.arg = r;
+    gw_io_modify(loop_of(r), &r->client.io, EPOLLOUT);
+    gw_timer_start(loop_of(r), &r->state_timer, gw_clock_now_ms() + r->connect_timeout_ms);
+}
+
+static void client_state_timer(gw_timer_t *t, void *arg)
+{
+    rtcp_t *r = arg;
+    (void)t;
+
+    if (r->state == RTCP_CONNECTING) {
+        client_failed(r, "connect timeout");
+    } else if (r->state == RTCP_BACKOFF) {
+        r->stats.reconnects++;
+        client_connect(r);
+    }
+}
+
+/* Poll-style devices: the request goes out every interval while connected. */
+static void client_request(gw_timer_t *t, void *arg)
+{
+    rtcp_t *r = arg;
+    uint64_t now = gw_clock_now_ms();
+    ssize_t n;
+    (void)t;
+
+    r->next_request_ms += r->interval_ms;
+    if (r->next_request_ms + r->interval_ms < now)
+        r->next_request_ms = now + r->interval_ms;
+    gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
+    if (r->state != RTCP_CONNECTED || r->paused) {
+        r->stats.requests_skipped++;
+        return;
+    }
+    n = send(r->client.fd, r->request, r->request_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        client_failed(r, "send failed");
+    else if (n != (ssize_t)r->request_len)
+        r->stats.requests_skipped++; /* a device that stopped reading; never block */
+}
+
+/* --- server mode ----------------------------------------------------------- */
+
+static void server_on_accept(gw_io_t *io, uint32_t events, void *arg)
+{
+    rtcp_t *r = arg;
+    (void)io;
+    (void)events;
+
+    for (int burst = 0; burst < 64; burst++) {
+        int fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        rtcp_conn_t *slot = NULL;
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                gw_warn("adapter '%s': cannot accept a device: too many open files",
+                        gw_ctx_name(r->ctx));
+            return; /* EAGAIN: done; other errors are the client's (ECONNABORTED) */
+        }
+        for (size_t i = 0; i < r->max_clients && !slot; i++)
+            if (r->conns[i].fd < 0)
+                slot = &r->conns[i];
+        if (!slot) {
+            if (r->stats.refused_clients++ % 1000 == 0)
+                gw_warn("adapter '%s': %zu devices connected already (max_clients); closing "
+                        "a new connection",
+                        gw_ctx_name(r->ctx), r->max_clients);
+            close(fd);
+            continue;
+        }
+        if (conn_open(r, slot, fd) != 0) {
+            slot->fd = fd;
+            conn_close(slot);
+            continue;
+        }
+        r->stats.connections++;
+        gw_timer_start(loop_of(r), &slot->idle, gw_clock_now_ms() + r->idle_timeout_ms);
+    }
+}
+
+static int server_listen(rtcp_t *r)
+{
+    int one = 1;
+    int fd;
+
+    if (adp_resolve(r->host, r->port, &r->addr, &r->addr_len) != 0) {
+        gw_err("adapter '%s': cannot resolve %s", gw_ctx_name(r->ctx), r->host);
+        return -EHOSTUNREACH;
+    }
+    fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&r->addr, r->addr_len) != 0 || listen(fd, 128) != 0) {
+        int err = -errno;
+
+        gw_err("adapter '%s': cannot listen on %s:%u: %s", gw_ctx_name(r->ctx), r->host, r->port,
+               strerror(-err));
+        close(fd);
+        return err;
+    }
+    r->listen_fd = fd;
+    gw_io_init(&r->listen_io, fd, server_on_accept, r);
+    gw_info("adapter '%s': listening on %s:%u", gw_ctx_name(r->ctx), r->host, r->port);
+    return gw_io_start(loop_of(r), &r->listen_io, EPOLLIN);
+}
+
+/* --- adapter interface ----------------------------------------------------- */
+
+static void rtcp_destroy(void *self);
+
+static int rtcp_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err)
+{
+    rtcp_t *r = calloc(1, sizeof(*r));
+    int rc;
+
+    if (!r)
+        return -ENOMEM;
+    r->ctx = ctx;
+    r->listen_fd = -1;
+    r->client.fd = -1;
+    r->client.owner = r;
+    if ((rc = rtcp_read_config(r, cfg, err)) != 0)
+        goto fail;
+    r->seq_cap = 16;
+    while (r->seq_cap <= r->max_sensors * 2)
+        r->seq_cap *= 2;
+    r->seqs = calloc(r->seq_cap, sizeof(*r->seqs));
+    if (r->server)
+        r->conns = calloc(r->max_clients, sizeof(*r->conns));
+    if (!r->seqs || (r->server && !r->conns)) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; r->server && i < r->max_clients; i++) {
+        r->conns[i].fd = -1;
+        r->conns[i].owner = r;
+        gw_timer_init(&r->conns[i].idle, conn_idle, &r->conns[i]);
+    }
+    gw_timer_init(&r->client.idle, conn_idle, &r->client);
+    gw_timer_init(&r->state_timer, client_state_timer, r);
+    gw_timer_init(&r->request_timer, client_request, r);
+    *self = r;
+    return 0;
+fail:
+    rtcp_destroy(r);
+    return rc;
+}
+
+static int rtcp_start(void *self)
+{
+    rtcp_t *r = self;
+    uint64_t now = gw_clock_now_ms();
+
+    r->running = true;
+    if (r->server)
+        return server_listen(r);
+    r->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x2545f4914f6cdd1du;
+    r->backoff_ms = r->backoff_min_ms;
+    if (r->request) {
+        r->next_request_ms = now + r->interval_ms;
+        gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
+    }
+    client_connect(r);
+    return 0;
+}
+
+static void log_counters(rtcp_t *r)
+{
+    const lp_counters_t *c = lp_parser_counters(r->parser);
+    char reasons[512] = "";
+    size_t len = 0;
+
+    for (int i = 1; i < LP_REASON_COUNT && len < sizeof(reasons); i++)
+        if (c->errors[i])
+            len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, ", %s %llu",
+                                    lp_reason_name(i), (unsigned long long)c->errors[i]);
+    gw_info("adapter '%s': stopped: %llu lines, %llu readings, %llu connections%s",
+            gw_ctx_name(r->ctx), (unsigned long long)c->lines, (unsigned long long)c->readings,
+            (unsigned long long)r->stats.connections, reasons);
+}
+
+static void rtcp_stop(void *self)
+{
+    rtcp_t *r = self;
+
+    if (!r->running)
+        return;
+    r->running = false;
+    gw_timer_stop(loop_of(r), &r->state_timer);
+    gw_timer_stop(loop_of(r), &r->request_timer);
+    conn_close(&r->client);
+    for (size_t i = 0; r->server && i < r->max_clients; i++)
+        conn_close(&r->conns[i]);
+    if (r->listen_fd >= 0) {
+        gw_io_stop(loop_of(r), &r->listen_io);
+        close(r->listen_fd);
+        r->listen_fd = -1;
+    }
+    log_counters(r);
+}
+
+static void rtcp_resume(void *self)
+{
+    rtcp_t *r = self;
+
+    if (!r->paused || !r->running)
+        return;
+    r->paused = false;
+    if (!r->server) {
+        if (r->state == RTCP_CONNECTED)
+            gw_io_modify(loop_of(r), &r->client.io, EPOLLIN);
+        return;
+    }
+    for (size_t i = 0; i < r->max_clients; i++)
+        if (r->conns[i].fd >= 0)
+            gw_io_modify(loop_of(r), &r->conns[i].io, EPOLLIN);
+}
+
+static void rtcp_destroy(void *self)
+{
+    rtcp_t *r = self;
+
+    if (!r)
+        return;
+    lp_framer_free(r->client.framer);
+    for (size_t i = 0; r->server && r->conns && i < r->max_clients; i++)
+        lp_framer_free(r->conns[i].framer);
+    for (size_t i = 0; r->seqs && i < r->seq_cap; i++)
+        free(r->seqs[i].name);
+    free(r->seqs);
+    free(r->conns);
+    lp_parser_free(r->parser);
+    free(r);
+}
+
+const adp_ops_t adp_raw_tcp_ops = {
+    .kind = "raw_tcp",
+    .create = rtcp_create,
+    .start = rtcp_start,
+    .stop = rtcp_stop,
+    .destroy = rtcp_destroy,
+    .resume = rtcp_resume,
+};

@@ -1,0 +1,92 @@
+/*
+ * The raw TCP adapter's private types, shared by its configuration reader
+ * (raw_tcp_config.c) and its connection handling (raw_tcp.c).
+ */
+#ifndef ADP_RAW_TCP_H
+#define ADP_RAW_TCP_H
+
+#include <netdb.h>
+#include <stdint.h>
+
+#include "adapters/adapter.h"
+#include "adapters/line_parser.h"
+
+typedef struct rtcp rtcp_t;
+
+/* One TCP connection: the device (client mode) or one pushing device (server
+ * mode). */
+typedef struct {
+    rtcp_t *owner;
+    int fd;
+    gw_io_t io;
+    gw_timer_t idle; /* server mode: closes a silent connection */
+    lp_framer_t *framer;
+    bool paused; /* reading stopped while the outbox is blocked */
+} rtcp_conn_t;
+
+/* Per-sensor sequence numbers for device-supplied names: a small open
+ * addressing table, bounded by max_sensors so a device cannot grow it
+ * without limit. */
+typedef struct {
+    char *name;
+    uint64_t seq;
+} rtcp_seq_t;
+
+typedef enum { RTCP_IDLE, RTCP_CONNECTING, RTCP_CONNECTED, RTCP_BACKOFF } rtcp_state_t;
+
+typedef struct {
+    uint64_t connections;      /* accepted (server) or established (client) */
+    uint64_t refused_clients;  /* server: over max_clients */
+    uint64_t idle_closed;      /* server: closed after idle_timeout */
+    uint64_t reconnects;       /* client */
+    uint64_t unknown_sensors;  /* over max_sensors */
+    uint64_t requests_skipped; /* client: request due while not connected */
+} rtcp_stats_t;
+
+struct rtcp {
+    gw_ctx_t *ctx;
+    /* configuration */
+    bool server;
+    const char *host;
+    uint16_t port;
+    const char *request; /* client: sent every interval; NULL: streaming device */
+    size_t request_len;
+    uint64_t interval_ms;
+    uint64_t connect_timeout_ms;
+    uint64_t backoff_min_ms;
+    uint64_t backoff_max_ms;
+    size_t max_clients;
+    uint64_t idle_timeout_ms;
+    size_t max_sensors;
+    lp_options_t lp_opts;
+    lp_parser_t *parser;
+    /* runtime */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool resolved;
+    bool running;
+    bool paused;
+    rtcp_state_t state;        /* client mode */
+    rtcp_conn_t client;        /* client mode: the one connection */
+    gw_timer_t state_timer;    /* client: connect timeout or backoff */
+    gw_timer_t request_timer;  /* client: the request schedule */
+    uint64_t next_request_ms;
+    uint64_t backoff_ms;
+    uint64_t rng;
+    const char *last_error;
+    int listen_fd; /* server mode */
+    gw_io_t listen_io;
+    rtcp_conn_t *conns; /* server: max_clients slots, fd < 0 when free */
+    size_t n_conns;
+    rtcp_seq_t *seqs;
+    size_t seq_cap; /* power of two, > max_sensors */
+    size_t n_seqs;
+    uint64_t last_warn_ms; /* rate limit for rejected-line warnings */
+    uint64_t suppressed;   /* rejections not logged since the last warning */
+    rtcp_stats_t stats;
+};
+
+/* Reads the adapter's keys into r (raw_tcp_config.c). */
+int rtcp_read_config(rtcp_t *r, const cfg_adapter_t *cfg, cfg_error_t *err);
+
+#endif
