@@ -372,8 +372,9 @@ static void server_on_accept(gw_io_t *io, uint32_t events, void *arg)
         if (!slot) {
             if (r->stats.refused_clients++ % 1000 == 0)
                 gw_warn("adapter '%s': %zu devices connected already (max_clients); closing "
-                        "a new connection",
-                        gw_ctx_name(r->ctx), r->max_clients);
+                        "a new connection (%llu so far)",
+                        gw_ctx_name(r->ctx), r->max_clients,
+                        (unsigned long long)r->stats.refused_clients);
             close(fd);
             continue;
         }
@@ -484,9 +485,12 @@ static void log_counters(rtcp_t *r)
         if (c->errors[i])
             len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, ", %s %llu",
                                     lp_reason_name(i), (unsigned long long)c->errors[i]);
-    gw_info("adapter '%s': stopped: %llu lines, %llu readings, %llu connections%s",
+    gw_info("adapter '%s': stopped: %llu lines, %llu readings, %llu connections (%llu refused "
+            "over max_clients, %llu closed idle)%s",
             gw_ctx_name(r->ctx), (unsigned long long)c->lines, (unsigned long long)c->readings,
-            (unsigned long long)r->stats.connections, reasons);
+            (unsigned long long)r->stats.connections,
+            (unsigned long long)r->stats.refused_clients,
+            (unsigned long long)r->stats.idle_closed, reasons);
 }
 
 static void rtcp_stop(void *self)
