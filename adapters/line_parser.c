@@ -673,9 +673,13 @@ void lp_framer_free(lp_framer_t *f)
 /* The KMP automaton: delimiter bytes matched after c, given m before it. */
 static size_t kmp_step(const lp_framer_t *f, size_t m, char c)
 {
-    while (m > 0 && f->delim[m] != c)
+    for (;;) {
+        if (f->delim[m] == c)
+            return m + 1;
+        if (m == 0)
+            return 0;
         m = f->fail[m];
-    return f->delim[m] == c ? m + 1 : 0;
+    }
 }
 
 /* A delimiter completed the line in buf. */
