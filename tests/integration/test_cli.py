@@ -51,7 +51,7 @@ def main():
             f.write("adapters:\n  - name: x\n    type: plc\n")
         rc, _, err = sb("--check-config", "-c", bad)
         check(rc == 1 and err == f"{bad}:2:5: adapter 'x' has unknown type 'plc' "
-                                 "(known: simulated)\n", f"{err!r}")
+                                 "(known: simulated, modbus_tcp, raw_tcp)\n", f"{err!r}")
 
 
 if __name__ == "__main__":
