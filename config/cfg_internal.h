@@ -81,4 +81,9 @@ typedef struct {
  * with *dup the idx of the repeat and *first the idx of its first occurrence. */
 bool cfg_find_dup(cfg_dup_item_t *items, size_t n, size_t *dup, size_t *first);
 
+/* cfg_delivery.c: mqtt.version and mqtt.tls (sec: the mqtt section or
+ * NULL), and outbox.spool (sec: the outbox section or NULL). */
+int cfg_load_mqtt_extra(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err);
+int cfg_load_spool(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err);
+
 #endif

@@ -50,11 +50,13 @@ typedef struct {
 } cfg_impl_t;
 
 static const char *const top_keys[] = {"gateway", "mqtt", "outbox", "adapters", NULL};
-static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout", NULL};
+static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout",
+                                           "stats_interval", NULL};
 static const char *const mqtt_keys[] = {
     "uri",    "client_id", "username",     "password_file", "keepalive",     "qos",
-    "retain", "topic",     "max_inflight", "reconnect_min", "reconnect_max", NULL};
-static const char *const outbox_keys[] = {"capacity", "max_bytes", "overflow", NULL};
+    "retain", "topic",     "max_inflight", "reconnect_min", "reconnect_max", "version",
+    "tls",    NULL};
+static const char *const outbox_keys[] = {"capacity", "max_bytes", "overflow", "spool", NULL};
 
 /* Indexed by gw_log_level_t and gw_overflow_t. */
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
@@ -144,23 +146,26 @@ static int load_gateway(cfg_impl_t *c, const cfg_node_t *root, cfg_error_t *err)
     if ((rc = cfg_get_enum(sec, "log_level", log_levels, GW_LOG_INFO, &level, err)) < 0)
         return rc;
     c->pub.gateway.log_level = (gw_log_level_t)level;
-    return cfg_get_duration(sec, "shutdown_timeout", 0, HOUR, 5 * SEC,
-                            &c->pub.gateway.shutdown_timeout_ms, err);
+    if ((rc = cfg_get_duration(sec, "shutdown_timeout", 0, HOUR, 5 * SEC,
+                               &c->pub.gateway.shutdown_timeout_ms, err)) < 0)
+        return rc;
+    return cfg_get_duration(sec, "stats_interval", 0, 24 * HOUR, 10 * SEC,
+                            &c->pub.gateway.stats_interval_ms, err);
 }
 
-/* tcp://HOST:PORT or mqtt://HOST:PORT, HOST a name, an IPv4 address or an
- * IPv6 address in brackets, PORT 1..65535, nothing after it. */
+/* tcp://, mqtt://, ssl:// or mqtts:// HOST:PORT, HOST a name, an IPv4
+ * address or an IPv6 address in brackets, PORT 1..65535, nothing after it. */
 static bool uri_ok(const char *uri)
 {
-    const char *p, *colon;
+    static const char *const schemes[] = {"tcp://", "mqtt://", "ssl://", "mqtts://"};
+    const char *p = NULL, *colon;
     unsigned long port = 0;
     size_t i;
 
-    if (strncmp(uri, "tcp://", 6) == 0)
-        p = uri + 6;
-    else if (strncmp(uri, "mqtt://", 7) == 0)
-        p = uri + 7;
-    else
+    for (i = 0; i < 4 && !p; i++)
+        if (strncmp(uri, schemes[i], strlen(schemes[i])) == 0)
+            p = uri + strlen(schemes[i]);
+    if (!p)
         return false;
     if (*p == '[') {
         colon = strchr(p, ']');
@@ -225,7 +230,8 @@ static int load_connection(cfg_impl_t *c, const cfg_node_t *root, const cfg_node
         char buf[CFG_SHOW_CAP];
 
         return cfg_node_error(node_of(sec, "uri"), err,
-                              "uri must look like tcp://HOST:PORT or mqtt://HOST:PORT, got %s",
+                              "uri must look like tcp://HOST:PORT or ssl://HOST:PORT (or mqtt://, "
+                              "mqtts://), got %s",
                               cfg_describe(node_of(sec, "uri"), buf));
     }
     if ((rc = client_id(c, root, sec, err)) < 0)
@@ -304,7 +310,9 @@ static int load_mqtt(cfg_impl_t *c, const cfg_node_t *root, cfg_error_t *err)
         return rc;
     if ((rc = load_publish(&c->pub, sec, err)) < 0)
         return rc;
-    return load_reconnect(&c->pub, sec, err);
+    if ((rc = load_reconnect(&c->pub, sec, err)) < 0)
+        return rc;
+    return cfg_load_mqtt_extra(&c->pub, sec, err);
 }
 
 static int load_outbox(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err)
@@ -327,7 +335,7 @@ static int load_outbox(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err)
     cfg->outbox.capacity = (size_t)cap;
     cfg->outbox.max_bytes = (size_t)bytes;
     cfg->outbox.overflow = (gw_overflow_t)overflow;
-    return 0;
+    return cfg_load_spool(cfg, sec, err);
 }
 
 static int load_adapter(const cfg_node_t *n, cfg_adapter_t *a, cfg_error_t *err)

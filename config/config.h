@@ -49,6 +49,7 @@ typedef struct {
         const char *id; /* default: the host name */
         gw_log_level_t log_level;
         uint64_t shutdown_timeout_ms;
+        uint64_t stats_interval_ms; /* 0: no stats messages */
     } gateway;
     struct {
         const char *uri;
@@ -62,11 +63,26 @@ typedef struct {
         size_t max_inflight;
         uint64_t reconnect_min_ms;
         uint64_t reconnect_max_ms;
+        int version; /* 4 (MQTT 3.1.1) or 5 */
+        struct {
+            bool enabled; /* ssl:// or mqtts:// */
+            const char *ca_file;   /* NULL: the system's CA store */
+            const char *cert_file; /* client certificate, NULL: none */
+            const char *key_file;  /* its key, NULL: in cert_file or none */
+            bool verify;           /* server certificate and host name */
+        } tls;
     } mqtt;
     struct {
         size_t capacity;
         size_t max_bytes;
         gw_overflow_t overflow;
+        struct {
+            bool enabled;
+            const char *dir;
+            uint64_t max_bytes;
+            int sync; /* gw_spool_sync_t */
+            uint64_t sync_interval_ms;
+        } spool;
     } outbox;
     cfg_adapter_t *adapters;
     size_t n_adapters;

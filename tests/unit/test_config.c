@@ -377,8 +377,9 @@ static void test_common_values(void)
 static void test_uri(void)
 {
     static const char *const good[] = {"tcp://localhost:1883", "mqtt://10.0.0.1:65535",
-                                       "tcp://[::1]:1", "mqtt://broker.example.net:8883", NULL};
-    static const char *const bad[] = {"ssl://host:8883",  "tcp://host",       "tcp://:1883",
+                                       "tcp://[::1]:1", "mqtt://broker.example.net:8883",
+                                       "ssl://host:8883", "mqtts://[::1]:8883", NULL};
+    static const char *const bad[] = {"http://host:8883", "tcp://host",       "tcp://:1883",
                                       "tcp://host:0",     "tcp://host:65536", "tcp://host:",
                                       "tcp://host:1883/", "tcp://host:18a",   "tcp://[::1]1883",
                                       "tcp://[]:1",       "tcp://a b:1",      "tcp://host:1234567",
@@ -397,7 +398,8 @@ static void test_uri(void)
     for (int i = 0; bad[i]; i++) {
         snprintf(yaml, sizeof(yaml), "mqtt: {uri: '%s'}\n" ADP_HEAD, bad[i]);
         snprintf(want, sizeof(want),
-                 "t.yaml:1:13: uri must look like tcp://HOST:PORT or mqtt://HOST:PORT, got '%s'",
+                 "t.yaml:1:13: uri must look like tcp://HOST:PORT or ssl://HOST:PORT (or "
+                 "mqtt://, mqtts://), got '%s'",
                  bad[i]);
         expect_load_error(yaml, want);
     }
