@@ -22,6 +22,7 @@
 #define ADP_ADAPTER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "gateway/loop.h"
@@ -30,6 +31,13 @@
 /* The gateway side of one adapter instance; owned by the gateway. */
 typedef struct gw_ctx gw_ctx_t;
 
+/* What an adapter reports for the stats message and the exit summary. */
+typedef struct {
+    uint64_t reads_ok;     /* successful reads (or readings) */
+    uint64_t reads_failed; /* failed reads (or rejected lines) */
+    uint64_t reconnects;
+} adp_stats_t;
+
 typedef struct adp_ops {
     const char *kind; /* the `type:` in the config, e.g. "simulated" */
     int (*create)(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err);
@@ -37,6 +45,7 @@ typedef struct adp_ops {
     void (*stop)(void *self);
     void (*destroy)(void *self);
     void (*resume)(void *self); /* may be NULL */
+    void (*stats)(const void *self, adp_stats_t *out);
 } adp_ops_t;
 
 /* The registered adapter kinds, or NULL for an unknown kind. */

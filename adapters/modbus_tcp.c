@@ -531,6 +531,15 @@ static void mbt_destroy(void *self)
     free(m);
 }
 
+static void mbt_stats(const void *self, adp_stats_t *out)
+{
+    const mbt_t *m = self;
+
+    out->reads_ok = m->stats.reads_ok;
+    out->reads_failed = m->stats.reads_failed;
+    out->reconnects = m->stats.reconnects;
+}
+
 const adp_ops_t adp_modbus_tcp_ops = {
     .kind = "modbus_tcp",
     .create = mbt_create,
@@ -538,4 +547,5 @@ const adp_ops_t adp_modbus_tcp_ops = {
     .stop = mbt_stop,
     .destroy = mbt_destroy,
     .resume = NULL,
+    .stats = mbt_stats,
 };

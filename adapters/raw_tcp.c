@@ -547,6 +547,19 @@ static void rtcp_destroy(void *self)
     free(r);
 }
 
+/* Readings delivered, lines rejected (every reason), reconnects. */
+static void rtcp_stats(const void *self, adp_stats_t *out)
+{
+    const rtcp_t *r = self;
+    const lp_counters_t *c = lp_parser_counters(r->parser);
+
+    out->reads_ok = c->readings;
+    out->reads_failed = 0;
+    for (int i = 1; i < LP_REASON_COUNT; i++)
+        out->reads_failed += c->errors[i];
+    out->reconnects = r->stats.reconnects;
+}
+
 const adp_ops_t adp_raw_tcp_ops = {
     .kind = "raw_tcp",
     .create = rtcp_create,
@@ -554,4 +567,5 @@ const adp_ops_t adp_raw_tcp_ops = {
     .stop = rtcp_stop,
     .destroy = rtcp_destroy,
     .resume = rtcp_resume,
+    .stats = rtcp_stats,
 };

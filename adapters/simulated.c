@@ -295,6 +295,17 @@ static void sim_destroy(void *self)
     free(sim);
 }
 
+static void sim_stats(const void *self, adp_stats_t *out)
+{
+    const sim_t *sim = self;
+
+    out->reads_ok = 0;
+    out->reads_failed = 0;
+    out->reconnects = 0;
+    for (size_t i = 0; i < sim->n_sensors; i++)
+        out->reads_ok += sim->sensors[i].seq;
+}
+
 const adp_ops_t adp_simulated_ops = {
     .kind = "simulated",
     .create = sim_create,
@@ -302,4 +313,5 @@ const adp_ops_t adp_simulated_ops = {
     .stop = sim_stop,
     .destroy = sim_destroy,
     .resume = sim_resume,
+    .stats = sim_stats,
 };

@@ -15,6 +15,8 @@
 #include "gateway/error.h"
 #include "gateway/log.h"
 #include "gateway/publisher.h"
+#include "gateway/stats.h"
+#include "gateway/store.h"
 
 #define TOPIC_MAX 1024
 #define PAYLOAD_MAX 4096
@@ -43,13 +45,15 @@ struct gw_gateway {
     size_t n_ctxs;
     size_t n_done;
     gw_loop_t *loop;
-    gw_outbox_t *ob;
+    gw_store_t *store;
+    gw_outbox_t *ob; /* the store's */
     gw_pub_t *pub;
+    gw_timer_t stats_timer;
     gw_phase_t phase;
     gw_timer_t deadline;
     bool signalled;
     uint64_t encode_errors;
-    gw_outbox_stats_t final;
+    gw_store_stats_t final;
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
 
@@ -86,9 +90,9 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
                    r->adapter, r->sensor);
         return -ENOSPC;
     }
-    return gw_outbox_push(gw->ob, topic, (size_t)tlen, payload, (size_t)plen,
-                          r->has_qos ? r->qos : ctx->qos,
-                          r->has_retain ? r->retain : ctx->retain);
+    return gw_store_put(gw->store, topic, (size_t)tlen, payload, (size_t)plen,
+                        r->has_qos ? r->qos : ctx->qos, r->has_retain ? r->retain : ctx->retain,
+                        gw_pub_connected(gw->pub));
 }
 
 int gw_ctx_status(gw_ctx_t *ctx, const char *state)
@@ -100,7 +104,8 @@ int gw_ctx_status(gw_ctx_t *ctx, const char *state)
 
     if (n < 0 || (size_t)n >= sizeof(topic))
         return -ENOSPC;
-    return gw_outbox_push(gw->ob, topic, (size_t)n, state, strlen(state), 1, true);
+    return gw_store_put(gw->store, topic, (size_t)n, state, strlen(state), 1, true,
+                        gw_pub_connected(gw->pub));
 }
 
 void gw_ctx_done(gw_ctx_t *ctx)
@@ -128,25 +133,47 @@ static void stop_adapters(gw_gateway_t *gw)
 
 static void log_summary(gw_gateway_t *gw)
 {
-    gw_outbox_stats_t *s = &gw->final;
-    char reasons[256] = "";
-    size_t len = 0;
+    gw_pub_stats_t ps;
+    char line[600];
 
-    gw_outbox_stats(gw->ob, s);
-    for (int r = 0; r < GW_DROP_NREASONS; r++) {
-        if (!s->dropped[r])
-            continue;
-        len += (size_t)snprintf(reasons + len, sizeof(reasons) - len, "%s%s %llu",
-                                len ? ", " : " (", gw_drop_reason_name((gw_drop_reason_t)r),
-                                (unsigned long long)s->dropped[r]);
-        if (len >= sizeof(reasons))
-            break;
+    gw_store_stats(gw->store, &gw->final);
+    gw_pub_stats(gw->pub, &ps);
+    if (gw_stats_summary(&gw->final, &ps, line, sizeof(line)) > 0)
+        gw_info("summary: %s", line);
+}
+
+/* Every gateway.stats_interval: the figures as JSON on
+ * sensorbridge/{gateway}/stats, published directly (never queued: a stats
+ * message that cannot go out now is worthless later). */
+static void stats_due(gw_timer_t *t, void *arg)
+{
+    gw_gateway_t *gw = arg;
+    gw_adapter_stats_t *as = calloc(gw->n_ctxs, sizeof(*as));
+    char topic[TOPIC_MAX];
+    gw_store_stats_t st;
+    gw_pub_stats_t ps;
+    size_t cap = 1024 + gw->n_ctxs * 160;
+    char *json = malloc(cap);
+
+    gw_timer_start(gw->loop, t, gw_clock_now_ms() + gw->cfg->gateway.stats_interval_ms);
+    if (!as || !json)
+        goto out;
+    for (size_t i = 0; i < gw->n_ctxs; i++) {
+        adp_stats_t a = {0};
+
+        if (gw->ctxs[i].ops->stats)
+            gw->ctxs[i].ops->stats(gw->ctxs[i].self, &a);
+        as[i] = (gw_adapter_stats_t){gw->ctxs[i].cfg->name, a.reads_ok, a.reads_failed,
+                                     a.reconnects};
     }
-    if (len && len < sizeof(reasons) - 1)
-        strcat(reasons, ")");
-    gw_info("summary: produced %llu, delivered %llu, dropped %llu%s, queued %zu, in flight %zu",
-            (unsigned long long)s->produced, (unsigned long long)s->delivered,
-            (unsigned long long)s->dropped_total, reasons, s->queued, s->in_flight);
+    gw_store_stats(gw->store, &st);
+    gw_pub_stats(gw->pub, &ps);
+    snprintf(topic, sizeof(topic), "sensorbridge/%s/stats", gw->cfg->gateway.id);
+    if (gw_stats_json(&st, &ps, as, gw->n_ctxs, json, cap) > 0)
+        gw_pub_publish(gw->pub, topic, json, 0, false);
+out:
+    free(as);
+    free(json);
 }
 
 static void publisher_stopped(void *arg)
@@ -172,9 +199,9 @@ static void deadline_due(gw_timer_t *t, void *arg)
     size_t n;
     (void)t;
 
-    gw_outbox_requeue_inflight(gw->ob);
-    n = gw_outbox_drop_queued(gw->ob, GW_DROP_SHUTDOWN);
-    gw_warn("shutdown timeout: %zu undelivered messages dropped", n);
+    n = gw_store_stop(gw->store);
+    gw_warn("shutdown timeout: %zu undelivered messages %s", n,
+            gw->cfg->outbox.spool.enabled ? "kept in the spool" : "dropped");
     stop_publisher(gw);
 }
 
@@ -235,12 +262,14 @@ static void on_tick(gw_loop_t *loop, void *arg)
     gw_gateway_t *gw = arg;
     (void)loop;
 
+    if (gw_pub_connected(gw->pub))
+        gw_store_refill(gw->store);
     gw_pub_flush(gw->pub);
     if (gw->phase == GW_RUNNING && gw->n_done == gw->n_ctxs) {
         gw_info("every adapter is done: delivering what is queued");
         begin_drain(gw, UINT64_MAX); /* the sentinel waits for every confirmation */
     }
-    if (gw->phase == GW_DRAINING && gw_outbox_empty(gw->ob))
+    if (gw->phase == GW_DRAINING && gw_store_empty(gw->store))
         stop_publisher(gw);
 }
 
@@ -277,6 +306,7 @@ int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_er
         return -ENOMEM;
     gw->cfg = cfg;
     gw_timer_init(&gw->deadline, deadline_due, gw);
+    gw_timer_init(&gw->stats_timer, stats_due, gw);
     gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
     if (!gw->ctxs) {
         rc = -ENOMEM;
@@ -298,12 +328,6 @@ fail:
 static int start_all(gw_gateway_t *gw, const char *password)
 {
     const cfg_t *cfg = gw->cfg;
-    gw_outbox_opts_t oo = {
-        .capacity = cfg->outbox.capacity,
-        .max_bytes = cfg->outbox.max_bytes,
-        .max_inflight = cfg->mqtt.max_inflight,
-        .overflow = cfg->outbox.overflow,
-    };
     gw_pub_opts_t po = {
         .uri = cfg->mqtt.uri,
         .client_id = cfg->mqtt.client_id,
@@ -314,12 +338,19 @@ static int start_all(gw_gateway_t *gw, const char *password)
         .reconnect_max_ms = cfg->mqtt.reconnect_max_ms,
         .max_inflight = (unsigned)cfg->mqtt.max_inflight,
         .status_topic = gw->status_topic,
+        .version = cfg->mqtt.version,
+        .tls = cfg->mqtt.tls.enabled,
+        .ca_file = cfg->mqtt.tls.ca_file,
+        .cert_file = cfg->mqtt.tls.cert_file,
+        .key_file = cfg->mqtt.tls.key_file,
+        .verify = cfg->mqtt.tls.verify,
     };
     int rc;
 
     snprintf(gw->status_topic, sizeof(gw->status_topic), "sensorbridge/%s/status", cfg->gateway.id);
-    if (!(gw->ob = gw_outbox_new(&oo)))
-        return -errno;
+    if ((rc = gw_store_open(cfg, gw->loop, &gw->store)) != 0)
+        return rc;
+    gw->ob = gw_store_outbox(gw->store);
     gw_outbox_on_unblock(gw->ob, unblocked, gw);
     if (!(gw->pub = gw_pub_new(gw->loop, gw->ob, &po)))
         return -errno;
@@ -327,6 +358,9 @@ static int start_all(gw_gateway_t *gw, const char *password)
     gw_loop_on_tick(gw->loop, on_tick, gw);
     if ((rc = gw_pub_start(gw->pub)) != 0)
         return rc;
+    if (cfg->gateway.stats_interval_ms)
+        gw_timer_start(gw->loop, &gw->stats_timer,
+                       gw_clock_now_ms() + cfg->gateway.stats_interval_ms);
     for (size_t i = 0; i < gw->n_ctxs; i++) {
         gw_ctx_t *c = &gw->ctxs[i];
 
@@ -349,12 +383,12 @@ int gw_gateway_run(gw_gateway_t *gw, const char *password)
         rc = gw_loop_run(gw->loop);
     }
     stop_adapters(gw);
-    if (gw->ob)
+    if (gw->store)
         log_summary(gw);
     return rc == 0 ? 0 : 1;
 }
 
-void gw_gateway_stats(const gw_gateway_t *gw, gw_outbox_stats_t *out)
+void gw_gateway_stats(const gw_gateway_t *gw, gw_store_stats_t *out)
 {
     *out = gw->final;
 }
@@ -367,10 +401,12 @@ void gw_gateway_free(gw_gateway_t *gw)
     for (size_t i = 0; gw->ctxs && i < gw->n_ctxs; i++)
         if (gw->ctxs[i].ops)
             gw->ctxs[i].ops->destroy(gw->ctxs[i].self);
-    if (gw->loop)
+    if (gw->loop) {
         gw_timer_stop(gw->loop, &gw->deadline);
+        gw_timer_stop(gw->loop, &gw->stats_timer);
+    }
     gw_pub_free(gw->pub);
-    gw_outbox_free(gw->ob);
+    gw_store_close(gw->store);
     gw_loop_free(gw->loop);
     free(gw->ctxs);
     free(gw);

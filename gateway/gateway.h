@@ -10,7 +10,7 @@
 #define GW_GATEWAY_H
 
 #include "config/config.h"
-#include "gateway/outbox.h"
+#include "gateway/store.h"
 
 typedef struct gw_gateway gw_gateway_t;
 
@@ -24,8 +24,8 @@ int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_er
 /* Runs until stopped. password may be NULL. Returns the process exit code. */
 int gw_gateway_run(gw_gateway_t *gw, const char *password);
 
-/* The outbox counters at the end of the run (all zero before). */
-void gw_gateway_stats(const gw_gateway_t *gw, gw_outbox_stats_t *out);
+/* The store's counters at the end of the run (all zero before). */
+void gw_gateway_stats(const gw_gateway_t *gw, gw_store_stats_t *out);
 
 /* NULL-safe. */
 void gw_gateway_free(gw_gateway_t *gw);

@@ -45,6 +45,8 @@ struct gw_outbox {
     bool blocked;
     void (*unblock_cb)(void *arg);
     void *unblock_arg;
+    void (*release_cb)(void *arg, const gw_msg_t *m);
+    void *release_arg;
     gw_outbox_stats_t st; /* every counter, kept live */
 };
 
@@ -203,11 +205,25 @@ static void count_drop(gw_outbox_t *ob, gw_drop_reason_t reason)
     ob->st.dropped_total++;
 }
 
+/* Every message that leaves the outbox (but at gw_outbox_free) goes here. */
+static void release(gw_outbox_t *ob, gw_msg_t *m)
+{
+    if (m->origin && ob->release_cb)
+        ob->release_cb(ob->release_arg, m);
+    free(m);
+}
+
+void gw_outbox_on_release(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg)
+{
+    ob->release_cb = cb;
+    ob->release_arg = arg;
+}
+
 static void evict(gw_outbox_t *ob, gw_msg_t *m, gw_drop_reason_t reason)
 {
     queue_unlink(ob, m);
     count_drop(ob, reason);
-    free(m);
+    release(ob, m);
 }
 
 /* ---- blocking ---- */
@@ -397,7 +413,7 @@ static void sent_remove(gw_outbox_t *ob, gw_msg_t *m)
     ob->st.in_flight--;
     ob->st.bytes -= msg_size(m);
     ob->sent_bytes -= msg_size(m);
-    free(m);
+    release(ob, m);
 }
 
 int gw_outbox_ack(gw_outbox_t *ob, uint64_t id)
@@ -470,7 +486,11 @@ size_t gw_outbox_drop_queued(gw_outbox_t *ob, gw_drop_reason_t reason)
         assert(!"gw_outbox_drop_queued: invalid reason");
         return 0;
     }
-    list_free(&ob->queue);
+    for (gw_msg_t *m = ob->queue.head, *next; m; m = next) {
+        next = m->next;
+        release(ob, m);
+    }
+    ob->queue.head = ob->queue.tail = NULL;
     ob->st.dropped[reason] += n;
     ob->st.dropped_total += n;
     ob->st.bytes = ob->sent_bytes;
@@ -480,6 +500,38 @@ size_t gw_outbox_drop_queued(gw_outbox_t *ob, gw_drop_reason_t reason)
     ob->qos0_bytes = 0;
     maybe_unblock(ob);
     return n;
+}
+
+size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m),
+                             void *arg)
+{
+    size_t n = ob->st.queued;
+
+    for (gw_msg_t *m = ob->queue.head, *next; m; m = next) {
+        next = m->next;
+        cb(arg, m);
+        release(ob, m);
+    }
+    ob->queue.head = ob->queue.tail = NULL;
+    ob->st.moved += n;
+    ob->st.bytes = ob->sent_bytes;
+    ob->st.queued = 0;
+    ob->qos0 = NULL;
+    ob->qos0_count = 0;
+    ob->qos0_bytes = 0;
+    maybe_unblock(ob);
+    return n;
+}
+
+int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len,
+                          const char *payload, size_t payload_len, int qos, bool retain,
+                          uint64_t origin)
+{
+    int rc = gw_outbox_push(ob, topic, topic_len, payload, payload_len, qos, retain);
+
+    if (rc == 0)
+        ob->queue.tail->origin = origin; /* push appends to the queue */
+    return rc;
 }
 
 bool gw_outbox_empty(const gw_outbox_t *ob)

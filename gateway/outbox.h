@@ -20,7 +20,7 @@
  *   refuse one message first, since sizes vary).
  *   Drops are counted with reason "overflow" (or "qos0_evicted").
  * - Conservation at every moment:
- *   produced == delivered + sum(dropped[reason]) + queued + in_flight.
+ *   produced == delivered + sum(dropped[reason]) + queued + in_flight + moved.
  *
  * Not thread-safe: every function runs on the loop thread.
  */
@@ -54,6 +54,7 @@ const char *gw_drop_reason_name(gw_drop_reason_t reason);
 typedef struct gw_msg {
     struct gw_msg *prev, *next; /* private: queue or in-flight list links */
     uint64_t id;                /* unique, increasing in production order */
+    uint64_t origin;            /* caller's tag (the spool record + 1), 0: none */
     uint32_t topic_len;
     uint32_t payload_len;
     uint8_t qos;
@@ -82,6 +83,7 @@ typedef struct {
     size_t queued;
     size_t in_flight;
     size_t bytes;        /* queued + in flight */
+    uint64_t moved;      /* handed over by gw_outbox_move_queued */
     uint64_t requeued;   /* messages put back after a connection loss */
     uint64_t stale_acks; /* acks for messages no longer in flight */
 } gw_outbox_stats_t;
@@ -102,6 +104,23 @@ void gw_outbox_free(gw_outbox_t *ob);
  */
 int gw_outbox_push(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
                    size_t payload_len, int qos, bool retain);
+
+/* gw_outbox_push() that tags the message with origin (non-zero), handed
+ * back to the release callback when the message leaves the outbox. */
+int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len,
+                          const char *payload, size_t payload_len, int qos, bool retain,
+                          uint64_t origin);
+
+/* Called for every tagged message (origin != 0) as it leaves the outbox:
+ * delivered, dropped for any reason, or moved out by gw_outbox_move_queued.
+ * Not called by gw_outbox_free(). */
+void gw_outbox_on_release(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg);
+
+/* Hands every queued (not in-flight) message to cb, oldest first, then
+ * removes them. They are counted as moved (stats.moved), not dropped: the
+ * caller took charge of them (the spool at shutdown). Returns how many. */
+size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m),
+                             void *arg);
 
 /* The oldest queued message that is not in flight, or NULL when the queue is
  * empty or max_inflight messages are already in flight. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gateway/clock.h"
+#include "gateway/error.h"
 #include "gateway/log.h"
 
 /* Per-message Paho contexts: outbox ids are offset so that the two status
@@ -154,6 +155,81 @@ static void on_send_fail(void *context, MQTTAsync_failureData *resp)
          resp && resp->message ? resp->message : NULL);
 }
 
+/* MQTT 5 variants: the same events, with the broker's reason code. */
+static void reason_text(char *buf, size_t cap, int reason, int code, const char *message)
+{
+    if (reason)
+        snprintf(buf, cap, "%s (reason code %d)", MQTTReasonCode_toString(reason), reason);
+    else
+        snprintf(buf, cap, "%s", message ? message : MQTTAsync_strerror(code));
+}
+
+static void on_connect_ok5(void *context, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    post(context, EV_CONNECTED, 0, 0, NULL);
+}
+
+static void on_connect_fail5(void *context, MQTTAsync_failureData5 *resp)
+{
+    char why[120];
+
+    reason_text(why, sizeof(why), resp ? (int)resp->reasonCode : 0, resp ? resp->code : -1,
+                resp ? resp->message : NULL);
+    post(context, EV_CONNECT_FAILED, resp ? resp->code : -1, 0, why);
+}
+
+static void on_sent5(void *context, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    post(the_pub, EV_SENT, 0, (uintptr_t)context, NULL);
+}
+
+static void on_send_fail5(void *context, MQTTAsync_failureData5 *resp)
+{
+    char why[120];
+
+    reason_text(why, sizeof(why), resp ? (int)resp->reasonCode : 0, resp ? resp->code : -1,
+                resp ? resp->message : NULL);
+    post(the_pub, EV_SEND_FAILED, resp ? resp->code : -1, (uintptr_t)context, why);
+}
+
+static void on_disconnected5(void *context, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    post(context, EV_DISCONNECTED, 0, 0, NULL);
+}
+
+static void on_disconnect_fail5(void *context, MQTTAsync_failureData5 *resp)
+{
+    (void)resp;
+    post(context, EV_DISCONNECTED, -1, 0, NULL);
+}
+
+/* OpenSSL's own description of a TLS failure (wrong CA, expired
+ * certificate, ...), which Paho's failure callback does not carry. */
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+    (void)u;
+    gw_warn("mqtt: TLS: %.*s", (int)(len && str[len - 1] == '\n' ? len - 1 : len), str);
+    return 0;
+}
+
+/* Response options for one call, in the callback flavour of the protocol
+ * version (Paho refuses 3.1.1 callbacks on an MQTT 5 connection). */
+static void set_callbacks(const gw_pub_t *pub, MQTTAsync_responseOptions *ro,
+                          MQTTAsync_onSuccess *ok, MQTTAsync_onFailure *fail,
+                          MQTTAsync_onSuccess5 *ok5, MQTTAsync_onFailure5 *fail5)
+{
+    if (pub->opts.version == 5) {
+        ro->onSuccess5 = ok5;
+        ro->onFailure5 = fail5;
+    } else {
+        ro->onSuccess = ok;
+        ro->onFailure = fail;
+    }
+}
+
 static void on_disconnected(void *context, MQTTAsync_successData *resp)
 {
     (void)resp;
@@ -208,8 +284,7 @@ static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
     m.payloadlen = (int)strlen(text);
     m.qos = 1;
     m.retained = 1;
-    ro.onSuccess = on_sent;
-    ro.onFailure = on_send_fail;
+    set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
     ro.context = (void *)ctx;
     rc = MQTTAsync_sendMessage(pub->client, pub->opts.status_topic, &m, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
@@ -222,24 +297,44 @@ static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
 static void connect_now(gw_pub_t *pub)
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     int rc;
 
+    if (pub->opts.version == 5)
+        co = co5;
     will.topicName = pub->opts.status_topic;
     will.message = "offline";
     will.retained = 1;
     will.qos = 1;
     co.keepAliveInterval = (int)((pub->opts.keepalive_ms + 999) / 1000);
-    co.cleansession = 1;
+    if (pub->opts.version == 5) {
+        co.cleanstart = 1;
+        co.MQTTVersion = MQTTVERSION_5;
+        co.onSuccess5 = on_connect_ok5;
+        co.onFailure5 = on_connect_fail5;
+    } else {
+        co.cleansession = 1;
+        co.MQTTVersion = MQTTVERSION_3_1_1;
+        co.onSuccess = on_connect_ok;
+        co.onFailure = on_connect_fail;
+    }
+    if (pub->opts.tls) {
+        ssl.trustStore = pub->opts.ca_file;
+        ssl.keyStore = pub->opts.cert_file;
+        ssl.privateKey = pub->opts.key_file;
+        ssl.enableServerCertAuth = pub->opts.verify;
+        ssl.verify = pub->opts.verify; /* host name */
+        ssl.ssl_error_cb = on_ssl_error;
+        co.ssl = &ssl;
+    }
     co.maxInflight = (int)pub->opts.max_inflight;
     co.will = &will;
     co.username = pub->opts.username;
     co.password = pub->password;
     co.connectTimeout = 10;
     co.automaticReconnect = 0;
-    co.MQTTVersion = MQTTVERSION_3_1_1;
-    co.onSuccess = on_connect_ok;
-    co.onFailure = on_connect_fail;
     co.context = pub;
     set_state(pub, PUB_CONNECTING);
     rc = MQTTAsync_connect(pub->client, &co);
@@ -267,8 +362,13 @@ static void disconnect_now(gw_pub_t *pub)
 
     set_state(pub, PUB_DISCONNECTING);
     dopt.timeout = 1000;
-    dopt.onSuccess = on_disconnected;
-    dopt.onFailure = on_disconnect_fail;
+    if (pub->opts.version == 5) {
+        dopt.onSuccess5 = on_disconnected5;
+        dopt.onFailure5 = on_disconnect_fail5;
+    } else {
+        dopt.onSuccess = on_disconnected;
+        dopt.onFailure = on_disconnect_fail;
+    }
     dopt.context = pub;
     if (MQTTAsync_disconnect(pub->client, &dopt) != MQTTASYNC_SUCCESS)
         finish_stop(pub);
@@ -380,8 +480,7 @@ void gw_pub_flush(gw_pub_t *pub)
         pm.payloadlen = (int)m->payload_len;
         pm.qos = m->qos;
         pm.retained = m->retain;
-        ro.onSuccess = on_sent;
-        ro.onFailure = on_send_fail;
+        set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
         ro.context = (void *)(uintptr_t)(m->id + CTX_MSG_BASE);
         rc = MQTTAsync_sendMessage(pub->client, m->topic, &pm, &ro);
         if (rc == MQTTASYNC_SUCCESS) {
@@ -422,7 +521,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
         goto fail;
     cro.sendWhileDisconnected = 0;
     cro.maxBufferedMessages = (int)opts->max_inflight + 16;
-    cro.MQTTVersion = MQTTVERSION_3_1_1;
+    cro.MQTTVersion = opts->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     rc = MQTTAsync_createWithOptions(&pub->client, opts->uri, opts->client_id,
                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
@@ -454,6 +553,23 @@ int gw_pub_start(gw_pub_t *pub)
 bool gw_pub_connected(const gw_pub_t *pub)
 {
     return pub->state == PUB_CONNECTED;
+}
+
+int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qos, bool retain)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+    if (pub->state != PUB_CONNECTED)
+        return -ENOTCONN;
+    m.payload = (void *)payload;
+    m.payloadlen = (int)strlen(payload);
+    m.qos = qos;
+    m.retained = retain;
+    set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
+    ro.context = (void *)(uintptr_t)CTX_ONLINE; /* confirmations are ignored */
+    return MQTTAsync_sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0
+                                                                                    : -GW_EMQTT;
 }
 
 static void stop_deadline(gw_timer_t *t, void *arg)

@@ -34,6 +34,12 @@ typedef struct {
     uint64_t reconnect_max_ms;
     unsigned max_inflight;
     const char *status_topic; /* retained "online", and "offline" as last will */
+    int version;              /* 4 (MQTT 3.1.1) or 5 */
+    bool tls;                 /* ssl:// or mqtts:// */
+    const char *ca_file;      /* NULL: the system's trust store */
+    const char *cert_file;    /* client certificate or NULL */
+    const char *key_file;     /* its private key or NULL */
+    bool verify;              /* server certificate and host name */
 } gw_pub_opts_t;
 
 typedef struct {
@@ -57,6 +63,10 @@ int gw_pub_start(gw_pub_t *pub);
 void gw_pub_flush(gw_pub_t *pub);
 
 bool gw_pub_connected(const gw_pub_t *pub);
+
+/* Publishes a message outside the outbox (stats): only while connected,
+ * never queued, never retried. 0, -ENOTCONN or -GW_EMQTT. */
+int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qos, bool retain);
 
 /* Publishes the retained "offline" status (a clean disconnect suppresses the
  * last will), then disconnects; done() runs on the loop thread once that has

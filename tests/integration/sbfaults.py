@@ -1,0 +1,124 @@
+"""Helpers for the delivery-under-faults tests: a broker that can be stopped
+and started again on the same port and keeps its sessions (persistence on),
+and a subscriber with a persistent session that reconnects by itself, so
+nothing published while it was away is lost on the subscriber's side."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import sbtest
+from sbtest import check
+
+
+class Broker:
+    def __init__(self, st, port=None):
+        self.st = st
+        self.port = port or sbtest.free_port()
+        self.dir = st.path(f"broker-{self.port}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\n"
+                    "allow_anonymous true\n"
+                    "max_queued_messages 0\n"
+                    "max_inflight_messages 0\n"
+                    "persistence true\n"
+                    f"persistence_location {self.dir}/\n"
+                    "log_dest none\n")
+        self.proc = None
+        st.closers.append(self.stop)
+
+    def start(self):
+        self.proc = subprocess.Popen([sbtest.MOSQUITTO, "-c", self.conf],
+                                     stdin=subprocess.DEVNULL)
+        sbtest.wait_port(self.port)
+
+    def stop(self):
+        """A clean stop: mosquitto saves its sessions for the restart."""
+        if self.proc:
+            sbtest.stop_process(self.proc)
+            self.proc = None
+
+
+class Subscriber:
+    """mosquitto_sub with a persistent session (-c, fixed id, QoS 1)."""
+
+    def __init__(self, st, port, topic="sensorbridge/#"):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-v", "-c",
+             "-i", f"sbtest-{os.getpid()}", "-t", topic, "-t", "sbtest/probe"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, bufsize=1)
+        st.procs.append(self.proc)
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = port
+        sbtest.Subscriber.wait_ready(self)
+
+    _read = sbtest.Subscriber._read
+    wait_for = sbtest.Subscriber.wait_for
+    readings = sbtest.Subscriber.readings
+
+
+def readings_by_sensor(lines, adapter=None):
+    """{sensor: [seq in arrival order]} for one adapter (or all)."""
+    out = {}
+    for topic, payload in lines:
+        parts = topic.split("/")
+        if len(parts) != 4 or parts[3] in ("status", "stats"):
+            continue
+        if adapter and parts[2] != adapter:
+            continue
+        r = json.loads(payload)
+        out.setdefault(r["sensor"], []).append(r["seq"])
+    return out
+
+
+def check_complete(by_sensor, expect_total=None):
+    """Every sensor's seq from 1 without gap, first arrivals in order.
+    Returns (unique readings, duplicates)."""
+    unique = dups = 0
+    for sensor, seqs in by_sensor.items():
+        seen = set()
+        firsts = []
+        for s in seqs:
+            if s in seen:
+                dups += 1
+            else:
+                seen.add(s)
+                firsts.append(s)
+        check(firsts == list(range(1, len(firsts) + 1)),
+              f"{sensor}: seqs not complete and in order (first gap near "
+              f"{next((i + 1 for i, s in enumerate(firsts) if s != i + 1), '?')})")
+        unique += len(firsts)
+    if expect_total is not None:
+        check(unique == expect_total, f"{unique} unique readings, expected {expect_total}")
+    return unique, dups
+
+
+def summary_counts(summary):
+    """The numbers of the exit summary, by name."""
+    out = {}
+    for key in ("produced", "delivered", "dropped", "queued", "in flight", "re-sent", "spooled",
+                "recovered"):
+        m = re.search(key + r" (\d+)", summary)
+        out[key] = int(m.group(1)) if m else 0
+    return out
+
+
+def proc_usage(pid):
+    """(open fds, RSS KiB) of a process."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    return len(os.listdir(f"/proc/{pid}/fd")), rss
+
+
+def term(gw, timeout=60):
+    gw.proc.send_signal(signal.SIGTERM)
+    rc = gw.wait_exit(timeout)
+    check(rc == 0, f"exit status {rc}")
