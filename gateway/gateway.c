@@ -14,6 +14,7 @@
 #include "gateway/clock.h"
 #include "gateway/error.h"
 #include "gateway/log.h"
+#include "gateway/notify.h"
 #include "gateway/publisher.h"
 #include "gateway/stats.h"
 #include "gateway/store.h"
@@ -21,6 +22,7 @@
 #define TOPIC_MAX 1024
 #define PAYLOAD_MAX 4096
 #define DISCONNECT_TIMEOUT_MS 2000
+#define STATUS_INTERVAL_MS 5000
 
 typedef enum {
     GW_RUNNING,
@@ -49,9 +51,11 @@ struct gw_gateway {
     gw_outbox_t *ob; /* the store's */
     gw_pub_t *pub;
     gw_timer_t stats_timer;
+    gw_timer_t status_timer; /* READY=1, then STATUS= for systemd */
     gw_phase_t phase;
     gw_timer_t deadline;
     bool signalled;
+    bool ready;
     uint64_t encode_errors;
     gw_store_stats_t final;
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
@@ -176,6 +180,26 @@ out:
     free(json);
 }
 
+/* First run from the running loop: READY=1; then a STATUS= line every few
+ * seconds for `systemctl status`. */
+static void status_due(gw_timer_t *t, void *arg)
+{
+    gw_gateway_t *gw = arg;
+    gw_store_stats_t st;
+
+    if (gw->phase == GW_RUNNING && !gw->ready) {
+        gw->ready = true;
+        gw_notify_ready();
+    }
+    gw_store_stats(gw->store, &st);
+    gw_notify_status("%s %s; %zu adapter%s; delivered %llu, queued %zu, dropped %llu",
+                     gw_pub_connected(gw->pub) ? "connected to" : "connecting to",
+                     gw->cfg->mqtt.uri, gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s", (unsigned long long)st.outbox.delivered,
+                     st.outbox.queued + st.outbox.in_flight,
+                     (unsigned long long)(st.outbox.dropped_total + st.spool.dropped_full));
+    gw_timer_start(gw->loop, t, gw_clock_now_ms() + STATUS_INTERVAL_MS);
+}
+
 static void publisher_stopped(void *arg)
 {
     gw_gateway_t *gw = arg;
@@ -207,6 +231,7 @@ static void deadline_due(gw_timer_t *t, void *arg)
 
 static void begin_drain(gw_gateway_t *gw, uint64_t timeout_ms)
 {
+    gw_notify_stopping();
     gw->phase = GW_DRAINING;
     stop_adapters(gw);
     if (timeout_ms != UINT64_MAX)
@@ -307,6 +332,7 @@ int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_er
     gw->cfg = cfg;
     gw_timer_init(&gw->deadline, deadline_due, gw);
     gw_timer_init(&gw->stats_timer, stats_due, gw);
+    gw_timer_init(&gw->status_timer, status_due, gw);
     gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
     if (!gw->ctxs) {
         rc = -ENOMEM;
@@ -358,6 +384,8 @@ static int start_all(gw_gateway_t *gw, const char *password)
     gw_loop_on_tick(gw->loop, on_tick, gw);
     if ((rc = gw_pub_start(gw->pub)) != 0)
         return rc;
+    gw_notify_init(gw->loop);
+    gw_timer_start(gw->loop, &gw->status_timer, gw_clock_now_ms());
     if (cfg->gateway.stats_interval_ms)
         gw_timer_start(gw->loop, &gw->stats_timer,
                        gw_clock_now_ms() + cfg->gateway.stats_interval_ms);
@@ -404,6 +432,8 @@ void gw_gateway_free(gw_gateway_t *gw)
     if (gw->loop) {
         gw_timer_stop(gw->loop, &gw->deadline);
         gw_timer_stop(gw->loop, &gw->stats_timer);
+        gw_timer_stop(gw->loop, &gw->status_timer);
+        gw_notify_fini(gw->loop);
     }
     gw_pub_free(gw->pub);
     gw_store_close(gw->store);
