@@ -12,6 +12,7 @@ else installed.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -90,24 +91,62 @@ class Stack:
     def path(self, name):
         return os.path.join(self.dir, name)
 
-    def broker(self, port=None):
-        """Starts mosquitto on 127.0.0.1; returns its port."""
+    def broker(self, port=None, log=False):
+        """Starts mosquitto on 127.0.0.1; returns its port. With log=True the
+        broker logs everything (log_type all) into self.broker_logs[port], a
+        BrokerLog."""
         port = port or free_port()
+        return self._mosquitto(port, f"listener {port} 127.0.0.1\n", log)
+
+    def pki(self):
+        """A throw-away PKI (made once per Stack, removed at exit)."""
+        if getattr(self, "_pki", None) is None:
+            self._pki = Pki()
+            self.closers.append(lambda: shutil.rmtree(self._pki.dir, ignore_errors=True))
+        return self._pki
+
+    def tls_broker(self, pki, port=None, require_certificate=True,
+                   use_identity_as_username=False, log=False):
+        """Starts mosquitto with one TLS listener on 127.0.0.1: the server
+        certificate of pki, client certificates checked against pki's CA
+        (required unless require_certificate is False); returns its port.
+        log as for broker()."""
+        port = port or free_port()
+        return self._mosquitto(
+            port,
+            f"listener {port} 127.0.0.1\n"
+            f"cafile {pki.ca_cert}\n"
+            f"certfile {pki.server_cert}\n"
+            f"keyfile {pki.server_key}\n"
+            f"require_certificate {str(require_certificate).lower()}\n"
+            f"use_identity_as_username {str(use_identity_as_username).lower()}\n",
+            log)
+
+    def _mosquitto(self, port, listener, log):
         conf = self.path(f"mosquitto-{port}.conf")
         with open(conf, "w") as f:
-            f.write(f"listener {port} 127.0.0.1\n"
+            f.write(listener +
                     "allow_anonymous true\n"
                     "max_queued_messages 0\n"
                     "max_inflight_messages 0\n"
-                    "persistence false\n"
-                    "log_dest none\n")
-        proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdin=subprocess.DEVNULL)
+                    "persistence false\n" +
+                    ("log_dest stderr\nlog_type all\nlog_timestamp false\n" if log
+                     else "log_dest none\n"))
+        proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdin=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE if log else None,
+                                text=True if log else None, bufsize=1 if log else -1)
         self.procs.append(proc)
+        if log:
+            self.broker_logs = getattr(self, "broker_logs", {})
+            self.broker_logs[port] = BrokerLog(proc)
         wait_port(port)
         return port
 
-    def subscriber(self, port, topic="sensorbridge/#"):
-        sub = Subscriber(port, topic)
+    def subscriber(self, port, topic="sensorbridge/#", extra_args=(), tls=None):
+        """mosquitto_sub on `port`. extra_args go to mosquitto_sub only (e.g.
+        ["-V", "5"]); tls, a TlsClient, is used by mosquitto_sub and by the
+        mosquitto_pub probes alike."""
+        sub = Subscriber(port, topic, extra_args=extra_args, tls=tls)
         self.procs.append(sub.proc)
         self.closers.append(sub.close)
         sub.wait_ready()
@@ -146,13 +185,14 @@ class Stack:
 class Subscriber:
     """mosquitto_sub -v at QoS 1; collects (topic, payload) lines."""
 
-    def __init__(self, port, topic):
+    def __init__(self, port, topic, extra_args=(), tls=None):
         self.port = port
         self.lines = []
         self.cond = threading.Condition()
+        self.tls_args = tls.args() if tls else []
         self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-v",
-             "-t", topic, "-t", "sbtest/probe"],
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), *self.tls_args,
+             "-q", "1", "-v", *extra_args, "-t", topic, "-t", "sbtest/probe"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -169,7 +209,8 @@ class Subscriber:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port),
-                            "-t", "sbtest/probe", "-m", "probe"], check=True)
+                            *self.tls_args, "-t", "sbtest/probe", "-m", "probe"],
+                           check=True)
             with self.cond:
                 if self.cond.wait_for(lambda: any(t == "sbtest/probe" for t, _ in self.lines),
                                       0.5):
@@ -191,6 +232,156 @@ class Subscriber:
 
     def close(self):
         stop_process(self.proc)
+
+
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+
+_OPENSSL_CNF = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+class Pki:
+    """A CA, a server certificate for 127.0.0.1 (subjectAltName IP:127.0.0.1,
+    DNS:localhost) and a client certificate both signed by it, and a second,
+    unrelated CA; made with the openssl command line in a new temp dir (the
+    caller removes `dir`). EC P-256 keys, valid from now for a day (CAs: two).
+    Attributes are file paths: ca_cert, ca_key, server_cert, server_key,
+    client_cert, client_key, other_ca_cert, other_ca_key.
+
+    mosquitto started as root reads its certificate and key after switching
+    to the `mosquitto` user, so the directory and the server's files are
+    world-readable (they protect nothing); the other keys stay private."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sbtest-pki-")
+        try:
+            os.chmod(self.dir, 0o755)
+            self.cnf = self._file("openssl.cnf")
+            with open(self.cnf, "w") as f:
+                f.write(_OPENSSL_CNF)
+            self.ca_cert, self.ca_key = self._ca("ca", "sbtest CA")
+            self.other_ca_cert, self.other_ca_key = self._ca("other-ca", "sbtest unrelated CA")
+            self.server_cert, self.server_key = self._leaf("server", "127.0.0.1", "server")
+            os.chmod(self.server_key, 0o644)
+            self.client_cert, self.client_key = self._leaf("client", "sbtest-client", "client")
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def _file(self, name):
+        return os.path.join(self.dir, name)
+
+    def _openssl(self, *args):
+        r = subprocess.run([OPENSSL, *args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "OPENSSL_CONF": self.cnf})
+        check(r.returncode == 0, f"openssl {' '.join(args)} failed:\n{r.stdout}")
+
+    def _key(self, name):
+        key = self._file(name + ".key")
+        self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-out", key)
+        return key
+
+    def _ca(self, name, cn):
+        key, cert = self._key(name), self._file(name + ".crt")
+        self._openssl("req", "-config", self.cnf, "-new", "-x509", "-key", key,
+                      "-subj", f"/CN={cn}", "-days", "2", "-sha256",
+                      "-extensions", "ca", "-out", cert)
+        return cert, key
+
+    def _leaf(self, name, cn, extensions):
+        key, csr, cert = self._key(name), self._file(name + ".csr"), self._file(name + ".crt")
+        self._openssl("req", "-config", self.cnf, "-new", "-key", key,
+                      "-subj", f"/CN={cn}", "-out", csr)
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", self.ca_key,
+                      "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+                      "-days", "1", "-sha256", "-extfile", self.cnf,
+                      "-extensions", extensions, "-out", cert)
+        return cert, key
+
+    def client(self, ca=None, cert=True):
+        """TLS options for mosquitto_sub/mosquitto_pub: this PKI's CA (or `ca`),
+        with the client certificate unless cert is False."""
+        return TlsClient(ca or self.ca_cert,
+                         self.client_cert if cert else None,
+                         self.client_key if cert else None)
+
+
+class TlsClient:
+    """--cafile/--cert/--key for the mosquitto command line clients."""
+
+    def __init__(self, cafile, cert=None, key=None):
+        self.cafile, self.cert, self.key = cafile, cert, key
+
+    def args(self):
+        a = ["--cafile", self.cafile]
+        if self.cert:
+            a += ["--cert", self.cert, "--key", self.key]
+        return a
+
+
+class BrokerLog:
+    """mosquitto's log (log_dest stderr), collected line by line."""
+
+    def __init__(self, proc):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(proc.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def matching(self, pattern):
+        """The lines that match the regular expression `pattern` (re.search)."""
+        with self.cond:
+            return [l for l in self.lines if re.search(pattern, l)]
+
+    def wait_for(self, pattern, timeout, count=1):
+        """Waits until `count` lines match `pattern`; returns them all."""
+        with self.cond:
+            self.cond.wait_for(lambda: len([l for l in self.lines if re.search(pattern, l)])
+                               >= count, timeout)
+        found = self.matching(pattern)
+        check(len(found) >= count,
+              f"mosquitto logged {len(found)} lines matching {pattern!r} within {timeout} s, "
+              f"expected {count}")
+        return found
+
+
+LOG_LINE = re.compile(r"^(?:sensorbridge\[\d+\]: (error|warn|info|debug): |<(\d)>)(.*)$")
+
+
+def log_message(line):
+    """A gateway log line without its "sensorbridge[PID]: LEVEL: " (or journal
+    "<N>") prefix; None if it has neither."""
+    m = LOG_LINE.match(line)
+    return m.group(3) if m else None
 
 
 class Gateway:
@@ -223,6 +414,23 @@ class Gateway:
             raise TestFailure(f"gateway still running after {timeout} s")
         self.thread.join(5)
         return rc
+
+    def messages(self, pattern=None):
+        """The log lines without their prefix (see log_message); only those
+        matching the regular expression `pattern` (re.match) if given."""
+        with self.cond:
+            msgs = [log_message(l) for l in self.log]
+        return [m for m in msgs if m is not None and (pattern is None or re.match(pattern, m))]
+
+    def wait_messages(self, pattern, count, timeout):
+        """Waits until `count` log lines match `pattern` (as for messages());
+        returns them all."""
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.messages(pattern)) >= count, timeout)
+        found = self.messages(pattern)
+        check(len(found) >= count, f"gateway logged {len(found)} lines matching {pattern!r} "
+                                   f"within {timeout} s, expected {count}: {found}")
+        return found
 
     def summary(self):
         lines = [l for l in self.log if "summary: " in l]
@@ -282,6 +490,17 @@ class Gate:
             self.sock.close()
         for c in self.conns:
             c.close()
+
+
+def retained(port, topic, tls=None, extra_args=(), timeout=5):
+    """The retained message on `topic` as a new subscriber sees it, or None
+    if there is none (mosquitto_sub --retained-only -C 1 -W timeout)."""
+    r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
+                        *(tls.args() if tls else []), *extra_args, "-t", topic,
+                        "--retained-only", "-C", "1", "-W", str(timeout)],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+                       timeout=timeout + 10)
+    return r.stdout.rstrip("\n") if r.returncode == 0 else None
 
 
 def parse_readings(lines, gateway_id, adapter):

@@ -58,8 +58,8 @@ def main():
         check(gw.wait(10) == 0, "exit status")
         print("\n".join(messages[:6]))
         check("READY=1" in messages, "no READY=1")
-        check(any(m.startswith("STATUS=connected to tcp://127.0.0.1:") for m in messages),
-              "no STATUS= line naming the broker")
+        check(any(m.startswith("STATUS=conn") and f"tcp://127.0.0.1:{port}; 1 adapter;" in m
+                  for m in messages), "no STATUS= line naming the broker")
         pings = messages.count("WATCHDOG=1")
         check(8 <= pings <= 12, f"{pings} WATCHDOG=1 pings in 2 s at a 400 ms watchdog")
         check(messages[-1] == "STOPPING=1" or "STOPPING=1" in messages, "no STOPPING=1")
