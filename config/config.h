@@ -150,4 +150,9 @@ int cfg_node_error(const cfg_node_t *node, cfg_error_t *err, const char *fmt, ..
  * "unknown key 'x' in adapter 'sim'" style, via the context string. */
 int cfg_check_unknown(const cfg_node_t *map, const char *context, cfg_error_t *err);
 
+/* A canonical text of the subtree at node (malloc'd, caller frees; NULL on
+ * ENOMEM): equal texts mean equal configurations. Used on reload to keep
+ * adapters whose configuration did not change. */
+char *cfg_node_dump(const cfg_node_t *node);
+
 #endif

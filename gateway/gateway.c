@@ -18,48 +18,7 @@
 #include "gateway/publisher.h"
 #include "gateway/stats.h"
 #include "gateway/store.h"
-
-#define TOPIC_MAX 1024
-#define PAYLOAD_MAX 4096
-#define DISCONNECT_TIMEOUT_MS 2000
-#define STATUS_INTERVAL_MS 5000
-
-typedef enum {
-    GW_RUNNING,
-    GW_DRAINING, /* adapters stopped or done; delivering what is queued */
-    GW_STOPPING, /* publisher disconnecting */
-} gw_phase_t;
-
-struct gw_ctx {
-    gw_gateway_t *gw;
-    const cfg_adapter_t *cfg;
-    const adp_ops_t *ops;
-    void *self;
-    int qos;
-    bool retain;
-    bool done;
-    bool started;
-};
-
-struct gw_gateway {
-    const cfg_t *cfg;
-    gw_ctx_t *ctxs;
-    size_t n_ctxs;
-    size_t n_done;
-    gw_loop_t *loop;
-    gw_store_t *store;
-    gw_outbox_t *ob; /* the store's */
-    gw_pub_t *pub;
-    gw_timer_t stats_timer;
-    gw_timer_t status_timer; /* READY=1, then STATUS= for systemd */
-    gw_phase_t phase;
-    gw_timer_t deadline;
-    bool signalled;
-    bool ready;
-    uint64_t encode_errors;
-    gw_store_stats_t final;
-    char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
-};
+#include "gateway/gateway_int.h"
 
 /* --- what adapters see ----------------------------------------------------- */
 
@@ -126,7 +85,7 @@ void gw_ctx_done(gw_ctx_t *ctx)
 static void stop_adapters(gw_gateway_t *gw)
 {
     for (size_t i = gw->n_ctxs; i-- > 0;) {
-        gw_ctx_t *c = &gw->ctxs[i];
+        gw_ctx_t *c = gw->ctxs[i];
 
         if (c->started) {
             c->ops->stop(c->self);
@@ -165,9 +124,9 @@ static void stats_due(gw_timer_t *t, void *arg)
     for (size_t i = 0; i < gw->n_ctxs; i++) {
         adp_stats_t a = {0};
 
-        if (gw->ctxs[i].ops->stats)
-            gw->ctxs[i].ops->stats(gw->ctxs[i].self, &a);
-        as[i] = (gw_adapter_stats_t){gw->ctxs[i].cfg->name, a.reads_ok, a.reads_failed,
+        if (gw->ctxs[i]->ops->stats)
+            gw->ctxs[i]->ops->stats(gw->ctxs[i]->self, &a);
+        as[i] = (gw_adapter_stats_t){gw->ctxs[i]->cfg->name, a.reads_ok, a.reads_failed,
                                      a.reconnects};
     }
     gw_store_stats(gw->store, &st);
@@ -249,7 +208,8 @@ static void on_signal(gw_loop_t *loop, int signo, void *arg)
     (void)loop;
 
     if (signo == SIGHUP) {
-        gw_info("SIGHUP received; configuration reload is not supported yet, ignored");
+        if (gw->phase == GW_RUNNING)
+            gw_gateway_reload(gw);
         return;
     }
     if (gw->signalled) {
@@ -273,7 +233,7 @@ static void unblocked(void *arg)
     gw_gateway_t *gw = arg;
 
     for (size_t i = 0; i < gw->n_ctxs; i++) {
-        gw_ctx_t *c = &gw->ctxs[i];
+        gw_ctx_t *c = gw->ctxs[i];
 
         if (c->started && c->ops->resume)
             c->ops->resume(c->self);
@@ -298,49 +258,132 @@ static void on_tick(gw_loop_t *loop, void *arg)
         stop_publisher(gw);
 }
 
-static int create_adapter(gw_gateway_t *gw, size_t i, cfg_error_t *err)
+/* --- generations and adapters ------------------------------------------- */
+
+gw_gen_t *gw_gen_new(cfg_t *cfg)
 {
-    const cfg_adapter_t *a = &gw->cfg->adapters[i];
-    gw_ctx_t *c = &gw->ctxs[i];
+    gw_gen_t *gen = calloc(1, sizeof(*gen));
+
+    if (!gen)
+        return NULL;
+    gen->cfg = cfg;
+    gen->refs = 1;
+    return gen;
+}
+
+void gw_gen_unref(gw_gen_t *gen)
+{
+    if (gen && --gen->refs == 0) {
+        cfg_free(gen->cfg);
+        free(gen);
+    }
+}
+
+/* What decides whether a reload may keep an adapter running: its own
+ * mapping and every common setting that shapes its messages. */
+static char *fingerprint(const cfg_t *cfg, const cfg_adapter_t *a)
+{
+    char *own = cfg_node_dump(a->node), *fp;
+    size_t len;
+
+    if (!own)
+        return NULL;
+    len = strlen(own) + strlen(cfg->gateway.id) + strlen(cfg->mqtt.topic) + 64;
+    fp = malloc(len);
+    if (fp)
+        snprintf(fp, len, "%s|%s|%s|%d|%d", own, cfg->gateway.id, cfg->mqtt.topic, cfg->mqtt.qos,
+                 cfg->mqtt.retain);
+    free(own);
+    return fp;
+}
+
+int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg_error_t *err)
+{
+    const cfg_t *cfg = gen->cfg;
+    const cfg_adapter_t *a = &cfg->adapters[i];
+    gw_ctx_t *c = calloc(1, sizeof(*c));
     char context[160];
     int rc;
 
+    if (!c)
+        return -ENOMEM;
     c->gw = gw;
+    c->gen = gen;
+    gen->refs++;
     c->cfg = a;
-    c->qos = a->qos >= 0 ? a->qos : gw->cfg->mqtt.qos;
-    c->retain = a->retain >= 0 ? a->retain != 0 : gw->cfg->mqtt.retain;
+    c->qos = a->qos >= 0 ? a->qos : cfg->mqtt.qos;
+    c->retain = a->retain >= 0 ? a->retain != 0 : cfg->mqtt.retain;
     c->ops = adp_find(a->type);
-    if (!c->ops)
-        return cfg_node_error(a->node, err, "adapter '%s' has unknown type '%s' (known: %s)",
-                              a->name, a->type, adp_kinds());
+    if (!c->ops) {
+        rc = cfg_node_error(a->node, err, "adapter '%s' has unknown type '%s' (known: %s)",
+                            a->name, a->type, adp_kinds());
+        goto fail;
+    }
     rc = c->ops->create(a, c, &c->self, err);
-    if (rc == -ENOMEM)
-        return rc;
-    if (rc)
-        return -GW_ECONFIG;
+    if (rc) {
+        c->ops = NULL; /* nothing to destroy */
+        rc = rc == -ENOMEM ? rc : -GW_ECONFIG;
+        goto fail;
+    }
     snprintf(context, sizeof(context), "adapter '%s'", a->name);
-    return cfg_check_unknown(a->node, context, err);
+    if ((rc = cfg_check_unknown(a->node, context, err)) != 0)
+        goto fail;
+    if (!(c->fingerprint = fingerprint(cfg, a))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    gw_ctx_free(c);
+    return rc;
 }
 
-int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err)
+int gw_ctx_start(gw_ctx_t *c)
+{
+    int rc = c->ops->start(c->self);
+
+    if (rc != 0) {
+        gw_err("adapter '%s': cannot start: %s", c->cfg->name, gw_strerror(rc));
+        return rc;
+    }
+    c->started = true;
+    return 0;
+}
+
+void gw_ctx_free(gw_ctx_t *c)
+{
+    if (!c)
+        return;
+    if (c->started)
+        c->ops->stop(c->self);
+    if (c->ops)
+        c->ops->destroy(c->self);
+    gw_gen_unref(c->gen);
+    free(c->fingerprint);
+    free(c);
+}
+
+int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err)
 {
     gw_gateway_t *gw = calloc(1, sizeof(*gw));
-    int rc;
+    int rc = -ENOMEM;
 
-    if (!gw)
+    if (!gw || !(gw->gen = gw_gen_new(cfg))) {
+        free(gw);
+        cfg_free(cfg);
         return -ENOMEM;
+    }
     gw->cfg = cfg;
     gw_timer_init(&gw->deadline, deadline_due, gw);
     gw_timer_init(&gw->stats_timer, stats_due, gw);
     gw_timer_init(&gw->status_timer, status_due, gw);
+    gw_timer_init(&gw->repub_timer, NULL, gw);
     gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
-    if (!gw->ctxs) {
-        rc = -ENOMEM;
+    if (!gw->ctxs)
         goto fail;
-    }
-    gw->n_ctxs = cfg->n_adapters;
-    for (size_t i = 0; i < gw->n_ctxs; i++)
-        if ((rc = create_adapter(gw, i, err)) != 0)
+    for (size_t i = 0; i < cfg->n_adapters; i++, gw->n_ctxs++)
+        if ((rc = gw_ctx_create(gw, gw->gen, i, &gw->ctxs[i], err)) != 0)
             goto fail;
     if (!check_only && (rc = -ENOMEM, !(gw->loop = gw_loop_new())))
         goto fail;
@@ -351,14 +394,20 @@ fail:
     return rc;
 }
 
-static int start_all(gw_gateway_t *gw, const char *password)
+const cfg_t *gw_gateway_config(const gw_gateway_t *gw)
 {
-    const cfg_t *cfg = gw->cfg;
-    gw_pub_opts_t po = {
+    return gw->cfg;
+}
+
+void gw_pub_options(gw_gateway_t *gw, const cfg_t *cfg, gw_pub_opts_t *po)
+{
+    snprintf(gw->status_topic, sizeof(gw->status_topic), "sensorbridge/%s/status",
+             cfg->gateway.id);
+    *po = (gw_pub_opts_t){
         .uri = cfg->mqtt.uri,
         .client_id = cfg->mqtt.client_id,
         .username = cfg->mqtt.username,
-        .password = password,
+        .password = gw->password,
         .keepalive_ms = cfg->mqtt.keepalive_ms,
         .reconnect_min_ms = cfg->mqtt.reconnect_min_ms,
         .reconnect_max_ms = cfg->mqtt.reconnect_max_ms,
@@ -371,9 +420,17 @@ static int start_all(gw_gateway_t *gw, const char *password)
         .key_file = cfg->mqtt.tls.key_file,
         .verify = cfg->mqtt.tls.verify,
     };
+}
+
+static int start_all(gw_gateway_t *gw)
+{
+    const cfg_t *cfg = gw->cfg;
+    gw_pub_opts_t po;
     int rc;
 
-    snprintf(gw->status_topic, sizeof(gw->status_topic), "sensorbridge/%s/status", cfg->gateway.id);
+    if ((rc = gw_read_password(cfg, &gw->password)) != 0)
+        return rc;
+    gw_pub_options(gw, cfg, &po);
     if ((rc = gw_store_open(cfg, gw->loop, &gw->store)) != 0)
         return rc;
     gw->ob = gw_store_outbox(gw->store);
@@ -389,22 +446,18 @@ static int start_all(gw_gateway_t *gw, const char *password)
     if (cfg->gateway.stats_interval_ms)
         gw_timer_start(gw->loop, &gw->stats_timer,
                        gw_clock_now_ms() + cfg->gateway.stats_interval_ms);
-    for (size_t i = 0; i < gw->n_ctxs; i++) {
-        gw_ctx_t *c = &gw->ctxs[i];
-
-        if ((rc = c->ops->start(c->self)) != 0) {
-            gw_err("adapter '%s': cannot start: %s", c->cfg->name, gw_strerror(rc));
+    for (size_t i = 0; i < gw->n_ctxs; i++)
+        if ((rc = gw_ctx_start(gw->ctxs[i])) != 0)
             return rc;
-        }
-        c->started = true;
-    }
     return 0;
 }
 
-int gw_gateway_run(gw_gateway_t *gw, const char *password)
+int gw_gateway_run(gw_gateway_t *gw, const char *source)
 {
-    int rc = start_all(gw, password);
+    int rc;
 
+    gw->source = source;
+    rc = start_all(gw);
     if (rc == 0) {
         gw_info("running: gateway '%s', %zu adapter%s, broker %s", gw->cfg->gateway.id,
                 gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s", gw->cfg->mqtt.uri);
@@ -425,19 +478,22 @@ void gw_gateway_free(gw_gateway_t *gw)
 {
     if (!gw)
         return;
-    stop_adapters(gw);
-    for (size_t i = 0; gw->ctxs && i < gw->n_ctxs; i++)
-        if (gw->ctxs[i].ops)
-            gw->ctxs[i].ops->destroy(gw->ctxs[i].self);
+    for (size_t i = gw->n_ctxs; gw->ctxs && i-- > 0;)
+        gw_ctx_free(gw->ctxs[i]);
     if (gw->loop) {
         gw_timer_stop(gw->loop, &gw->deadline);
         gw_timer_stop(gw->loop, &gw->stats_timer);
         gw_timer_stop(gw->loop, &gw->status_timer);
+        gw_timer_stop(gw->loop, &gw->repub_timer);
         gw_notify_fini(gw->loop);
     }
     gw_pub_free(gw->pub);
     gw_store_close(gw->store);
     gw_loop_free(gw->loop);
+    gw_gen_unref(gw->gen);
+    if (gw->password)
+        memset(gw->password, 0, strlen(gw->password));
+    free(gw->password);
     free(gw->ctxs);
     free(gw);
 }

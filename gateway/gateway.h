@@ -15,14 +15,26 @@
 typedef struct gw_gateway gw_gateway_t;
 
 /*
- * Creates the adapters from the configuration, which must outlive the
- * gateway. With check_only, nothing else is created (--check-config).
- * Returns 0, or -GW_ECONFIG with err filled, or another negative errno.
+ * Creates the adapters from the configuration, which the gateway owns from
+ * then on (even on failure). With check_only, nothing else is created
+ * (--check-config). Returns 0, or -GW_ECONFIG with err filled, or another
+ * negative errno.
  */
-int gw_gateway_new(const cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err);
+int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err);
 
-/* Runs until stopped. password may be NULL. Returns the process exit code. */
-int gw_gateway_run(gw_gateway_t *gw, const char *password);
+/* The configuration in force. */
+const cfg_t *gw_gateway_config(const gw_gateway_t *gw);
+
+/*
+ * Runs until stopped. source is the configuration file that SIGHUP reloads
+ * (NULL: the built-in default, which reloads to itself). Reads
+ * mqtt.password_file. Returns the process exit code.
+ */
+int gw_gateway_run(gw_gateway_t *gw, const char *source);
+
+/* The first line of mqtt.password_file (NULL when none is configured) into
+ * *out (malloc'd). 0, or -errno after logging why. */
+int gw_read_password(const cfg_t *cfg, char **out);
 
 /* The store's counters at the end of the run (all zero before). */
 void gw_gateway_stats(const gw_gateway_t *gw, gw_store_stats_t *out);

@@ -18,8 +18,6 @@
 #define SB_VERSION "0.0.0"
 #endif
 
-#define PASSWORD_MAX 1024
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -92,6 +90,14 @@ static int parse_args(int argc, char **argv, opts_t *o)
     return 0;
 }
 
+/* The file SIGHUP reloads: NULL when running the built-in default. */
+static const char *source_path(const opts_t *o)
+{
+    if (o->config_path)
+        return o->config_path;
+    return access(CFG_DEFAULT_PATH, F_OK) == 0 ? CFG_DEFAULT_PATH : NULL;
+}
+
 static int load_config(const opts_t *o, cfg_t **cfg, cfg_error_t *err)
 {
     if (o->config_path)
@@ -102,24 +108,6 @@ static int load_config(const opts_t *o, cfg_t **cfg, cfg_error_t *err)
             "4 simulated sensors publishing to tcp://127.0.0.1:1883");
     return cfg_load_string("<built-in default>", cfg_builtin_default, strlen(cfg_builtin_default),
                            cfg, err);
-}
-
-/* The first line of the password file, without its line ending. */
-static int read_password(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (!f) {
-        gw_err("cannot read mqtt.password_file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!fgets(buf, (int)cap, f))
-        buf[0] = '\0';
-    fclose(f);
-    n = strcspn(buf, "\r\n");
-    buf[n] = '\0';
-    return 0;
 }
 
 /* Every device holds a socket: allow as many descriptors as the hard limit
@@ -151,7 +139,6 @@ int main(int argc, char **argv)
     cfg_error_t err = {0};
     gw_gateway_t *gw = NULL;
     gw_log_level_t level;
-    char password[PASSWORD_MAX];
     int rc = 1;
 
     gw_log_init();
@@ -163,7 +150,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (load_config(&o, &cfg, &err) != 0 ||
-        gw_gateway_new(cfg, o.check_only, &gw, &err) != 0) {
+        gw_gateway_new(cfg, o.check_only, &gw, &err) != 0) { /* takes cfg */
         fprintf(stderr, "%s\n", err.text[0] ? err.text : "sensorbridge: out of memory");
         goto out;
     }
@@ -174,13 +161,8 @@ int main(int argc, char **argv)
         goto out;
     }
     raise_fd_limit();
-    if (cfg->mqtt.password_file &&
-        read_password(cfg->mqtt.password_file, password, sizeof(password)) != 0)
-        goto out;
-    rc = gw_gateway_run(gw, cfg->mqtt.password_file ? password : NULL);
-    memset(password, 0, sizeof(password));
+    rc = gw_gateway_run(gw, source_path(&o));
 out:
     gw_gateway_free(gw);
-    cfg_free(cfg);
     return rc;
 }

@@ -21,6 +21,7 @@ from sbtest import check
 CONFIG = """\
 gateway:
   id: hostile
+  stats_interval: 0s
 mqtt:
   uri: tcp://127.0.0.1:{broker}
   qos: 0
@@ -93,13 +94,17 @@ def main():
         # A client trickling one byte at a time while others carry on.
         slow_line = good("slow", 7)
 
+        # Connected here, before the churn below can fill max_clients.
+        slow_sock = socket.create_connection(("127.0.0.1", port))
+
         def trickle():
-            with socket.create_connection(("127.0.0.1", port)) as s:
+            with slow_sock:
                 for b in slow_line:
-                    s.sendall(bytes([b]))
+                    slow_sock.sendall(bytes([b]))
                     time.sleep(0.1)
                 time.sleep(0.1)
 
+        time.sleep(0.2)
         slow = threading.Thread(target=trickle)
         slow.start()
 
@@ -126,6 +131,8 @@ def main():
         check(rss_after - rss_before < 1024, f"RSS grew by {rss_after - rss_before} KiB")
         check(gw.proc.poll() is None, "the gateway died")
 
+        check(sub.wait_for(lambda lines: any('"sensor":"slow"' in p for _, p in lines), 10),
+              "the slow client's line never arrived")
         gw.proc.send_signal(signal.SIGTERM)
         check(gw.wait_exit(10) == 0, "exit status")
         sub.wait_for(lambda lines: ("sensorbridge/hostile/status", "offline") in lines, 5)
