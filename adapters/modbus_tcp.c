@@ -35,6 +35,7 @@ static const char *const state_names[] = {"idle", "connecting", "ready", "waitin
 
 static void connect_start(mbt_t *m);
 static void send_batch(mbt_t *m);
+static void cycle_ended(mbt_t *m);
 static void on_io(gw_io_t *io, uint32_t events, void *arg);
 
 static void set_state(mbt_t *m, mbt_state_t state)
@@ -189,7 +190,6 @@ static void fail_connection(mbt_t *m, const char *cause)
 
     if (m->state == MBT_WAITING)
         emit_batch_bad(m, m->batch, cause);
-    m->in_cycle = false;
     close_fd(m);
     if (m->online || m->last_error != cause)
         gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(m->ctx), m->host,
@@ -197,6 +197,8 @@ static void fail_connection(mbt_t *m, const char *cause)
     m->last_error = cause;
     set_online(m, false);
     set_state(m, MBT_BACKOFF);
+    if (m->in_cycle)
+        cycle_ended(m);
     gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + wait);
     m->backoff_ms = m->backoff_ms * 2 > m->backoff_max_ms ? m->backoff_max_ms : m->backoff_ms * 2;
 }
@@ -311,10 +313,7 @@ static void next_batch(mbt_t *m)
         send_batch(m);
         return;
     }
-    m->in_cycle = false;
-    m->sample_ts_ms = 0;
-    if (m->tick_missed)
-        start_cycle(m);
+    cycle_ended(m);
 }
 
 static void on_frame(mbt_t *m, const mb_response_t *resp)
@@ -436,22 +435,45 @@ static void on_state_timer(gw_timer_t *t, void *arg)
 }
 
 /* The polling schedule: absolute, so a slow cycle never shifts later ones. */
-static void on_tick(gw_timer_t *t, void *arg)
+static void arm_tick(mbt_t *m)
 {
-    mbt_t *m = arg;
     uint64_t now = gw_clock_now_ms();
-    (void)t;
 
     m->next_tick_ms += m->interval_ms;
     if (m->next_tick_ms + m->interval_ms < now)
         m->next_tick_ms = now + m->interval_ms;
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
-    if (gw_ctx_blocked(m->ctx))
-        return; /* overflow: block; this cycle is skipped, not queued */
+}
+
+/* A cycle ended (answered, given up or cut by a lost connection). A tick
+ * that came during it was not re-armed (a device slower than its interval
+ * must not spin the timer heap): re-arm now and run the missed cycle. */
+static void cycle_ended(mbt_t *m)
+{
+    m->in_cycle = false;
+    m->sample_ts_ms = 0;
+    if (!m->running || !m->tick_missed)
+        return;
+    if (!gw_timer_active(&m->tick))
+        arm_tick(m);
+    if (m->state == MBT_READY)
+        start_cycle(m);
+}
+
+static void on_tick(gw_timer_t *t, void *arg)
+{
+    mbt_t *m = arg;
+    (void)t;
+
     if (m->in_cycle) {
         m->stats.overruns++;
-        m->tick_missed = true;
-    } else if (m->state == MBT_READY) {
+        m->tick_missed = true; /* re-armed when the cycle ends */
+        return;
+    }
+    arm_tick(m);
+    if (gw_ctx_blocked(m->ctx))
+        return; /* overflow: block; this cycle is skipped, not queued */
+    if (m->state == MBT_READY) {
         start_cycle(m);
     } else {
         m->sample_ts_ms = 0;

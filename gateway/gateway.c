@@ -5,6 +5,7 @@
 #include "gateway/gateway.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,25 @@ static void unblocked(void *arg)
     }
 }
 
+/*
+ * A backlog (broker away, then back) grows the heap by thousands of messages;
+ * once it has drained, give that memory back to the system, so a daemon that
+ * rode out an outage does not keep its peak footprint for the rest of its
+ * life (RSS matters on a small board).
+ */
+static void trim_after_backlog(gw_gateway_t *gw)
+{
+    gw_outbox_stats_t s;
+
+    gw_outbox_stats(gw->ob, &s);
+    if (s.queued + s.in_flight > gw->backlog_peak)
+        gw->backlog_peak = s.queued + s.in_flight;
+    if (s.queued == 0 && s.in_flight == 0 && gw->backlog_peak >= TRIM_BACKLOG) {
+        gw->backlog_peak = 0;
+        malloc_trim(0);
+    }
+}
+
 /* End of every loop iteration: hand queued messages to the publisher, then
  * see whether the run is over. */
 static void on_tick(gw_loop_t *loop, void *arg)
@@ -250,6 +270,7 @@ static void on_tick(gw_loop_t *loop, void *arg)
     if (gw_pub_connected(gw->pub))
         gw_store_refill(gw->store);
     gw_pub_flush(gw->pub);
+    trim_after_backlog(gw);
     if (gw->phase == GW_RUNNING && gw->n_done == gw->n_ctxs) {
         gw_info("every adapter is done: delivering what is queued");
         begin_drain(gw, UINT64_MAX); /* the sentinel waits for every confirmation */

@@ -14,6 +14,7 @@
 #define PAYLOAD_MAX 4096
 #define DISCONNECT_TIMEOUT_MS 2000
 #define STATUS_INTERVAL_MS 5000
+#define TRIM_BACKLOG 1000 /* messages: a backlog this large is trimmed once drained */
 
 typedef enum {
     GW_RUNNING,
@@ -62,6 +63,7 @@ struct gw_gateway {
     bool signalled;
     bool ready;
     uint64_t encode_errors;
+    size_t backlog_peak; /* queued + in flight since the last trim */
     gw_store_stats_t final;
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };

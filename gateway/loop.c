@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,7 +30,7 @@
 
 /* Events taken per epoll_wait(); more ready fds are simply returned by the
  * next call, since the watchers are level-triggered. */
-#define LOOP_MAX_EVENTS 64
+#define LOOP_MAX_EVENTS 256
 #define HEAP_MIN_CAP 16
 
 struct gw_loop {
@@ -58,6 +59,7 @@ struct gw_loop {
     void *signal_arg;
     gw_loop_cb wake_cb;
     void *wake_arg;
+    atomic_bool wake_pending; /* set by gw_loop_wake() from any thread */
     gw_loop_cb tick_cb;
     void *tick_arg;
 };
@@ -283,6 +285,8 @@ int gw_io_modify(gw_loop_t *loop, gw_io_t *io, uint32_t events)
     assert(loop && io);
     if (!io->active)
         return -EINVAL;
+    if (io->events == events)
+        return 0; /* a syscall saved on every request of a busy device */
     return io_ctl(loop, io, EPOLL_CTL_MOD, events);
 }
 
@@ -323,19 +327,32 @@ static void dispatch_io(gw_loop_t *loop)
 
 /* ---- wake-up and signals ---- */
 
-static void on_wakefd(gw_io_t *io, uint32_t events, void *arg)
+/*
+ * Wake-ups are checked on every iteration through wake_pending, not only
+ * when epoll reports the eventfd: with thousands of ready sockets the
+ * eventfd could wait many iterations for its turn in the event array, and
+ * MQTT confirmations with it.
+ */
+static void check_wake(gw_loop_t *loop)
 {
-    gw_loop_t *loop = arg;
     uint64_t count;
     ssize_t n;
 
-    (void)events;
+    if (!atomic_exchange(&loop->wake_pending, false))
+        return;
     do {
-        n = read(io->fd, &count, sizeof(count));
+        n = read(loop->wakefd, &count, sizeof(count));
     } while (n < 0 && errno == EINTR);
     /* One read resets the counter, which is what coalesces several wakes. */
-    if (n == (ssize_t)sizeof(count) && loop->wake_cb)
+    if (loop->wake_cb)
         loop->wake_cb(loop, loop->wake_arg);
+}
+
+static void on_wakefd(gw_io_t *io, uint32_t events, void *arg)
+{
+    (void)io;
+    (void)events;
+    check_wake(arg);
 }
 
 int gw_loop_wake(gw_loop_t *loop)
@@ -345,6 +362,7 @@ int gw_loop_wake(gw_loop_t *loop)
     int rc = 0;
     ssize_t n;
 
+    atomic_store(&loop->wake_pending, true);
     do {
         n = write(loop->wakefd, &one, sizeof(one));
     } while (n < 0 && errno == EINTR);
@@ -527,6 +545,7 @@ static int loop_iterate(gw_loop_t *loop)
     }
     loop->nevents = n;
     dispatch_io(loop);
+    check_wake(loop);
     run_timers(loop);
     if (loop->tick_cb)
         loop->tick_cb(loop, loop->tick_arg);

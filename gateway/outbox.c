@@ -445,6 +445,40 @@ int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, gw_drop_reason_t reason)
     return 0;
 }
 
+int gw_outbox_requeue(gw_outbox_t *ob, uint64_t id)
+{
+    gw_msg_t *m = find_sent(ob, id), *q;
+
+    if (!m)
+        return -ENOENT;
+    list_unlink(&ob->sent, m);
+    ob->st.in_flight--;
+    ob->sent_bytes -= msg_size(m);
+    m->inflight = false;
+    /* Back among the queued messages in id order: usually at the head. */
+    for (q = ob->queue.head; q && q->id < m->id; q = q->next)
+        ;
+    m->next = q;
+    m->prev = q ? q->prev : ob->queue.tail;
+    if (m->prev)
+        m->prev->next = m;
+    else
+        ob->queue.head = m;
+    if (q)
+        q->prev = m;
+    else
+        ob->queue.tail = m;
+    ob->st.queued++;
+    if (m->qos == 0) {
+        ob->qos0_count++;
+        ob->qos0_bytes += msg_size(m);
+        if (!ob->qos0 || ob->qos0->id > m->id)
+            ob->qos0 = m;
+    }
+    ob->st.requeued++;
+    return 0;
+}
+
 size_t gw_outbox_requeue_inflight(gw_outbox_t *ob)
 {
     gw_msg_t *first = ob->sent.head, *m;

@@ -142,6 +142,10 @@ int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, gw_drop_reason_t reason);
  * queue, oldest first, ahead of everything queued. Returns how many. */
 size_t gw_outbox_requeue_inflight(gw_outbox_t *ob);
 
+/* One in-flight message whose sending failed goes back to the queue, in id
+ * order (ahead of everything newer). 0 or -ENOENT. */
+int gw_outbox_requeue(gw_outbox_t *ob, uint64_t id);
+
 /* Drops every queued (not in-flight) message for a reason. Returns how many. */
 size_t gw_outbox_drop_queued(gw_outbox_t *ob, gw_drop_reason_t reason);
 

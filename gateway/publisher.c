@@ -36,7 +36,7 @@ typedef enum {
 
 typedef struct {
     ev_type_t type;
-    int code;
+    int code; /* Paho's error code, or the MQTT 5 reason code when >= 0x80 */
     uintptr_t ctx;
     char text[120];
 } pub_event_t;
@@ -188,10 +188,12 @@ static void on_sent5(void *context, MQTTAsync_successData5 *resp)
 static void on_send_fail5(void *context, MQTTAsync_failureData5 *resp)
 {
     char why[120];
+    int reason = resp ? (int)resp->reasonCode : 0;
 
-    reason_text(why, sizeof(why), resp ? (int)resp->reasonCode : 0, resp ? resp->code : -1,
-                resp ? resp->message : NULL);
-    post(the_pub, EV_SEND_FAILED, resp ? resp->code : -1, (uintptr_t)context, why);
+    reason_text(why, sizeof(why), reason, resp ? resp->code : -1, resp ? resp->message : NULL);
+    /* The reason code rides in code's place: >= 0x80 is the broker's refusal. */
+    post(the_pub, EV_SEND_FAILED, reason >= 0x80 ? reason : (resp ? resp->code : -1),
+         (uintptr_t)context, why);
 }
 
 static void on_disconnected5(void *context, MQTTAsync_successData5 *resp)
@@ -388,13 +390,15 @@ static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
         gw_outbox_ack(pub->ob, id);
         return;
     }
-    /* A publish that fails because the connection went away is requeued when
-     * the connection-lost event arrives; any other failure is permanent. */
-    if (e->code == MQTTASYNC_OPERATION_INCOMPLETE || e->code == MQTTASYNC_DISCONNECTED)
+    /* Only the broker's explicit refusal (an MQTT 5 reason code >= 0x80, e.g.
+     * not authorized) is final. Any other failure is the connection's: the
+     * message goes back to the queue and is sent again (at-least-once). */
+    if (e->code >= 0x80) {
+        if (gw_outbox_fail(pub->ob, id, GW_DROP_REJECTED) == 0)
+            gw_warn("mqtt: the broker refused a message: %s", e->text);
         return;
-    if (gw_outbox_fail(pub->ob, id, GW_DROP_REJECTED) == 0)
-        gw_warn("mqtt: broker client rejected a message: %s",
-                e->text[0] ? e->text : MQTTAsync_strerror(e->code));
+    }
+    gw_outbox_requeue(pub->ob, id);
 }
 
 static void handle_lost(gw_pub_t *pub, const char *cause)

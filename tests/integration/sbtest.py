@@ -4,7 +4,9 @@ Every test starts its own peers on 127.0.0.1 with ephemeral ports: a real
 mosquitto broker (max_queued_messages 0, so the broker never drops a message
 on its own), mosquitto_sub as the subscriber, and the sensorbridge binary
 under test. Everything started here is stopped when the `with` block ends,
-whether the test passed or not.
+whether the test passed or not. For TLS, Pki makes a throw-away CA and
+certificates with the openssl command line, Stack.tls_broker starts mosquitto
+with a TLS listener, and the subscriber takes the matching client options.
 
 Standard library only, so it runs on Debian's /usr/bin/python3 with nothing
 else installed.
@@ -207,9 +209,11 @@ class Subscriber:
     def wait_ready(self, timeout=10.0):
         """Publishes probes until one comes back: the subscription is active."""
         deadline = time.monotonic() + timeout
+        # getattr: sbfaults.Subscriber borrows this method with its own fields.
+        tls_args = getattr(self, "tls_args", [])
         while time.monotonic() < deadline:
             subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port),
-                            *self.tls_args, "-t", "sbtest/probe", "-m", "probe"],
+                            *tls_args, "-t", "sbtest/probe", "-m", "probe"],
                            check=True)
             with self.cond:
                 if self.cond.wait_for(lambda: any(t == "sbtest/probe" for t, _ in self.lines),
@@ -265,15 +269,19 @@ class Pki:
     """A CA, a server certificate for 127.0.0.1 (subjectAltName IP:127.0.0.1,
     DNS:localhost) and a client certificate both signed by it, and a second,
     unrelated CA; made with the openssl command line in a new temp dir (the
-    caller removes `dir`). EC P-256 keys, valid from now for a day (CAs: two).
-    Attributes are file paths: ca_cert, ca_key, server_cert, server_key,
-    client_cert, client_key, other_ca_cert, other_ca_key.
+    caller removes `dir`). EC P-256 keys; certificates valid from now for a
+    day (the CAs for two). Attributes are file paths: ca_cert, ca_key,
+    server_cert, server_key, client_cert, client_key, other_ca_cert,
+    other_ca_key.
 
-    mosquitto started as root reads its certificate and key after switching
-    to the `mosquitto` user, so the directory and the server's files are
-    world-readable (they protect nothing); the other keys stay private."""
+    mosquitto started as root reads its files after switching to the
+    `mosquitto` user, so the directory, the CA certificate and the server's
+    certificate and key are world-readable (they protect nothing); the other
+    keys stay private."""
 
     def __init__(self):
+        check(os.access(OPENSSL, os.X_OK),
+              "the openssl command line tool is missing (apt-get install openssl)")
         self.dir = tempfile.mkdtemp(prefix="sbtest-pki-")
         try:
             os.chmod(self.dir, 0o755)
@@ -283,8 +291,9 @@ class Pki:
             self.ca_cert, self.ca_key = self._ca("ca", "sbtest CA")
             self.other_ca_cert, self.other_ca_key = self._ca("other-ca", "sbtest unrelated CA")
             self.server_cert, self.server_key = self._leaf("server", "127.0.0.1", "server")
-            os.chmod(self.server_key, 0o644)
             self.client_cert, self.client_key = self._leaf("client", "sbtest-client", "client")
+            for f in (self.ca_cert, self.server_cert, self.server_key):
+                os.chmod(f, 0o644)
         except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise

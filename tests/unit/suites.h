@@ -10,5 +10,6 @@ int modbus_point_suite(void);
 int outbox_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
+int spool_suite(void);
 
 #endif
