@@ -485,6 +485,14 @@ int gw_spool_sync(gw_spool_t *sp)
     return rc;
 }
 
+bool gw_spool_holds(const gw_spool_t *sp, uint64_t recno)
+{
+    for (size_t i = 0; sp && i < sp->nsegs; i++)
+        if (recno >= sp->segs[i].first && recno < sp->segs[i].first + sp->segs[i].count)
+            return !is_confirmed(sp, recno) && recno >= sp->head;
+    return false;
+}
+
 bool gw_spool_empty(const gw_spool_t *sp)
 {
     return !sp || sp->head >= sp->next;

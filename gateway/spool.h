@@ -99,6 +99,10 @@ void gw_spool_confirm(gw_spool_t *sp, uint64_t recno);
  * (used when the in-memory copies were dropped without delivery). */
 void gw_spool_untake(gw_spool_t *sp);
 
+/* Whether the record is still on disk, unconfirmed (not evicted for
+ * max_bytes since it was taken). */
+bool gw_spool_holds(const gw_spool_t *sp, uint64_t recno);
+
 /* Nothing on disk that is not confirmed. */
 bool gw_spool_empty(const gw_spool_t *sp);
 

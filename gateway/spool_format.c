@@ -186,6 +186,19 @@ int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *r
     return 1;
 }
 
+/* With no intact record after the damage: whether the damaged bytes start
+ * with a record whose header is intact and in order (only its body fails the
+ * CRC, a flipped bit) and more bytes follow it (a torn record): two lost
+ * records, not one. */
+static bool torn_behind_damaged(gw_spf_reader_t *r, uint64_t off, uint64_t size,
+                                uint64_t expect)
+{
+    gw_spf_rec_t rec = {0};
+
+    return gw_spf_read(r, off, size, &rec) == 0 && rec.len > 0 && rec.recno == expect &&
+           off + rec.len < size;
+}
+
 /* How many records from h on the damaged bytes [off, size) held, expect
  * being the number the record at off should have had. */
 static int64_t count_lost(gw_spf_reader_t *r, uint64_t off, uint64_t size, uint64_t expect,
@@ -193,7 +206,7 @@ static int64_t count_lost(gw_spf_reader_t *r, uint64_t off, uint64_t size, uint6
 {
     uint64_t o = off + 1, tail = off, last = 0, lost;
     bool found = false;
-    gw_spf_rec_t rec;
+    gw_spf_rec_t rec = {0};
 
     while (o < size && size - o >= GW_SPF_HDR_LEN) {
         const unsigned char *p, *m;
@@ -221,6 +234,8 @@ static int64_t count_lost(gw_spf_reader_t *r, uint64_t off, uint64_t size, uint6
     }
     lost = found && last >= h ? last + 1 - (expect > h ? expect : h) : 0;
     if (tail < size && (found ? last + 1 : expect) >= h)
+        lost++;
+    if (!found && expect >= h && torn_behind_damaged(r, off, size, expect))
         lost++;
     return (int64_t)lost;
 }

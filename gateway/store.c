@@ -22,6 +22,7 @@ struct gw_store {
     uint64_t produced;
     uint64_t appended; /* by gw_store_put, this run */
     uint64_t spool_errors;
+    uint64_t corrupt_at_open; /* damaged records found by gw_spool_open */
 };
 
 /* A spool record handed to the outbox is confirmed on disk once it left the
@@ -58,6 +59,7 @@ static int open_spool(gw_store_t *st, const cfg_t *cfg)
         return rc;
     }
     gw_spool_stats(st->sp, &s);
+    st->corrupt_at_open = s.corrupt;
     if (s.recovered || s.corrupt)
         gw_info("spool: %llu records from an earlier run in %s, replayed first; %llu damaged "
                 "records discarded",
@@ -170,7 +172,7 @@ static void move_to_spool(void *arg, const gw_msg_t *m)
 {
     gw_store_t *st = arg;
 
-    if (m->origin)
+    if (m->origin && gw_spool_holds(st->sp, m->origin - 1))
         return; /* still on disk; untaken below */
     if (gw_spool_append(st->sp, m->topic, m->topic_len, m->payload, m->payload_len, m->qos,
                         m->retain) != 0)
@@ -198,6 +200,10 @@ void gw_store_stats(const gw_store_t *st, gw_store_stats_t *out)
     out->produced = st->produced;
     out->spool_errors = st->spool_errors;
     out->has_spool = st->sp != NULL;
-    if (st->sp)
+    if (st->sp) {
         gw_spool_stats(st->sp, &out->spool);
+        /* Damage found at start-up was never produced or recovered by this
+         * run: it is reported at start-up, not counted as a drop. */
+        out->spool.corrupt -= st->corrupt_at_open;
+    }
 }

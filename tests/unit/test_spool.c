@@ -1,8 +1,9 @@
 /*
  * Unit tests for gateway/spool.c: the API and its bookkeeping (this file),
  * damage and recovery (test_spool_recovery.c), with the helpers of
- * spool_test.h (test_spool_helpers.c). Every test works in its own directory under /tmp
- * and removes it; the suite ends by checking that no file descriptor leaked.
+ * spool_test.h (test_spool_helpers.c). Every test works in its own
+ * directory under /tmp and removes it; the suite ends by checking that no
+ * file descriptor leaked.
  */
 #include <CUnit/CUnit.h>
 #include <errno.h>

@@ -142,6 +142,23 @@ static void test_bit_flip_middle_record(void)
     }
 }
 
+/* A power loss after a bit rotted: the next-to-last record fails its CRC
+ * (payload flipped, header intact) and the last one is torn. Both are lost
+ * and both are counted. */
+static void test_flip_then_torn(void)
+{
+    const char *dir = build(25, SEG10); /* segments 1, 11, 21 */
+    gw_spool_t *sp;
+
+    spt_flip(spt_seg(dir, 21), 3 * SPT_LEN + 30, 0x01); /* record 24's payload */
+    spt_truncate(spt_seg(dir, 21), 5 * SPT_LEN - 7);     /* record 25 torn */
+    sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 23, 2);
+    CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 21)), 3 * SPT_LEN);
+    CU_ASSERT_STRING_EQUAL(spt_take_all(sp, 0), range(1, 23));
+    gw_spool_close(sp);
+    spt_rmtree(dir);
+}
+
 /* Damage in an older segment: it is cut, and the later segments no longer
  * follow it, so they go too; every lost record is counted. */
 static void test_bit_flip_older_segment(void)
@@ -423,6 +440,7 @@ int spool_recovery_add(CU_pSuite s)
         {"bit flip in the last record", test_bit_flip_last_record},
         {"bit flip in a middle record", test_bit_flip_middle_record},
         {"bit flip in an older segment", test_bit_flip_older_segment},
+        {"bit flip, then a torn record", test_flip_then_torn},
         {"missing segment", test_missing_segment},
         {"garbage at the end", test_garbage_tail},
         {"duplicate record at the end", test_duplicate_record_tail},
