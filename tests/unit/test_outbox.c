@@ -46,7 +46,7 @@ static int conserved(const gw_outbox_t *ob)
     for (int r = 0; r < GW_DROP_NREASONS; r++)
         sum += s.dropped[r];
     return sum == s.dropped_total &&
-           s.produced == s.delivered + s.dropped_total + s.queued + s.in_flight;
+           s.produced == s.delivered + s.dropped_total + s.queued + s.in_flight + s.moved;
 }
 
 /* Topic "t" (1 byte) and payload "m<label>" padded with '.' to pad bytes. */
@@ -876,6 +876,104 @@ static void test_stats_fields(void)
 
 /* Freeing with messages queued and in flight releases them (checked by
  * ASan/valgrind) without counting them. */
+/* One failed publish goes back among the queued messages in id order. */
+static void test_requeue_one(void)
+{
+    gw_outbox_t *ob = mk(10, 4096, 3, GW_OVERFLOW_DROP_OLDEST, 0);
+    gw_outbox_stats_t s;
+
+    for (unsigned i = 1; i <= 5; i++)
+        CU_ASSERT_EQUAL(push_l(ob, i, i == 2 ? 0 : 1, 0), 0);
+    CU_ASSERT_EQUAL(send(ob), 1);
+    CU_ASSERT_EQUAL(send(ob), 2);
+    CU_ASSERT_EQUAL(send(ob), 3);
+    CU_ASSERT_EQUAL(gw_outbox_requeue(ob, 2), 0);
+    CU_ASSERT_EQUAL(gw_outbox_requeue(ob, 2), -ENOENT); /* no longer in flight */
+    s = stats(ob);
+    CU_ASSERT_EQUAL(s.in_flight, 2);
+    CU_ASSERT_EQUAL(s.queued, 3);
+    CU_ASSERT_EQUAL(s.requeued, 1);
+    CU_ASSERT(conserved(ob));
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_STRING_EQUAL(drain(ob), "2,4,5");
+    /* The requeued QoS 0 message is evictable again, oldest first. */
+    for (unsigned i = 6; i <= 8; i++)
+        CU_ASSERT_EQUAL(push_l(ob, i, 1, 0), 0);
+    CU_ASSERT_EQUAL(send(ob), 6);
+    gw_outbox_free(ob);
+
+    ob = mk(3, 4096, 3, GW_OVERFLOW_DROP_NEWEST, 0);
+    CU_ASSERT_EQUAL(push_l(ob, 1, 1, 0), 0);
+    CU_ASSERT_EQUAL(push_l(ob, 2, 0, 0), 0);
+    CU_ASSERT_EQUAL(push_l(ob, 3, 1, 0), 0);
+    CU_ASSERT_EQUAL(send(ob), 1);
+    CU_ASSERT_EQUAL(send(ob), 2);
+    CU_ASSERT_EQUAL(gw_outbox_requeue(ob, 2), 0);
+    CU_ASSERT_EQUAL(push_l(ob, 4, 1, 0), 0); /* evicts the requeued QoS 0 message */
+    s = stats(ob);
+    CU_ASSERT_EQUAL(s.dropped[GW_DROP_QOS0], 1);
+    CU_ASSERT(conserved(ob));
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_STRING_EQUAL(drain(ob), "3,4");
+    gw_outbox_free(ob);
+}
+
+static unsigned released_origins[16];
+static size_t n_released;
+
+static void on_release(void *arg, const gw_msg_t *m)
+{
+    (void)arg;
+    released_origins[n_released++] = (unsigned)m->origin;
+}
+
+static unsigned moved_labels[16];
+static size_t n_moved;
+
+static void on_move(void *arg, const gw_msg_t *m)
+{
+    (void)arg;
+    moved_labels[n_moved++] = (unsigned)strtoul(m->payload + 1, NULL, 10);
+}
+
+/* Tagged messages report when they leave: delivered, dropped or moved. */
+static void test_origin_and_move(void)
+{
+    gw_outbox_t *ob = mk(3, 4096, 2, GW_OVERFLOW_DROP_OLDEST, 0);
+    gw_outbox_stats_t s;
+
+    n_released = n_moved = 0;
+    gw_outbox_on_release(ob, on_release, NULL);
+    CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m1", 2, 1, false, 101), 0);
+    CU_ASSERT_EQUAL(push_l(ob, 2, 1, 0), 0); /* untagged: never reported */
+    CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m3", 2, 1, false, 103), 0);
+    CU_ASSERT_EQUAL(send(ob), 1);
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0); /* delivered */
+    CU_ASSERT_EQUAL(n_released, 1);
+    CU_ASSERT_EQUAL(released_origins[0], 101);
+    CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m4", 2, 1, false, 104), 0);
+    CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m5", 2, 1, false, 105), 0);
+    CU_ASSERT_EQUAL(n_released, 1); /* drop_oldest evicted message 2: untagged */
+    CU_ASSERT_EQUAL(send(ob), 3);
+    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 3, GW_DROP_REJECTED), 0); /* dropped: reported */
+    CU_ASSERT_EQUAL(n_released, 2);
+    CU_ASSERT_EQUAL(released_origins[1], 103);
+    CU_ASSERT_EQUAL(send(ob), 4);
+    CU_ASSERT_EQUAL(gw_outbox_move_queued(ob, on_move, NULL), 1);
+    CU_ASSERT_EQUAL(n_moved, 1);
+    CU_ASSERT_EQUAL(moved_labels[0], 5);
+    CU_ASSERT_EQUAL(n_released, 3);
+    CU_ASSERT_EQUAL(released_origins[2], 105);
+    s = stats(ob);
+    CU_ASSERT_EQUAL(s.moved, 1);
+    CU_ASSERT_EQUAL(s.queued, 0);
+    CU_ASSERT_EQUAL(s.in_flight, 1);
+    CU_ASSERT(conserved(ob));
+    gw_outbox_free(ob); /* message 4, still in flight: not reported */
+    CU_ASSERT_EQUAL(n_released, 3);
+}
+
 static void test_empty_and_free(void)
 {
     gw_outbox_t *ob = mk(4, 1000, 2, GW_OVERFLOW_DROP_OLDEST, 0);
@@ -1322,6 +1420,8 @@ int outbox_suite(void)
         {"drop_queued", test_drop_queued},
         {"stats fields", test_stats_fields},
         {"empty, and free with messages held", test_empty_and_free},
+        {"requeue one failed message", test_requeue_one},
+        {"origin tags, release and move", test_origin_and_move},
         {"random: drop_oldest", test_random_drop_oldest},
         {"random: drop_newest", test_random_drop_newest},
         {"random: block", test_random_block},
