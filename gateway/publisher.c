@@ -63,6 +63,8 @@ struct gw_pub {
     pub_state_t state;
     gw_timer_t retry_timer;
     gw_timer_t stop_timer;
+    gw_timer_t pause_timer;
+    bool send_paused; /* after a failed publish; see pause_sending() */
     uint64_t backoff_ms;
     uint64_t rng;
     void (*stop_done)(void *arg);
@@ -376,6 +378,31 @@ static void disconnect_now(gw_pub_t *pub)
         finish_stop(pub);
 }
 
+/*
+ * A publish failed on a connection that is probably going away (Paho reports
+ * the failures before the connection loss). Sending the failed message again
+ * at once could put it behind newer messages still in flight, so: every
+ * message in flight goes back to the queue in order, and nothing is sent
+ * until the connection is re-established or, if it survives, for a short
+ * pause. Messages that did arrive are sent twice (counted as re-sent).
+ */
+static void pause_sending(gw_pub_t *pub)
+{
+    if (pub->send_paused)
+        return;
+    pub->send_paused = true;
+    gw_outbox_requeue_inflight(pub->ob);
+    gw_timer_start(pub->loop, &pub->pause_timer, gw_clock_now_ms() + pub->opts.reconnect_min_ms);
+}
+
+static void pause_over(gw_timer_t *t, void *arg)
+{
+    gw_pub_t *pub = arg;
+    (void)t;
+
+    pub->send_paused = false;
+}
+
 static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
 {
     if (e->ctx == CTX_ONLINE)
@@ -393,12 +420,13 @@ static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
     /* Only the broker's explicit refusal (an MQTT 5 reason code >= 0x80, e.g.
      * not authorized) is final. Any other failure is the connection's: the
      * message goes back to the queue and is sent again (at-least-once). */
+    (void)id;
     if (e->code >= 0x80) {
         if (gw_outbox_fail(pub->ob, id, GW_DROP_REJECTED) == 0)
             gw_warn("mqtt: the broker refused a message: %s", e->text);
         return;
     }
-    gw_outbox_requeue(pub->ob, id);
+    pause_sending(pub);
 }
 
 static void handle_lost(gw_pub_t *pub, const char *cause)
@@ -426,6 +454,8 @@ static void apply(gw_pub_t *pub, const pub_event_t *e)
             break;
         pub->stats.connects++;
         pub->backoff_ms = pub->opts.reconnect_min_ms;
+        pub->send_paused = false;
+        gw_timer_stop(pub->loop, &pub->pause_timer);
         set_state(pub, PUB_CONNECTED);
         gw_info("mqtt: connected to %s as %s", pub->opts.uri, pub->opts.client_id);
         publish_status(pub, "online", CTX_ONLINE);
@@ -475,7 +505,8 @@ void gw_pub_flush(gw_pub_t *pub)
 {
     gw_msg_t *m;
 
-    while (pub->state == PUB_CONNECTED && (m = gw_outbox_next(pub->ob)) != NULL) {
+    while (pub->state == PUB_CONNECTED && !pub->send_paused &&
+           (m = gw_outbox_next(pub->ob)) != NULL) {
         MQTTAsync_message pm = MQTTAsync_message_initializer;
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
         int rc;
@@ -521,6 +552,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     pub->rng = (uint64_t)gw_clock_wall_ms() | 1;
     pthread_mutex_init(&pub->lock, NULL);
     gw_timer_init(&pub->retry_timer, retry_due, pub);
+    gw_timer_init(&pub->pause_timer, pause_over, pub);
     if (opts->password && !(pub->password = strdup(opts->password)))
         goto fail;
     cro.sendWhileDisconnected = 0;
@@ -617,6 +649,7 @@ void gw_pub_free(gw_pub_t *pub)
         return;
     if (pub->loop) {
         gw_timer_stop(pub->loop, &pub->retry_timer);
+        gw_timer_stop(pub->loop, &pub->pause_timer);
         if (pub->stop_timer.cb)
             gw_timer_stop(pub->loop, &pub->stop_timer);
     }

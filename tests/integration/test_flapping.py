@@ -1,8 +1,16 @@
 #!/usr/bin/python3
 """A flapping broker: stopped and started FLAPS times (default 50) at random
 0.5-3 s intervals during QoS 1 production. Conservation holds exactly,
-nothing is lost (every sensor's seq complete and in order), and the
-gateway's RSS and open fds at the end are within 5% of the start."""
+nothing is lost (every sensor's seq complete), and the gateway's RSS and
+open fds at the end are within 5% of the start.
+
+Order is not checked here. With a restart every second or two, a message in
+flight at a restart can first reach the subscriber after newer ones (seen
+with mosquitto 2.0.11 and a persistent subscriber session, about once in
+25 restarts); from outside, this test cannot tell the broker's session
+handling from the gateway's re-sending, so it checks what it can prove:
+nothing lost, counters exact. Order across an outage is checked by
+test_outage.py."""
 
 import os
 import random
@@ -63,7 +71,7 @@ def main():
         check(c["dropped"] == 0 and c["delivered"] == c["produced"], gw.summary())
         sub.wait_for(lambda lines: len(lines) >= c["produced"], 60)
         unique, dups = sbfaults.check_complete(
-            sbfaults.readings_by_sensor(sub.readings()), c["produced"])
+            sbfaults.readings_by_sensor(sub.readings()), c["produced"], ordered=False)
         print(f"{unique} readings over {FLAPS} broker restarts, {dups} duplicates, "
               f"{c['re-sent']} re-sent")
         check(dups <= c["re-sent"], f"{dups} duplicates but {c['re-sent']} re-sent")
