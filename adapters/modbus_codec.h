@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_MBAP_LEN 7   /* transaction id, protocol id, length, unit id */
-#define MB_MAX_ADU 260  /* MBAP + 253-byte PDU */
-#define MB_REQ_LEN 12   /* a read request: MBAP + fc + address + quantity */
+#define MB_MBAP_LEN 7  /* transaction id, protocol id, length, unit id */
+#define MB_MAX_ADU 260 /* MBAP + 253-byte PDU */
+#define MB_REQ_LEN 12  /* a read request: MBAP + fc + address + quantity */
 #define MB_MAX_REGISTERS 125
 #define MB_MAX_BITS 2000
 
@@ -59,7 +59,7 @@ const char *mb_exception_name(uint8_t code);
 typedef struct {
     uint16_t tid;
     uint8_t unit;
-    uint8_t fc;        /* without the 0x80 exception bit */
+    uint8_t fc; /* without the 0x80 exception bit */
     bool exception;
     uint8_t exception_code;
     const uint8_t *data; /* register or bit bytes (after the byte count) */
@@ -98,10 +98,10 @@ int mb_encode_read(const mb_request_t *req, uint8_t *buf, size_t cap);
 
 typedef enum {
     MB_MATCH = 0,
-    MB_MISMATCH_TID = -10,      /* a late reply or one for another request */
+    MB_MISMATCH_TID = -10, /* a late reply or one for another request */
     MB_MISMATCH_UNIT = -11,
     MB_MISMATCH_FUNCTION = -12,
-    MB_MISMATCH_COUNT = -13,    /* byte count does not fit the quantity asked */
+    MB_MISMATCH_COUNT = -13, /* byte count does not fit the quantity asked */
 } mb_match_t;
 
 /* Whether a decoded response answers this request (an exception response with

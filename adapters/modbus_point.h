@@ -60,10 +60,10 @@ typedef struct {
     uint16_t address;
     mb_type_t type;
     mb_order_t order;
-    int bit;            /* -1, or 0..15: one bit of a register (type bool) */
-    uint16_t length;    /* registers, for strings */
-    double scale;       /* 1.0 */
-    double offset;      /* 0.0 */
+    int bit;         /* -1, or 0..15: one bit of a register (type bool) */
+    uint16_t length; /* registers, for strings */
+    double scale;    /* 1.0 */
+    double offset;   /* 0.0 */
 } mb_point_t;
 
 /* Registers (or bits, for coil/discrete tables) the point occupies. */

@@ -10,10 +10,10 @@
 #include "gateway/error.h"
 
 static const char *const table_names[] = {"coil", "discrete", "holding", "input", NULL};
-static const char *const type_names[] = {"bool",    "int16",   "uint16",  "int32",
-                                         "uint32",  "int64",   "uint64",  "float32",
-                                         "float64", "string",  NULL};
-static const char *const order_names[] = {"ABCD",     "CDAB",     "BADC",     "DCBA",     "ABCDEFGH",
+static const char *const type_names[] = {"bool",    "int16",  "uint16", "int32",
+                                         "uint32",  "int64",  "uint64", "float32",
+                                         "float64", "string", NULL};
+static const char *const order_names[] = {"ABCD",     "CDAB",     "BADC",     "DCBA", "ABCDEFGH",
                                           "GHEFCDAB", "BADCFEHG", "HGFEDCBA", NULL};
 
 /* The enum index in table_names/type_names is the mb_*_t value. */
@@ -28,8 +28,7 @@ static int read_point_keys(mbt_point_t *pt, const cfg_node_t *item, cfg_error_t 
     bool retain;
 
     if (!cfg_has(item, "address"))
-        return cfg_node_error(item, err, "point '%s' is missing required key 'address'",
-                              pt->name);
+        return cfg_node_error(item, err, "point '%s' is missing required key 'address'", pt->name);
     if ((rc = cfg_get_enum(item, "table", table_names, MB_TABLE_HOLDING, &table, err)) ||
         (rc = cfg_get_int(item, "address", 0, 65535, 0, &address, err)))
         return rc;
@@ -69,9 +68,8 @@ static int check_point(const mbt_point_t *pt, const cfg_node_t *item, cfg_error_
         return cfg_node_error(item, err, "point '%s': a %s table holds bits, type must be bool",
                               pt->name, mb_table_name(p->table));
     if (p->bit >= 0 && (p->type != MB_TYPE_BOOL || mb_table_is_bits(p->table)))
-        return cfg_node_error(item, err,
-                              "point '%s': bit applies only to type bool in a register table",
-                              pt->name);
+        return cfg_node_error(
+            item, err, "point '%s': bit applies only to type bool in a register table", pt->name);
     if (p->type == MB_TYPE_STRING && p->length == 0)
         return cfg_node_error(item, err, "point '%s': type string needs length (registers)",
                               pt->name);
@@ -103,8 +101,7 @@ static int read_point(mbt_t *m, size_t i, const cfg_node_t *item, cfg_error_t *e
             return cfg_node_error(item, err, "duplicate point name '%s'", pt->name);
     if ((rc = read_point_keys(pt, item, err)) || (rc = check_point(pt, item, err)))
         return rc;
-    snprintf(context, sizeof(context), "point '%s' of adapter '%s'", pt->name,
-             gw_ctx_name(m->ctx));
+    snprintf(context, sizeof(context), "point '%s' of adapter '%s'", pt->name, gw_ctx_name(m->ctx));
     return cfg_check_unknown(item, context, err);
 }
 

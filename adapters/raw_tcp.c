@@ -488,8 +488,7 @@ static void log_counters(rtcp_t *r)
     gw_info("adapter '%s': stopped: %llu lines, %llu readings, %llu connections (%llu refused "
             "over max_clients, %llu closed idle)%s",
             gw_ctx_name(r->ctx), (unsigned long long)c->lines, (unsigned long long)c->readings,
-            (unsigned long long)r->stats.connections,
-            (unsigned long long)r->stats.refused_clients,
+            (unsigned long long)r->stats.connections, (unsigned long long)r->stats.refused_clients,
             (unsigned long long)r->stats.idle_closed, reasons);
 }
 

@@ -66,10 +66,10 @@ struct rtcp {
     bool resolved;
     bool running;
     bool paused;
-    rtcp_state_t state;        /* client mode */
-    rtcp_conn_t client;        /* client mode: the one connection */
-    gw_timer_t state_timer;    /* client: connect timeout or backoff */
-    gw_timer_t request_timer;  /* client: the request schedule */
+    rtcp_state_t state;       /* client mode */
+    rtcp_conn_t client;       /* client mode: the one connection */
+    gw_timer_t state_timer;   /* client: connect timeout or backoff */
+    gw_timer_t request_timer; /* client: the request schedule */
     uint64_t next_request_ms;
     uint64_t backoff_ms;
     uint64_t rng;

@@ -37,8 +37,7 @@ static int read_columns(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
             return cfg_node_error(n, err, "format csv needs columns, e.g. [sensor, value, unit]");
         return 0;
     }
-    if (cfg_node_kind(c) != CFG_SEQUENCE || cfg_seq_len(c) == 0 ||
-        cfg_seq_len(c) > LP_MAX_COLUMNS)
+    if (cfg_node_kind(c) != CFG_SEQUENCE || cfg_seq_len(c) == 0 || cfg_seq_len(c) > LP_MAX_COLUMNS)
         return cfg_node_error(c, err, "columns must list between 1 and %d column roles",
                               LP_MAX_COLUMNS);
     r->lp_opts.ncolumns = cfg_seq_len(c);
@@ -50,9 +49,8 @@ static int read_columns(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
         if ((rc = cfg_node_string(item, &name, err)))
             return rc;
         if ((role = lp_role_parse(name)) < 0)
-            return cfg_node_error(item, err,
-                                  "column must be one of sensor, value, unit, ts, _, got '%s'",
-                                  name);
+            return cfg_node_error(
+                item, err, "column must be one of sensor, value, unit, ts, _, got '%s'", name);
         r->lp_opts.columns[i] = (lp_role_t)role;
     }
     return 0;
@@ -96,8 +94,7 @@ static int read_mode_keys(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
         (rc = cfg_get_duration(n, "backoff_min", 1, 3600000, 250, &r->backoff_min_ms, err)) ||
         (rc = cfg_get_duration(n, "backoff_max", 1, 3600000, 30000, &r->backoff_max_ms, err)) ||
         (rc = cfg_get_int(n, "max_clients", 1, 10000, 64, &max_clients, err)) ||
-        (rc = cfg_get_duration(n, "idle_timeout", 1, 86400000, 300000, &r->idle_timeout_ms,
-                               err)) ||
+        (rc = cfg_get_duration(n, "idle_timeout", 1, 86400000, 300000, &r->idle_timeout_ms, err)) ||
         (rc = cfg_get_int(n, "max_sensors", 1, 100000, 1024, &max_sensors, err)))
         return rc;
     if (r->server && r->request)

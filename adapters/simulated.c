@@ -212,8 +212,7 @@ static int sim_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_
         return -ENOMEM;
     sim->ctx = ctx;
     if ((rc = read_sensor_names(sim, cfg_get_node(cfg->node, "sensors"), err)) ||
-        (rc = cfg_get_duration(cfg->node, "interval", 1, 86400000, 1000, &sim->interval_ms,
-                               err)) ||
+        (rc = cfg_get_duration(cfg->node, "interval", 1, 86400000, 1000, &sim->interval_ms, err)) ||
         (rc = cfg_get_int(cfg->node, "count", 1, INT64_MAX, 0, &count, err)) ||
         (rc = cfg_get_double(cfg->node, "mean", -1e15, 1e15, 50.0, &sim->mean, err)) ||
         (rc = cfg_get_double(cfg->node, "stddev", 0.0, 1e15, 10.0, &sim->stddev, err)) ||

@@ -107,8 +107,7 @@ int main(int argc, char **argv)
         else
             return usage();
         if (parse_long(argv[++i], lo, hi, target) != 0) {
-            fprintf(stderr, "seq_baseline: bad value for %s: %s (%ld..%ld)\n", a, argv[i], lo,
-                    hi);
+            fprintf(stderr, "seq_baseline: bad value for %s: %s (%ld..%ld)\n", a, argv[i], lo, hi);
             return 2;
         }
     }
@@ -131,8 +130,8 @@ int main(int argc, char **argv)
             goto out;
         }
         if (modbus_get_socket(dev[i]) >= FD_SETSIZE) {
-            fprintf(stderr, "seq_baseline: device %ld: fd %d is beyond select()'s FD_SETSIZE\n",
-                    i, modbus_get_socket(dev[i]));
+            fprintf(stderr, "seq_baseline: device %ld: fd %d is beyond select()'s FD_SETSIZE\n", i,
+                    modbus_get_socket(dev[i]));
             rc = 2;
             goto out;
         }

@@ -30,8 +30,7 @@ static int subsection(const cfg_node_t *sec, const char *key, const char *name,
     if (cfg_node_kind(n) != CFG_MAPPING) {
         char buf[CFG_SHOW_CAP];
 
-        return cfg_node_error(n, err, "%s: expected a mapping, got %s", name,
-                              cfg_describe(n, buf));
+        return cfg_node_error(n, err, "%s: expected a mapping, got %s", name, cfg_describe(n, buf));
     }
     snprintf(context, sizeof(context), "section '%s'", name);
     return cfg_check_keys(n, keys, context, err);
@@ -45,8 +44,8 @@ int cfg_load_mqtt_extra(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err)
     if ((rc = cfg_get_enum(sec, "version", versions, 0, &version, err)) < 0)
         return rc;
     cfg->mqtt.version = version == 0 ? 4 : 5;
-    cfg->mqtt.tls.enabled = strncmp(cfg->mqtt.uri, "ssl://", 6) == 0 ||
-                            strncmp(cfg->mqtt.uri, "mqtts://", 8) == 0;
+    cfg->mqtt.tls.enabled =
+        strncmp(cfg->mqtt.uri, "ssl://", 6) == 0 || strncmp(cfg->mqtt.uri, "mqtts://", 8) == 0;
     if ((rc = subsection(sec, "tls", "mqtt.tls", tls_keys, &tls, err)) < 0)
         return rc;
     if (tls && !cfg->mqtt.tls.enabled)

@@ -50,12 +50,11 @@ typedef struct {
 } cfg_impl_t;
 
 static const char *const top_keys[] = {"gateway", "mqtt", "outbox", "adapters", NULL};
-static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout",
-                                           "stats_interval", NULL};
+static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout", "stats_interval",
+                                           NULL};
 static const char *const mqtt_keys[] = {
-    "uri",    "client_id", "username",     "password_file", "keepalive",     "qos",
-    "retain", "topic",     "max_inflight", "reconnect_min", "reconnect_max", "version",
-    "tls",    NULL};
+    "uri",   "client_id",    "username",      "password_file", "keepalive", "qos", "retain",
+    "topic", "max_inflight", "reconnect_min", "reconnect_max", "version",   "tls", NULL};
 static const char *const outbox_keys[] = {"capacity", "max_bytes", "overflow", "spool", NULL};
 
 /* Indexed by gw_log_level_t and gw_overflow_t. */

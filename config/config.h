@@ -26,8 +26,8 @@
 
 typedef struct {
     char file[256];
-    int line;     /* 1-based */
-    int column;   /* 1-based */
+    int line;   /* 1-based */
+    int column; /* 1-based */
     char msg[256];
     char text[600]; /* "FILE:LINE:COLUMN: msg" */
 } cfg_error_t;
@@ -39,8 +39,8 @@ typedef enum { CFG_SCALAR, CFG_SEQUENCE, CFG_MAPPING } cfg_kind_t;
 typedef struct {
     const char *name;
     const char *type;
-    int qos;    /* -1: inherit mqtt.qos */
-    int retain; /* -1: inherit mqtt.retain, else 0/1 */
+    int qos;                /* -1: inherit mqtt.qos */
+    int retain;             /* -1: inherit mqtt.retain, else 0/1 */
     const cfg_node_t *node; /* the adapter's mapping; name/type/qos/retain consumed */
 } cfg_adapter_t;
 
@@ -53,8 +53,8 @@ typedef struct {
     } gateway;
     struct {
         const char *uri;
-        const char *client_id; /* default: "sensorbridge-<id>" */
-        const char *username;  /* NULL: none */
+        const char *client_id;     /* default: "sensorbridge-<id>" */
+        const char *username;      /* NULL: none */
         const char *password_file; /* NULL: none */
         uint64_t keepalive_ms;
         int qos;
@@ -65,7 +65,7 @@ typedef struct {
         uint64_t reconnect_max_ms;
         int version; /* 4 (MQTT 3.1.1) or 5 */
         struct {
-            bool enabled; /* ssl:// or mqtts:// */
+            bool enabled;          /* ssl:// or mqtts:// */
             const char *ca_file;   /* NULL: the system's CA store */
             const char *cert_file; /* client certificate, NULL: none */
             const char *key_file;  /* its key, NULL: in cert_file or none */
@@ -96,8 +96,7 @@ typedef struct {
 int cfg_load_file(const char *path, cfg_t **out, cfg_error_t *err);
 
 /* The same from a string; name stands for the file name in messages. */
-int cfg_load_string(const char *name, const char *yaml, size_t len, cfg_t **out,
-                    cfg_error_t *err);
+int cfg_load_string(const char *name, const char *yaml, size_t len, cfg_t **out, cfg_error_t *err);
 
 /* NULL-safe. */
 void cfg_free(cfg_t *cfg);
@@ -138,8 +137,7 @@ cfg_kind_t cfg_node_kind(const cfg_node_t *node);
 size_t cfg_seq_len(const cfg_node_t *seq);
 const cfg_node_t *cfg_seq_at(const cfg_node_t *seq, size_t i);
 int cfg_node_string(const cfg_node_t *node, const char **out, cfg_error_t *err);
-int cfg_node_int(const cfg_node_t *node, int64_t min, int64_t max, int64_t *out,
-                 cfg_error_t *err);
+int cfg_node_int(const cfg_node_t *node, int64_t min, int64_t max, int64_t *out, cfg_error_t *err);
 
 /* Fills err with the node's position and a printf-style message; returns
  * -GW_ECONFIG so it can be returned directly. */

@@ -14,12 +14,12 @@
 #include "adapters/adapter.h"
 #include "gateway/clock.h"
 #include "gateway/error.h"
+#include "gateway/gateway_int.h"
 #include "gateway/log.h"
 #include "gateway/notify.h"
 #include "gateway/publisher.h"
 #include "gateway/stats.h"
 #include "gateway/store.h"
-#include "gateway/gateway_int.h"
 
 /* --- what adapters see ----------------------------------------------------- */
 
@@ -127,8 +127,8 @@ static void stats_due(gw_timer_t *t, void *arg)
 
         if (gw->ctxs[i]->ops->stats)
             gw->ctxs[i]->ops->stats(gw->ctxs[i]->self, &a);
-        as[i] = (gw_adapter_stats_t){gw->ctxs[i]->cfg->name, a.reads_ok, a.reads_failed,
-                                     a.reconnects};
+        as[i] =
+            (gw_adapter_stats_t){gw->ctxs[i]->cfg->name, a.reads_ok, a.reads_failed, a.reconnects};
     }
     gw_store_stats(gw->store, &st);
     gw_pub_stats(gw->pub, &ps);
@@ -154,7 +154,8 @@ static void status_due(gw_timer_t *t, void *arg)
     gw_store_stats(gw->store, &st);
     gw_notify_status("%s %s; %zu adapter%s; delivered %llu, queued %zu, dropped %llu",
                      gw_pub_connected(gw->pub) ? "connected to" : "connecting to",
-                     gw->cfg->mqtt.uri, gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s", (unsigned long long)st.outbox.delivered,
+                     gw->cfg->mqtt.uri, gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s",
+                     (unsigned long long)st.outbox.delivered,
                      st.outbox.queued + st.outbox.in_flight,
                      (unsigned long long)(st.outbox.dropped_total + st.spool.dropped_full));
     gw_timer_start(gw->loop, t, gw_clock_now_ms() + STATUS_INTERVAL_MS);
@@ -336,8 +337,8 @@ int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg
     c->retain = a->retain >= 0 ? a->retain != 0 : cfg->mqtt.retain;
     c->ops = adp_find(a->type);
     if (!c->ops) {
-        rc = cfg_node_error(a->node, err, "adapter '%s' has unknown type '%s' (known: %s)",
-                            a->name, a->type, adp_kinds());
+        rc = cfg_node_error(a->node, err, "adapter '%s' has unknown type '%s' (known: %s)", a->name,
+                            a->type, adp_kinds());
         goto fail;
     }
     rc = c->ops->create(a, c, &c->self, err);
@@ -422,8 +423,7 @@ const cfg_t *gw_gateway_config(const gw_gateway_t *gw)
 
 void gw_pub_options(gw_gateway_t *gw, const cfg_t *cfg, gw_pub_opts_t *po)
 {
-    snprintf(gw->status_topic, sizeof(gw->status_topic), "sensorbridge/%s/status",
-             cfg->gateway.id);
+    snprintf(gw->status_topic, sizeof(gw->status_topic), "sensorbridge/%s/status", cfg->gateway.id);
     *po = (gw_pub_opts_t){
         .uri = cfg->mqtt.uri,
         .client_id = cfg->mqtt.client_id,
@@ -480,8 +480,8 @@ int gw_gateway_run(gw_gateway_t *gw, const char *source)
     gw->source = source;
     rc = start_all(gw);
     if (rc == 0) {
-        gw_info("running: gateway '%s', %zu adapter%s, broker %s", gw->cfg->gateway.id,
-                gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s", gw->cfg->mqtt.uri);
+        gw_info("running: gateway '%s', %zu adapter%s, broker %s", gw->cfg->gateway.id, gw->n_ctxs,
+                gw->n_ctxs == 1 ? "" : "s", gw->cfg->mqtt.uri);
         rc = gw_loop_run(gw->loop);
     }
     stop_adapters(gw);

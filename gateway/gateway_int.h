@@ -44,7 +44,7 @@ struct gw_ctx {
 };
 
 struct gw_gateway {
-    cfg_t *cfg;   /* the current generation's */
+    cfg_t *cfg; /* the current generation's */
     gw_gen_t *gen;
     const char *source; /* config file to reload, NULL: the built-in default */
     char *password;

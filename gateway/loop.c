@@ -18,10 +18,10 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

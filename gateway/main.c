@@ -20,26 +20,27 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: sensorbridge [OPTION]...\n"
-            "Read field devices and simulated sensors and publish their readings to an MQTT\n"
-            "broker as JSON.\n"
-            "\n"
-            "  -c, --config FILE      configuration file (default: " CFG_DEFAULT_PATH ")\n"
-            "      --check-config     validate the configuration, print a one-line summary\n"
-            "                         and exit (0: valid, 1: invalid)\n"
-            "  -l, --log-level LEVEL  error, warn, info or debug (overrides gateway.log_level)\n"
-            "  -h, --help             show this help and exit\n"
-            "  -V, --version          show the version and exit\n"
-            "\n"
-            "Without --config and without " CFG_DEFAULT_PATH ", sensorbridge runs a\n"
-            "built-in configuration: 4 simulated sensors publishing to tcp://127.0.0.1:1883.\n"
-            "Readings are published on sensorbridge/<gateway>/<adapter>/<sensor>; watch them\n"
-            "with: mosquitto_sub -t 'sensorbridge/#' -v\n"
-            "\n"
-            "SIGTERM or SIGINT stops it after delivering what is queued (gateway.shutdown_timeout).\n"
-            "Exit status: 0 on a clean stop, 1 on a configuration or start-up error, 2 on\n"
-            "wrong usage.\n");
+    fprintf(
+        out,
+        "Usage: sensorbridge [OPTION]...\n"
+        "Read field devices and simulated sensors and publish their readings to an MQTT\n"
+        "broker as JSON.\n"
+        "\n"
+        "  -c, --config FILE      configuration file (default: " CFG_DEFAULT_PATH ")\n"
+        "      --check-config     validate the configuration, print a one-line summary\n"
+        "                         and exit (0: valid, 1: invalid)\n"
+        "  -l, --log-level LEVEL  error, warn, info or debug (overrides gateway.log_level)\n"
+        "  -h, --help             show this help and exit\n"
+        "  -V, --version          show the version and exit\n"
+        "\n"
+        "Without --config and without " CFG_DEFAULT_PATH ", sensorbridge runs a\n"
+        "built-in configuration: 4 simulated sensors publishing to tcp://127.0.0.1:1883.\n"
+        "Readings are published on sensorbridge/<gateway>/<adapter>/<sensor>; watch them\n"
+        "with: mosquitto_sub -t 'sensorbridge/#' -v\n"
+        "\n"
+        "SIGTERM or SIGINT stops it after delivering what is queued (gateway.shutdown_timeout).\n"
+        "Exit status: 0 on a clean stop, 1 on a configuration or start-up error, 2 on\n"
+        "wrong usage.\n");
 }
 
 typedef struct {
@@ -51,7 +52,7 @@ typedef struct {
 static int parse_args(int argc, char **argv, opts_t *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},   {"check-config", no_argument, NULL, 'C'},
+        {"config", required_argument, NULL, 'c'},    {"check-config", no_argument, NULL, 'C'},
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };

@@ -536,8 +536,7 @@ size_t gw_outbox_drop_queued(gw_outbox_t *ob, gw_drop_reason_t reason)
     return n;
 }
 
-size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m),
-                             void *arg)
+size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg)
 {
     size_t n = ob->st.queued;
 
@@ -557,9 +556,8 @@ size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg
     return n;
 }
 
-int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len,
-                          const char *payload, size_t payload_len, int qos, bool retain,
-                          uint64_t origin)
+int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
+                          size_t payload_len, int qos, bool retain, uint64_t origin)
 {
     int rc = gw_outbox_push(ob, topic, topic_len, payload, payload_len, qos, retain);
 

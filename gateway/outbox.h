@@ -107,9 +107,8 @@ int gw_outbox_push(gw_outbox_t *ob, const char *topic, size_t topic_len, const c
 
 /* gw_outbox_push() that tags the message with origin (non-zero), handed
  * back to the release callback when the message leaves the outbox. */
-int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len,
-                          const char *payload, size_t payload_len, int qos, bool retain,
-                          uint64_t origin);
+int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
+                          size_t payload_len, int qos, bool retain, uint64_t origin);
 
 /* Called for every tagged message (origin != 0) as it leaves the outbox:
  * delivered, dropped for any reason, or moved out by gw_outbox_move_queued.
@@ -119,8 +118,7 @@ void gw_outbox_on_release(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t 
 /* Hands every queued (not in-flight) message to cb, oldest first, then
  * removes them. They are counted as moved (stats.moved), not dropped: the
  * caller took charge of them (the spool at shutdown). Returns how many. */
-size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m),
-                             void *arg);
+size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg);
 
 /* The oldest queued message that is not in flight, or NULL when the queue is
  * empty or max_inflight messages are already in flight. */

@@ -126,8 +126,8 @@ static void on_connect_ok(void *context, MQTTAsync_successData *resp)
 
 static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
 {
-    const char *why = resp && resp->message ? resp->message
-                                            : MQTTAsync_strerror(resp ? resp->code : -1);
+    const char *why =
+        resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1);
     post(context, EV_CONNECT_FAILED, resp ? resp->code : -1, 0, why);
 }
 
@@ -604,8 +604,7 @@ int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qo
     m.retained = retain;
     set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
     ro.context = (void *)(uintptr_t)CTX_ONLINE; /* confirmations are ignored */
-    return MQTTAsync_sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0
-                                                                                    : -GW_EMQTT;
+    return MQTTAsync_sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0 : -GW_EMQTT;
 }
 
 static void stop_deadline(gw_timer_t *t, void *arg)

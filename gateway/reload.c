@@ -66,8 +66,7 @@ static bool mqtt_changed(const cfg_t *a, const cfg_t *b, const char *pw_a, const
            !same_str(a->mqtt.tls.ca_file, b->mqtt.tls.ca_file) ||
            !same_str(a->mqtt.tls.cert_file, b->mqtt.tls.cert_file) ||
            !same_str(a->mqtt.tls.key_file, b->mqtt.tls.key_file) ||
-           a->mqtt.tls.verify != b->mqtt.tls.verify ||
-           !same_str(a->gateway.id, b->gateway.id);
+           a->mqtt.tls.verify != b->mqtt.tls.verify || !same_str(a->gateway.id, b->gateway.id);
 }
 
 /* The old publisher has disconnected: what it had in flight goes back to the
@@ -174,8 +173,7 @@ static void commit(gw_gateway_t *gw, gw_ctx_t **fresh, size_t n)
         }
         gw->n_done += fresh[i]->done;
     }
-    gw_info("reload: %zu adapters kept running, %zu started, %zu stopped", kept, started,
-            stopped);
+    gw_info("reload: %zu adapters kept running, %zu started, %zu stopped", kept, started, stopped);
 }
 
 void gw_gateway_reload(gw_gateway_t *gw)
@@ -190,9 +188,9 @@ void gw_gateway_reload(gw_gateway_t *gw)
 
     gw_notify_reloading();
     gw_info("SIGHUP: reloading %s", path);
-    rc = gw->source ? cfg_load_file(gw->source, &cfg, &err)
-                    : cfg_load_string(path, cfg_builtin_default, strlen(cfg_builtin_default),
-                                      &cfg, &err);
+    rc = gw->source
+             ? cfg_load_file(gw->source, &cfg, &err)
+             : cfg_load_string(path, cfg_builtin_default, strlen(cfg_builtin_default), &cfg, &err);
     if (rc != 0 || !(gen = gw_gen_new(cfg))) {
         gw_err("reload failed, the running configuration stays: %s",
                err.text[0] ? err.text : gw_strerror(rc ? rc : -ENOMEM));

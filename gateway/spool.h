@@ -40,13 +40,13 @@ typedef struct {
 } gw_spool_opts_t;
 
 typedef struct {
-    uint64_t records;         /* on disk, not yet taken */
-    uint64_t bytes;           /* on disk, all segments */
-    uint64_t taken;           /* handed out and not yet confirmed */
-    uint64_t appended;        /* this run */
-    uint64_t recovered;       /* valid records found at open (from a previous run) */
-    uint64_t corrupt;         /* records discarded at open: torn or failing the CRC */
-    uint64_t dropped_full;    /* records deleted unconsumed to stay within max_bytes */
+    uint64_t records;      /* on disk, not yet taken */
+    uint64_t bytes;        /* on disk, all segments */
+    uint64_t taken;        /* handed out and not yet confirmed */
+    uint64_t appended;     /* this run */
+    uint64_t recovered;    /* valid records found at open (from a previous run) */
+    uint64_t corrupt;      /* records discarded at open: torn or failing the CRC */
+    uint64_t dropped_full; /* records deleted unconsumed to stay within max_bytes */
     uint64_t segments;
 } gw_spool_stats_t;
 

@@ -190,8 +190,7 @@ int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *r
  * with a record whose header is intact and in order (only its body fails the
  * CRC, a flipped bit) and more bytes follow it (a torn record): two lost
  * records, not one. */
-static bool torn_behind_damaged(gw_spf_reader_t *r, uint64_t off, uint64_t size,
-                                uint64_t expect)
+static bool torn_behind_damaged(gw_spf_reader_t *r, uint64_t off, uint64_t size, uint64_t expect)
 {
     gw_spf_rec_t rec = {0};
 

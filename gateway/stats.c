@@ -113,8 +113,7 @@ int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
         add(&o, "%s", i ? "," : "");
         add_name(&o, adapters[i].name);
         add(&o,
-            ":{\"reads_ok\":%" PRIu64 ",\"reads_failed\":%" PRIu64 ",\"reconnects\":%" PRIu64
-            "}",
+            ":{\"reads_ok\":%" PRIu64 ",\"reads_failed\":%" PRIu64 ",\"reconnects\":%" PRIu64 "}",
             adapters[i].reads_ok, adapters[i].reads_failed, adapters[i].reconnects);
     }
     add(&o, "}}");

@@ -156,8 +156,8 @@ void gw_store_refill(gw_store_t *st)
 
         if (rc != 0)
             return; /* -ENOENT, or damage already counted by the spool */
-        if (gw_outbox_push_origin(st->ob, rec.topic, rec.topic_len, rec.payload,
-                                  rec.payload_len, rec.qos, rec.retain, rec.recno + 1) != 0)
+        if (gw_outbox_push_origin(st->ob, rec.topic, rec.topic_len, rec.payload, rec.payload_len,
+                                  rec.qos, rec.retain, rec.recno + 1) != 0)
             gw_spool_confirm(st->sp, rec.recno); /* dropped and counted by the outbox */
     }
 }

@@ -32,8 +32,8 @@ typedef struct {
     gw_outbox_stats_t outbox;
     bool has_spool;
     gw_spool_stats_t spool;
-    uint64_t produced;      /* offered by adapters and the gateway */
-    uint64_t spool_errors;  /* appends that failed (disk full, I/O): went to memory */
+    uint64_t produced;     /* offered by adapters and the gateway */
+    uint64_t spool_errors; /* appends that failed (disk full, I/O): went to memory */
 } gw_store_stats_t;
 
 typedef struct gw_store gw_store_t;

@@ -376,9 +376,13 @@ static void test_common_values(void)
 
 static void test_uri(void)
 {
-    static const char *const good[] = {"tcp://localhost:1883", "mqtt://10.0.0.1:65535",
-                                       "tcp://[::1]:1", "mqtt://broker.example.net:8883",
-                                       "ssl://host:8883", "mqtts://[::1]:8883", NULL};
+    static const char *const good[] = {"tcp://localhost:1883",
+                                       "mqtt://10.0.0.1:65535",
+                                       "tcp://[::1]:1",
+                                       "mqtt://broker.example.net:8883",
+                                       "ssl://host:8883",
+                                       "mqtts://[::1]:8883",
+                                       NULL};
     static const char *const bad[] = {"http://host:8883", "tcp://host",       "tcp://:1883",
                                       "tcp://host:0",     "tcp://host:65536", "tcp://host:",
                                       "tcp://host:1883/", "tcp://host:18a",   "tcp://[::1]1883",

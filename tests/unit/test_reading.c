@@ -71,8 +71,13 @@ static void test_json_values(void)
     static const struct {
         double d;
         const char *text;
-    } doubles[] = {{0.1, "0.1"},     {-2.5, "-2.5"},  {1e21, "1e+21"}, {100, "100"},
-                   {1.0 / 3, "0.3333333333333333"},   {NAN, "null"},   {INFINITY, "null"}};
+    } doubles[] = {{0.1, "0.1"},
+                   {-2.5, "-2.5"},
+                   {1e21, "1e+21"},
+                   {100, "100"},
+                   {1.0 / 3, "0.3333333333333333"},
+                   {NAN, "null"},
+                   {INFINITY, "null"}};
 
     r.unit = NULL;
     for (size_t i = 0; i < sizeof(doubles) / sizeof(doubles[0]); i++) {
@@ -138,13 +143,15 @@ static void test_topic_check(void)
     CU_ASSERT_STRING_EQUAL(gw_topic_check("a/sensor}"), "topic template has a '}' without '{'");
     CU_ASSERT_STRING_EQUAL(gw_topic_check("a/+/b"),
                            "topic template contains a wildcard ('+' or '#')");
-    CU_ASSERT_STRING_EQUAL(gw_topic_check("a/#"), "topic template contains a wildcard ('+' or '#')");
+    CU_ASSERT_STRING_EQUAL(gw_topic_check("a/#"),
+                           "topic template contains a wildcard ('+' or '#')");
 }
 
 static void test_topic_level_check(void)
 {
     CU_ASSERT_PTR_NULL(gw_topic_level_check("TEMP_00"));
-    CU_ASSERT_PTR_NULL(gw_topic_level_check("K\xc3\xbc" "che \xe2\x82\xac \xf0\x9f\x8c\xa1"));
+    CU_ASSERT_PTR_NULL(gw_topic_level_check("K\xc3\xbc"
+                                            "che \xe2\x82\xac \xf0\x9f\x8c\xa1"));
     CU_ASSERT_STRING_EQUAL(gw_topic_level_check(""), "name is empty");
     CU_ASSERT_STRING_EQUAL(gw_topic_level_check("a/b"), "name contains '/', '+' or '#'");
     CU_ASSERT_STRING_EQUAL(gw_topic_level_check("a+"), "name contains '/', '+' or '#'");

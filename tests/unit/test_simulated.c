@@ -270,9 +270,12 @@ int simulated_suite(void)
 {
     CU_pSuite s = CU_add_suite("simulated", NULL, NULL);
 
-    if (!s || !CU_add_test(s, "4 sensors x 5 at 50 ms run concurrently", test_concurrent_not_serialized) ||
+    if (!s ||
+        !CU_add_test(s, "4 sensors x 5 at 50 ms run concurrently",
+                     test_concurrent_not_serialized) ||
         !CU_add_test(s, "seed gives reproducible values", test_seed_reproducible) ||
-        !CU_add_test(s, "Gaussian mean/stddev, names list, 2 decimals", test_gaussian_and_rounding) ||
+        !CU_add_test(s, "Gaussian mean/stddev, names list, 2 decimals",
+                     test_gaussian_and_rounding) ||
         !CU_add_test(s, "block pauses, resume continues the seq", test_block_and_resume) ||
         !CU_add_test(s, "config errors", test_config_errors))
         return -1;

@@ -151,7 +151,7 @@ static void test_flip_then_torn(void)
     gw_spool_t *sp;
 
     spt_flip(spt_seg(dir, 21), 3 * SPT_LEN + 30, 0x01); /* record 24's payload */
-    spt_truncate(spt_seg(dir, 21), 5 * SPT_LEN - 7);     /* record 25 torn */
+    spt_truncate(spt_seg(dir, 21), 5 * SPT_LEN - 7);    /* record 25 torn */
     sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 23, 2);
     CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 21)), 3 * SPT_LEN);
     CU_ASSERT_STRING_EQUAL(spt_take_all(sp, 0), range(1, 23));
