@@ -512,46 +512,47 @@ size_t gw_outbox_requeue_inflight(gw_outbox_t *ob)
     return n;
 }
 
-size_t gw_outbox_drop_queued(gw_outbox_t *ob, gw_drop_reason_t reason)
+/* Empties the queue (not the in-flight list), handing each message to cb
+ * first when given. Returns how many there were. */
+static size_t clear_queue(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg)
 {
     size_t n = ob->st.queued;
 
-    if ((unsigned)reason >= GW_DROP_NREASONS) {
-        assert(!"gw_outbox_drop_queued: invalid reason");
-        return 0;
-    }
     for (gw_msg_t *m = ob->queue.head, *next; m; m = next) {
         next = m->next;
+        if (cb)
+            cb(arg, m);
         release(ob, m);
     }
     ob->queue.head = ob->queue.tail = NULL;
-    ob->st.dropped[reason] += n;
-    ob->st.dropped_total += n;
     ob->st.bytes = ob->sent_bytes;
     ob->st.queued = 0;
     ob->qos0 = NULL;
     ob->qos0_count = 0;
     ob->qos0_bytes = 0;
+    return n;
+}
+
+size_t gw_outbox_drop_queued(gw_outbox_t *ob, gw_drop_reason_t reason)
+{
+    size_t n;
+
+    if ((unsigned)reason >= GW_DROP_NREASONS) {
+        assert(!"gw_outbox_drop_queued: invalid reason");
+        return 0;
+    }
+    n = clear_queue(ob, NULL, NULL);
+    ob->st.dropped[reason] += n;
+    ob->st.dropped_total += n;
     maybe_unblock(ob);
     return n;
 }
 
 size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg)
 {
-    size_t n = ob->st.queued;
+    size_t n = clear_queue(ob, cb, arg);
 
-    for (gw_msg_t *m = ob->queue.head, *next; m; m = next) {
-        next = m->next;
-        cb(arg, m);
-        release(ob, m);
-    }
-    ob->queue.head = ob->queue.tail = NULL;
     ob->st.moved += n;
-    ob->st.bytes = ob->sent_bytes;
-    ob->st.queued = 0;
-    ob->qos0 = NULL;
-    ob->qos0_count = 0;
-    ob->qos0_bytes = 0;
     maybe_unblock(ob);
     return n;
 }
