@@ -315,20 +315,22 @@ int main(int argc, char **argv)
      * first window; each confirmation refills it from Paho's thread. Either
      * way at most --inflight messages are outstanding. */
     double t0 = mono_s();
-    long long first, end;
 
-    end = reserve(&first);
     for (;;) {
-        pthread_mutex_unlock(&mu);
-        for (long long i = first; i < end; i++)
-            send_index(i);
-        pthread_mutex_lock(&mu);
+        long long first = 0, end = 0;
+
         if (g.done >= g.messages)
             break;
-        pthread_cond_wait(&cv, &mu);
-        first = end = 0;
-        if (!g.callback_mode)
+        if (!g.callback_mode || g.next == 0)
             end = reserve(&first);
+        if (end > first) {
+            pthread_mutex_unlock(&mu);
+            for (long long i = first; i < end; i++)
+                send_index(i);
+            pthread_mutex_lock(&mu);
+            continue;
+        }
+        pthread_cond_wait(&cv, &mu);
     }
     pthread_mutex_unlock(&mu);
     double t1 = mono_s();
