@@ -8,7 +8,6 @@
  */
 #include "gateway/publisher.h"
 
-#include <MQTTAsync.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "gateway/clock.h"
 #include "gateway/error.h"
 #include "gateway/log.h"
+#include "gateway/paho.h"
 
 /* Per-message Paho contexts: outbox ids are offset so that the two status
  * messages have contexts of their own. */
@@ -55,6 +55,7 @@ static const char *const state_names[] = {"idle",     "connecting",    "connecte
                                           "stopping", "disconnecting", "stopped"};
 
 struct gw_pub {
+    const gw_paho_t *api; /* the plain or the TLS library */
     gw_loop_t *loop;
     gw_outbox_t *ob;
     MQTTAsync client;
@@ -126,8 +127,9 @@ static void on_connect_ok(void *context, MQTTAsync_successData *resp)
 
 static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
 {
-    const char *why =
-        resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1);
+    const char *why = resp && resp->message
+                          ? resp->message
+                          : ((gw_pub_t *)context)->api->strerror(resp ? resp->code : -1);
     post(context, EV_CONNECT_FAILED, resp ? resp->code : -1, 0, why);
 }
 
@@ -140,8 +142,8 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 {
     (void)context;
     (void)topic_len;
-    MQTTAsync_freeMessage(&m);
-    MQTTAsync_free(topic);
+    the_pub->api->freeMessage(&m);
+    the_pub->api->free(topic);
     return 1;
 }
 
@@ -161,9 +163,10 @@ static void on_send_fail(void *context, MQTTAsync_failureData *resp)
 static void reason_text(char *buf, size_t cap, int reason, int code, const char *message)
 {
     if (reason)
-        snprintf(buf, cap, "%s (reason code %d)", MQTTReasonCode_toString(reason), reason);
+        snprintf(buf, cap, "%s (reason code %d)", the_pub->api->reasonCode_toString(reason),
+                 reason);
     else
-        snprintf(buf, cap, "%s", message ? message : MQTTAsync_strerror(code));
+        snprintf(buf, cap, "%s", message ? message : the_pub->api->strerror(code));
 }
 
 static void on_connect_ok5(void *context, MQTTAsync_successData5 *resp)
@@ -290,9 +293,9 @@ static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
     m.retained = 1;
     set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
     ro.context = (void *)ctx;
-    rc = MQTTAsync_sendMessage(pub->client, pub->opts.status_topic, &m, &ro);
+    rc = pub->api->sendMessage(pub->client, pub->opts.status_topic, &m, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
-        gw_warn("mqtt: cannot publish status '%s': %s", text, MQTTAsync_strerror(rc));
+        gw_warn("mqtt: cannot publish status '%s': %s", text, pub->api->strerror(rc));
         if (ctx == CTX_OFFLINE)
             post(pub, EV_SEND_FAILED, rc, CTX_OFFLINE, NULL);
     }
@@ -341,10 +344,10 @@ static void connect_now(gw_pub_t *pub)
     co.automaticReconnect = 0;
     co.context = pub;
     set_state(pub, PUB_CONNECTING);
-    rc = MQTTAsync_connect(pub->client, &co);
+    rc = pub->api->connect(pub->client, &co);
     if (rc != MQTTASYNC_SUCCESS) {
         pub->stats.connect_fails++;
-        schedule_retry(pub, "cannot connect to", MQTTAsync_strerror(rc));
+        schedule_retry(pub, "cannot connect to", pub->api->strerror(rc));
     }
 }
 
@@ -374,7 +377,7 @@ static void disconnect_now(gw_pub_t *pub)
         dopt.onFailure = on_disconnect_fail;
     }
     dopt.context = pub;
-    if (MQTTAsync_disconnect(pub->client, &dopt) != MQTTASYNC_SUCCESS)
+    if (pub->api->disconnect(pub->client, &dopt) != MQTTASYNC_SUCCESS)
         finish_stop(pub);
 }
 
@@ -517,7 +520,7 @@ void gw_pub_flush(gw_pub_t *pub)
         pm.retained = m->retain;
         set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
         ro.context = (void *)(uintptr_t)(m->id + CTX_MSG_BASE);
-        rc = MQTTAsync_sendMessage(pub->client, m->topic, &pm, &ro);
+        rc = pub->api->sendMessage(pub->client, m->topic, &pm, &ro);
         if (rc == MQTTASYNC_SUCCESS) {
             gw_outbox_mark_inflight(pub->ob, m);
             pub->stats.sent++;
@@ -527,7 +530,7 @@ void gw_pub_flush(gw_pub_t *pub)
         } else {
             gw_outbox_mark_inflight(pub->ob, m);
             gw_outbox_fail(pub->ob, m->id, GW_DROP_REJECTED);
-            gw_warn("mqtt: cannot publish to a topic: %s", MQTTAsync_strerror(rc));
+            gw_warn("mqtt: cannot publish to a topic: %s", pub->api->strerror(rc));
         }
     }
 }
@@ -538,13 +541,20 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     gw_pub_t *pub;
     int rc;
 
+    const gw_paho_t *api = gw_paho_load(opts->tls);
+
     if (the_pub) {
         errno = EBUSY;
+        return NULL;
+    }
+    if (!api) {
+        errno = ELIBACC;
         return NULL;
     }
     pub = calloc(1, sizeof(*pub));
     if (!pub)
         return NULL;
+    pub->api = api;
     pub->loop = loop;
     pub->ob = ob;
     pub->opts = *opts;
@@ -558,14 +568,14 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     cro.sendWhileDisconnected = 0;
     cro.maxBufferedMessages = (int)opts->max_inflight + 16;
     cro.MQTTVersion = opts->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    rc = MQTTAsync_createWithOptions(&pub->client, opts->uri, opts->client_id,
+    rc = pub->api->createWithOptions(&pub->client, opts->uri, opts->client_id,
                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
-        gw_err("mqtt: cannot create a client for %s: %s", opts->uri, MQTTAsync_strerror(rc));
+        gw_err("mqtt: cannot create a client for %s: %s", opts->uri, pub->api->strerror(rc));
         errno = EINVAL;
         goto fail;
     }
-    rc = MQTTAsync_setCallbacks(pub->client, pub, on_lost, on_message, NULL);
+    rc = pub->api->setCallbacks(pub->client, pub, on_lost, on_message, NULL);
     if (rc != MQTTASYNC_SUCCESS) {
         errno = EINVAL;
         goto fail;
@@ -604,7 +614,7 @@ int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qo
     m.retained = retain;
     set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
     ro.context = (void *)(uintptr_t)CTX_ONLINE; /* confirmations are ignored */
-    return MQTTAsync_sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0 : -GW_EMQTT;
+    return pub->api->sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0 : -GW_EMQTT;
 }
 
 static void stop_deadline(gw_timer_t *t, void *arg)
@@ -653,7 +663,7 @@ void gw_pub_free(gw_pub_t *pub)
             gw_timer_stop(pub->loop, &pub->stop_timer);
     }
     if (pub->client)
-        MQTTAsync_destroy(&pub->client);
+        pub->api->destroy(&pub->client);
     if (the_pub == pub) {
         the_pub = NULL;
         gw_loop_on_wake(pub->loop, NULL, NULL);

@@ -1,0 +1,58 @@
+/* Loading Paho at run time; see paho.h. */
+#include "gateway/paho.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+#include "gateway/log.h"
+
+static const char *const libraries[2] = {"libpaho-mqtt3a.so.1", "libpaho-mqtt3as.so.1"};
+static gw_paho_t apis[2];
+static bool loaded[2];
+
+/* dlsym returns a data pointer; POSIX guarantees it converts to a function
+ * pointer, which C leaves undefined, hence the memcpy. */
+static bool sym(void *lib, const char *name, void *fn, size_t size)
+{
+    void *p = dlsym(lib, name);
+
+    if (!p) {
+        gw_err("mqtt: %s has no symbol %s", dlerror() ? "the Paho library" : "Paho", name);
+        return false;
+    }
+    memcpy(fn, &p, size);
+    return true;
+}
+
+#define SYM(lib, api, field, name) sym(lib, name, &(api)->field, sizeof((api)->field))
+
+const gw_paho_t *gw_paho_load(bool tls)
+{
+    gw_paho_t *api = &apis[tls];
+    void *lib;
+
+    if (loaded[tls])
+        return api;
+    lib = dlopen(libraries[tls], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        gw_err("mqtt: cannot load %s: %s (is libpaho-mqtt1.3 installed?)", libraries[tls],
+               dlerror());
+        return NULL;
+    }
+    if (!SYM(lib, api, createWithOptions, "MQTTAsync_createWithOptions") ||
+        !SYM(lib, api, setCallbacks, "MQTTAsync_setCallbacks") ||
+        !SYM(lib, api, connect, "MQTTAsync_connect") ||
+        !SYM(lib, api, disconnect, "MQTTAsync_disconnect") ||
+        !SYM(lib, api, sendMessage, "MQTTAsync_sendMessage") ||
+        !SYM(lib, api, destroy, "MQTTAsync_destroy") ||
+        !SYM(lib, api, strerror, "MQTTAsync_strerror") ||
+        !SYM(lib, api, freeMessage, "MQTTAsync_freeMessage") ||
+        !SYM(lib, api, free, "MQTTAsync_free") ||
+        !SYM(lib, api, reasonCode_toString, "MQTTReasonCode_toString")) {
+        dlclose(lib);
+        return NULL;
+    }
+    loaded[tls] = true;
+    gw_debug("mqtt: using %s", libraries[tls]);
+    return api;
+}

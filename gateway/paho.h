@@ -1,0 +1,39 @@
+/*
+ * Paho MQTTAsync, loaded at run time.
+ *
+ * Debian ships Paho as two libraries with the same API: libpaho-mqtt3a
+ * (plain TCP) and libpaho-mqtt3as (TLS, which pulls in OpenSSL). Linking the
+ * TLS one costs every installation about 3.5 MiB of resident memory for
+ * libcrypto, which a gateway talking plain MQTT to a local broker never
+ * uses. So the publisher loads the plain library for tcp:// and mqtt://
+ * URIs and the TLS one for ssl:// and mqtts://, and calls Paho through this
+ * table. Both may end up loaded after a reload that switches to TLS.
+ */
+#ifndef GW_PAHO_H
+#define GW_PAHO_H
+
+#include <MQTTAsync.h>
+#include <stdbool.h>
+
+typedef struct {
+    int (*createWithOptions)(MQTTAsync *handle, const char *uri, const char *client_id,
+                             int persistence_type, void *persistence_context,
+                             MQTTAsync_createOptions *options);
+    int (*setCallbacks)(MQTTAsync handle, void *context, MQTTAsync_connectionLost *cl,
+                        MQTTAsync_messageArrived *ma, MQTTAsync_deliveryComplete *dc);
+    int (*connect)(MQTTAsync handle, const MQTTAsync_connectOptions *options);
+    int (*disconnect)(MQTTAsync handle, const MQTTAsync_disconnectOptions *options);
+    int (*sendMessage)(MQTTAsync handle, const char *topic, const MQTTAsync_message *msg,
+                       MQTTAsync_responseOptions *response);
+    void (*destroy)(MQTTAsync *handle);
+    const char *(*strerror)(int code);
+    void (*freeMessage)(MQTTAsync_message **msg);
+    void (*free)(void *ptr);
+    const char *(*reasonCode_toString)(enum MQTTReasonCodes value);
+} gw_paho_t;
+
+/* The Paho library for plain TCP or for TLS, loaded on first use (it stays
+ * loaded). NULL, after logging why, if it cannot be loaded. Loop thread. */
+const gw_paho_t *gw_paho_load(bool tls);
+
+#endif
