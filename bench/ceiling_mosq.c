@@ -13,7 +13,9 @@
  *
  * Prints one JSON line like ceiling_pub's.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <getopt.h>
 #include <mosquitto.h>
 #include <stdint.h>

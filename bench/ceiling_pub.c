@@ -34,7 +34,9 @@
  * confirmation, rate, CPU seconds of the whole process (Paho's threads
  * included), and how often Paho refused a message (MQTTASYNC_MAX_*).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <MQTTAsync.h>
 #include <getopt.h>
 #include <pthread.h>

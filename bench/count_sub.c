@@ -19,7 +19,9 @@
  * the readings whose ts is at least --skip-ms after the first reading's ts
  * (the start-up backlog is left out).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <mosquitto.h>
