@@ -72,10 +72,14 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"host", required_argument, 0, 'h'},     {"port", required_argument, 0, 'p'},
-        {"messages", required_argument, 0, 'n'}, {"qos", required_argument, 0, 'q'},
-        {"inflight", required_argument, 0, 'w'}, {"sensors", required_argument, 0, 's'},
-        {"prefix", required_argument, 0, 'x'},   {"adapter", required_argument, 0, 'a'},
+        {"host", required_argument, 0, 'h'},
+        {"port", required_argument, 0, 'p'},
+        {"messages", required_argument, 0, 'n'},
+        {"qos", required_argument, 0, 'q'},
+        {"inflight", required_argument, 0, 'w'},
+        {"sensors", required_argument, 0, 's'},
+        {"prefix", required_argument, 0, 'x'},
+        {"adapter", required_argument, 0, 'a'},
         {0, 0, 0, 0},
     };
     const char *host = "127.0.0.1", *prefix = "sensorbridge/bench/sim", *adapter = "sim";
@@ -87,15 +91,32 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
-        case 'h': host = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 'n': messages = atoll(optarg); break;
-        case 'q': qos = atoi(optarg); break;
-        case 'w': inflight = atoi(optarg); break;
-        case 's': sensors = atoi(optarg); break;
-        case 'x': prefix = optarg; break;
-        case 'a': adapter = optarg; break;
-        default: usage();
+        case 'h':
+            host = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'n':
+            messages = atoll(optarg);
+            break;
+        case 'q':
+            qos = atoi(optarg);
+            break;
+        case 'w':
+            inflight = atoi(optarg);
+            break;
+        case 's':
+            sensors = atoi(optarg);
+            break;
+        case 'x':
+            prefix = optarg;
+            break;
+        case 'a':
+            adapter = optarg;
+            break;
+        default:
+            usage();
         }
     }
     if (!port || qos < 0 || qos > 2 || inflight < 1 || sensors < 1 || messages < 1)

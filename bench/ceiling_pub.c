@@ -61,8 +61,8 @@ static struct {
     int inflight;
     int sensors;
     long long messages;
-    long long next;    /* messages handed to Paho, or reserved to be */
-    long long done;    /* confirmations (success or failure) */
+    long long next; /* messages handed to Paho, or reserved to be */
+    long long done; /* confirmations (success or failure) */
     long long failed;
     long long refused; /* MQTTASYNC_MAX_* from sendMessage, retried */
     const char *prefix, *adapter;
@@ -263,21 +263,38 @@ int main(int argc, char **argv)
     g.adapter = "sim";
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
-        case 'h': host = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 'n': g.messages = atoll(optarg); break;
-        case 'q': g.qos = atoi(optarg); break;
-        case 'w': g.inflight = atoi(optarg); break;
-        case 's': g.sensors = atoi(optarg); break;
-        case 'x': g.prefix = optarg; break;
-        case 'a': g.adapter = optarg; break;
+        case 'h':
+            host = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'n':
+            g.messages = atoll(optarg);
+            break;
+        case 'q':
+            g.qos = atoi(optarg);
+            break;
+        case 'w':
+            g.inflight = atoi(optarg);
+            break;
+        case 's':
+            g.sensors = atoi(optarg);
+            break;
+        case 'x':
+            g.prefix = optarg;
+            break;
+        case 'a':
+            g.adapter = optarg;
+            break;
         case 'm':
             if (strcmp(optarg, "callback") == 0)
                 g.callback_mode = 1;
             else if (strcmp(optarg, "thread") != 0)
                 usage();
             break;
-        default: usage();
+        default:
+            usage();
         }
     }
     if (!port || g.qos < 0 || g.qos > 2 || g.inflight < 1 || g.sensors < 1 || g.messages < 1)

@@ -213,16 +213,35 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
-        case 'h': host = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 't': opt.topic = optarg; break;
-        case 'q': opt.qos = atoi(optarg); break;
-        case 'n': opt.expect = atoll(optarg); break;
-        case 'i': opt.idle_ms = atol(optarg); break;
-        case 'm': opt.max_s = atof(optarg); break;
-        case 'l': opt.latency = 1; break;
-        case 's': opt.skip_ms = atol(optarg); break;
-        default: usage();
+        case 'h':
+            host = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 't':
+            opt.topic = optarg;
+            break;
+        case 'q':
+            opt.qos = atoi(optarg);
+            break;
+        case 'n':
+            opt.expect = atoll(optarg);
+            break;
+        case 'i':
+            opt.idle_ms = atol(optarg);
+            break;
+        case 'm':
+            opt.max_s = atof(optarg);
+            break;
+        case 'l':
+            opt.latency = 1;
+            break;
+        case 's':
+            opt.skip_ms = atol(optarg);
+            break;
+        default:
+            usage();
         }
     }
     if (!port || !opt.topic || opt.qos < 0 || opt.qos > 2)

@@ -25,11 +25,14 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } paho_api[] = {
-#define API(f) {#f, (void (*)(void))f}
-    API(MQTTAsync_createWithOptions), API(MQTTAsync_setCallbacks), API(MQTTAsync_connect),
-    API(MQTTAsync_disconnect),        API(MQTTAsync_sendMessage),  API(MQTTAsync_destroy),
-    API(MQTTAsync_strerror),          API(MQTTAsync_freeMessage),  API(MQTTAsync_free),
-    API(MQTTReasonCode_toString),     API(MQTTAsync_create),       API(MQTTAsync_global_init),
+#define API(f)                                                                                     \
+    {                                                                                              \
+#f, (void (*)(void))f                                                                      \
+    }
+    API(MQTTAsync_createWithOptions), API(MQTTAsync_setCallbacks),  API(MQTTAsync_connect),
+    API(MQTTAsync_disconnect),        API(MQTTAsync_sendMessage),   API(MQTTAsync_destroy),
+    API(MQTTAsync_strerror),          API(MQTTAsync_freeMessage),   API(MQTTAsync_free),
+    API(MQTTReasonCode_toString),     API(MQTTAsync_create),        API(MQTTAsync_global_init),
     API(MQTTAsync_isConnected),       API(MQTTAsync_setTraceLevel),
 #undef API
 };
