@@ -84,12 +84,4 @@ def main():
 
 
 if __name__ == "__main__":
-    # Under AddressSanitizer the gateway runs several times slower and, in one
-    # run of about ten, one reading of 90,000 never reached the subscriber
-    # while both the gateway and the broker had confirmed it; the cause (the
-    # broker's session restore or the gateway) is not established yet, so
-    # this test runs in the plain build only until it is.
-    if os.environ.get("SB_SANITIZE") == "ON":
-        print("SKIP: runs in the plain build only (see the comment above)")
-        sys.exit(77)
     sbtest.run(main)
