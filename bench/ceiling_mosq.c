@@ -26,24 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchtime.h"
+
 static long long done_count;
 static int connected = -1;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_connect(struct mosquitto *m, void *arg, int rc)
 {

@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchtime.h"
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int connected = -1; /* -1 pending, 0 failed, 1 connected */
@@ -67,22 +69,6 @@ static struct {
     long long refused; /* MQTTASYNC_MAX_* from sendMessage, retried */
     const char *prefix, *adapter;
 } g;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long long wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_sent(void *ctx, MQTTAsync_successData *r);
 static void on_send_fail(void *ctx, MQTTAsync_failureData *r);

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchtime.h"
+
 static volatile sig_atomic_t stop_signal;
 
 static struct {
@@ -57,15 +59,8 @@ static struct {
     long long lat_skipped, lat_unparsed;
 } st = {.first_ts = -1};
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall_ms(void)
+/* Receipt time with sub-millisecond resolution, for latency. */
+static double wall_ms_exact(void)
 {
     struct timespec ts;
 
@@ -135,7 +130,7 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
     st.last_mono = now;
     st.bytes += msg->payloadlen;
     if (opt.latency) {
-        double rx = wall_ms();
+        double rx = wall_ms_exact();
         long long ts = parse_ts(p, (size_t)msg->payloadlen);
 
         if (ts < 0) {

@@ -14,7 +14,6 @@ test_outage.py."""
 
 import os
 import random
-import sys
 import time
 
 import sbfaults
