@@ -28,11 +28,6 @@ static bool sym(void *lib, const char *name, void *fn, size_t size)
 
 const gw_paho_t *gw_paho_load(bool tls)
 {
-    /* The plain library (tls false) lost a confirmed message in most runs of
-     * test_flapping.py (50 broker restarts), the TLS build of the same source
-     * in none: until that is understood, every connection uses the TLS
-     * library, at the cost of OpenSSL's resident pages. */
-    tls = true;
     gw_paho_t *api = &apis[tls];
     void *lib;
 

@@ -66,6 +66,7 @@ struct gw_pub {
     gw_timer_t stop_timer;
     gw_timer_t pause_timer;
     bool send_paused; /* after a failed publish; see pause_sending() */
+    bool renew;       /* a connection was lost: a fresh Paho client first */
     uint64_t backoff_ms;
     uint64_t rng;
     void (*stop_done)(void *arg);
@@ -301,6 +302,49 @@ static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
     }
 }
 
+static int create_client(gw_pub_t *pub, MQTTAsync *client)
+{
+    MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
+    int rc;
+
+    cro.sendWhileDisconnected = 0;
+    cro.maxBufferedMessages = (int)pub->opts.max_inflight + 16;
+    cro.MQTTVersion = pub->opts.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+    rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
+                                     MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri,
+               pub->api->strerror(rc));
+        return -1;
+    }
+    rc = pub->api->setCallbacks(*client, pub, on_lost, on_message, NULL);
+    if (rc != MQTTASYNC_SUCCESS) {
+        gw_err("mqtt: cannot set the callbacks of a client: %s", pub->api->strerror(rc));
+        pub->api->destroy(client);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * After a lost connection Paho (1.3.11) keeps publish commands it had not yet
+ * written, although it reported them failed, and writes them first on the
+ * next connection, ahead of the messages the outbox sends again in order and
+ * under message ids it hands out anew. So every reconnect starts from a new
+ * client. The new one is created before the old one is destroyed: with no
+ * client left, Paho would stop and restart its threads, which blocks.
+ */
+static void renew_client(gw_pub_t *pub)
+{
+    MQTTAsync fresh = NULL;
+
+    if (create_client(pub, &fresh) != 0)
+        return; /* keep the old client; the stale commands are the lesser harm */
+    pub->api->destroy(&pub->client);
+    pub->client = fresh;
+    pub->renew = false;
+}
+
 static void connect_now(gw_pub_t *pub)
 {
     MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
@@ -343,6 +387,8 @@ static void connect_now(gw_pub_t *pub)
     co.connectTimeout = 10;
     co.automaticReconnect = 0;
     co.context = pub;
+    if (pub->renew)
+        renew_client(pub);
     set_state(pub, PUB_CONNECTING);
     rc = pub->api->connect(pub->client, &co);
     if (rc != MQTTASYNC_SUCCESS) {
@@ -437,6 +483,7 @@ static void handle_lost(gw_pub_t *pub, const char *cause)
     size_t n = gw_outbox_requeue_inflight(pub->ob);
 
     pub->stats.lost++;
+    pub->renew = true;
     if (pub->state == PUB_STOPPING || pub->state == PUB_DISCONNECTING) {
         finish_stop(pub);
         return;
@@ -537,9 +584,7 @@ void gw_pub_flush(gw_pub_t *pub)
 
 gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts)
 {
-    MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer;
     gw_pub_t *pub;
-    int rc;
 
     const gw_paho_t *api = gw_paho_load(opts->tls);
 
@@ -565,18 +610,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     gw_timer_init(&pub->pause_timer, pause_over, pub);
     if (opts->password && !(pub->password = strdup(opts->password)))
         goto fail;
-    cro.sendWhileDisconnected = 0;
-    cro.maxBufferedMessages = (int)opts->max_inflight + 16;
-    cro.MQTTVersion = opts->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    rc = pub->api->createWithOptions(&pub->client, opts->uri, opts->client_id,
-                                     MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
-    if (rc != MQTTASYNC_SUCCESS) {
-        gw_err("mqtt: cannot create a client for %s: %s", opts->uri, pub->api->strerror(rc));
-        errno = EINVAL;
-        goto fail;
-    }
-    rc = pub->api->setCallbacks(pub->client, pub, on_lost, on_message, NULL);
-    if (rc != MQTTASYNC_SUCCESS) {
+    if (create_client(pub, &pub->client) != 0) {
         errno = EINVAL;
         goto fail;
     }

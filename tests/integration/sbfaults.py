@@ -5,6 +5,7 @@ nothing published while it was away is lost on the subscriber's side."""
 
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -16,20 +17,29 @@ from sbtest import check
 
 
 class Broker:
+    """mosquitto with persistence. Run as root, mosquitto switches to the
+    user `mosquitto`, which cannot write into the test's private directory:
+    it would then save nothing at a stop, silently, and every session and
+    queued message would be lost at each restart. So it is told to stay the
+    user running the test, and stop() checks that the database was saved."""
+
     def __init__(self, st, port=None):
         self.st = st
         self.port = port or sbtest.free_port()
         self.dir = st.path(f"broker-{self.port}")
         os.makedirs(self.dir, exist_ok=True)
         self.conf = os.path.join(self.dir, "mosquitto.conf")
+        self.log = os.path.join(self.dir, "mosquitto.log")
         with open(self.conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\n"
+                    f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
                     "allow_anonymous true\n"
                     "max_queued_messages 0\n"
                     "max_inflight_messages 0\n"
                     "persistence true\n"
                     f"persistence_location {self.dir}/\n"
-                    "log_dest none\n")
+                    f"log_dest file {self.log}\n"
+                    "log_type all\n")
         self.proc = None
         st.closers.append(self.stop)
 
@@ -41,8 +51,51 @@ class Broker:
     def stop(self):
         """A clean stop: mosquitto saves its sessions for the restart."""
         if self.proc:
+            db = os.path.join(self.dir, "mosquitto.db")
+            before = os.stat(db).st_mtime_ns if os.path.exists(db) else None
             sbtest.stop_process(self.proc)
             self.proc = None
+            check(os.path.exists(db) and os.stat(db).st_mtime_ns != before,
+                  f"the test broker did not save its database {db} when stopped")
+
+    READING = r"'sensorbridge/[^/']+/[^/']+/(?!status'|stats')[^/']+'"
+
+    def count_log(self, pattern):
+        """Lines of the broker's log (all its runs) matching pattern."""
+        rx = re.compile(pattern)
+        with open(self.log, errors="replace") as f:
+            return sum(1 for line in f if rx.search(line))
+
+    def received(self):
+        """Readings the broker received from the gateway, repeats included."""
+        return self.count_log(r"Received PUBLISH from sensorbridge-\S+ \(d\d, q\d, r\d, "
+                              r"m\d+, " + self.READING)
+
+    def redelivered(self):
+        """Readings the broker sent to the test's subscriber again (DUP set):
+        a restarted broker re-sends what was in flight to a persistent session
+        when it stopped, so these may arrive twice without the gateway having
+        sent them twice."""
+        return self.count_log(r"Sending PUBLISH to sbtest-\S+ \(d1, q\d, r\d, m\d+, " +
+                              self.READING)
+
+
+def check_duplicates(broker, counts, dups):
+    """Accounts for every duplicate the subscriber saw. The broker received
+    `received - produced` readings twice from the gateway: at most the
+    gateway's re-sent count (a re-sent message may not have reached the broker
+    the first time), and each reaches the subscriber twice. On top of those the
+    subscriber can only see the broker's own redeliveries."""
+    from_gateway = broker.received() - counts["produced"]
+    redelivered = broker.redelivered()
+    print(f"duplicates: {dups} at the subscriber; {from_gateway} sent twice by the gateway "
+          f"({counts['re-sent']} re-sent), {redelivered} redelivered by the broker")
+    check(0 <= from_gateway <= counts["re-sent"],
+          f"the broker received {from_gateway} readings twice, the gateway re-sent "
+          f"{counts['re-sent']}")
+    check(from_gateway <= dups <= from_gateway + redelivered,
+          f"{dups} duplicates at the subscriber, {from_gateway} from the gateway and "
+          f"{redelivered} broker redeliveries")
 
 
 class Subscriber:
@@ -77,6 +130,17 @@ def readings_by_sensor(lines, adapter=None):
         r = json.loads(payload)
         out.setdefault(r["sensor"], []).append(r["seq"])
     return out
+
+
+def wait_complete(sub, produced, timeout=60.0):
+    """Waits until the subscriber holds `produced` distinct readings (counting
+    lines is not enough: duplicates and status messages are lines too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        by_sensor = readings_by_sensor(sub.readings())
+        if sum(len(set(seqs)) for seqs in by_sensor.values()) >= produced:
+            return
+        time.sleep(0.5)
 
 
 def check_complete(by_sensor, expect_total=None, ordered=True):
