@@ -23,6 +23,8 @@
  */
 #include "gateway/outbox.h"
 
+#include "gateway/msgpool.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -48,6 +50,7 @@ struct gw_outbox {
     void (*release_cb)(void *arg, const gw_msg_t *m);
     void *release_arg;
     gw_outbox_stats_t st; /* every counter, kept live */
+    gw_pool_t *pool;      /* message memory; see msgpool.h */
 };
 
 static const char *const reason_names[GW_DROP_NREASONS] = {
@@ -88,13 +91,21 @@ static void list_unlink(msg_list_t *l, gw_msg_t *m)
     m->prev = m->next = NULL;
 }
 
+static void msg_free(gw_msg_t *m)
+{
+    if (m->pooled)
+        gw_pool_free(m);
+    else
+        free(m);
+}
+
 static void list_free(msg_list_t *l)
 {
     gw_msg_t *m = l->head;
 
     while (m) {
         gw_msg_t *next = m->next;
-        free(m);
+        msg_free(m);
         m = next;
     }
     l->head = l->tail = NULL;
@@ -147,6 +158,15 @@ gw_outbox_t *gw_outbox_new(const gw_outbox_opts_t *opts)
         return NULL; /* errno is ENOMEM */
     ob->opts = *opts;
     set_watermarks(ob);
+    /* Room for twice what a full outbox holds, so that blocks kept alive by
+     * a few old messages do not send every new one to malloc. */
+    ob->pool = gw_pool_new(2 * (opts->max_bytes / GW_POOL_BLOCK +
+                                opts->capacity / (GW_POOL_BLOCK / sizeof(gw_msg_t))) +
+                           4);
+    if (!ob->pool) {
+        free(ob);
+        return NULL;
+    }
     return ob;
 }
 
@@ -156,6 +176,7 @@ void gw_outbox_free(gw_outbox_t *ob)
         return;
     list_free(&ob->queue);
     list_free(&ob->sent);
+    gw_pool_destroy(ob->pool);
     free(ob);
 }
 
@@ -210,7 +231,7 @@ static void release(gw_outbox_t *ob, gw_msg_t *m)
 {
     if (m->origin && ob->release_cb)
         ob->release_cb(ob->release_arg, m);
-    free(m);
+    msg_free(m);
 }
 
 void gw_outbox_on_release(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg_t *m), void *arg)
@@ -309,18 +330,24 @@ static int refuse(gw_outbox_t *ob, gw_drop_reason_t reason)
     return -ENOBUFS;
 }
 
-static gw_msg_t *msg_new(uint64_t id, const char *topic, size_t topic_len, const char *payload,
-                         size_t payload_len)
+static gw_msg_t *msg_new(gw_outbox_t *ob, uint64_t id, const char *topic, size_t topic_len,
+                         const char *payload, size_t payload_len)
 {
     size_t size = topic_len + payload_len;
     gw_msg_t *m;
+    bool pooled = true;
 
     if (size > SIZE_MAX - sizeof(*m) - 2)
         return NULL;
-    m = malloc(sizeof(*m) + size + 2);
-    if (!m)
-        return NULL;
+    m = gw_pool_alloc(ob->pool, sizeof(*m) + size + 2);
+    if (!m) {
+        pooled = false;
+        m = malloc(sizeof(*m) + size + 2);
+        if (!m)
+            return NULL;
+    }
     memset(m, 0, sizeof(*m));
+    m->pooled = pooled;
     m->id = id;
     m->topic_len = (uint32_t)topic_len;
     m->payload_len = (uint32_t)payload_len;
@@ -356,7 +383,7 @@ int gw_outbox_push(gw_outbox_t *ob, const char *topic, size_t topic_len, const c
     if (!room_possible(ob, topic_len + payload_len))
         return refuse(ob, GW_DROP_OVERFLOW);
     /* Allocate before evicting so running out of memory loses one message. */
-    m = msg_new(ob->st.produced, topic, topic_len, payload, payload_len);
+    m = msg_new(ob, ob->st.produced, topic, topic_len, payload, payload_len);
     if (!m) {
         count_drop(ob, GW_DROP_OVERFLOW);
         return -ENOMEM;

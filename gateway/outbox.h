@@ -60,6 +60,7 @@ typedef struct gw_msg {
     uint8_t qos;
     bool retain;
     bool inflight; /* private */
+    bool pooled;   /* private: from the outbox's gw_pool_t, else malloc */
     char *topic;   /* NUL-terminated, points into data */
     char *payload; /* NUL-terminated, points into data */
     char data[];

@@ -313,8 +313,7 @@ static int create_client(gw_pub_t *pub, MQTTAsync *client)
     rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
-        gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri,
-               pub->api->strerror(rc));
+        gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri, pub->api->strerror(rc));
         return -1;
     }
     rc = pub->api->setCallbacks(*client, pub, on_lost, on_message, NULL);

@@ -7,6 +7,7 @@ int line_parser_suite(void);
 int loop_suite(void);
 int modbus_codec_suite(void);
 int modbus_point_suite(void);
+int msgpool_suite(void);
 int outbox_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
