@@ -17,6 +17,17 @@
 
 typedef struct cfg_doc cfg_doc_t;
 
+/* Copies of the strings the accessors hand out, so they outlive the document
+ * (see cfg_release_doc()). Chunks are only freed all at once. */
+typedef struct cfg_chunk cfg_chunk_t;
+typedef struct {
+    cfg_chunk_t *head;
+} cfg_strings_t;
+
+/* A NUL-terminated copy of s[0..len) in st, or NULL without memory. */
+const char *cfg_strings_add(cfg_strings_t *st, const char *s, size_t len);
+void cfg_strings_free(cfg_strings_t *st);
+
 struct cfg_node {
     const cfg_doc_t *doc;
     yaml_node_t *y;
@@ -29,7 +40,8 @@ struct cfg_node {
 /* One YAML document and a wrapper per node. libyaml node ids are 1-based
  * indexes into doc.nodes, so the wrapper of node id is nodes[id - 1]. */
 struct cfg_doc {
-    const char *path; /* the file name used in messages; owned by the cfg_t */
+    const char *path;       /* the file name used in messages; owned by the cfg_t */
+    cfg_strings_t *strings; /* where string values are copied; owned by the cfg_t */
     yaml_document_t doc;
     bool loaded;
     cfg_node_t *nodes;

@@ -178,8 +178,12 @@ static int node_string(const cfg_node_t *n, const char *key, const char **out, c
                               key      ? key
                               : n->key ? n->key
                                        : "value");
-    *out = text_of(n);
-    return 0;
+    if (!n->doc->strings) {
+        *out = text_of(n);
+        return 0;
+    }
+    *out = cfg_strings_add(n->doc->strings, text_of(n), len_of(n));
+    return *out ? 0 : -ENOMEM;
 }
 
 int cfg_node_string(const cfg_node_t *node, const char **out, cfg_error_t *err)

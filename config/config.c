@@ -44,6 +44,7 @@ const char cfg_builtin_default[] = "# Built-in default: four simulated sensors, 
 typedef struct {
     cfg_t pub; /* first, so cfg_free() can cast back */
     cfg_doc_t doc;
+    cfg_strings_t strings; /* every string of pub */
     char *path;
     char *host_id;   /* gateway.id when taken from the host name */
     char *client_id; /* mqtt.client_id when derived from gateway.id */
@@ -465,6 +466,7 @@ int cfg_load_string(const char *name, const char *yaml, size_t len, cfg_t **out,
         goto fail;
     c->pub.path = c->path;
     c->doc.path = c->path;
+    c->doc.strings = &c->strings;
     rc = cfg_doc_load(&c->doc, yaml, len, err);
     if (rc == 0)
         rc = load_common(c, err);
@@ -556,6 +558,15 @@ int cfg_load_file(const char *path, cfg_t **out, cfg_error_t *err)
     return rc;
 }
 
+void cfg_release_doc(cfg_t *cfg)
+{
+    cfg_impl_t *c = (cfg_impl_t *)cfg;
+
+    cfg_doc_free(&c->doc);
+    for (size_t i = 0; i < cfg->n_adapters; i++)
+        cfg->adapters[i].node = NULL;
+}
+
 void cfg_free(cfg_t *cfg)
 {
     cfg_impl_t *c = (cfg_impl_t *)cfg;
@@ -563,6 +574,7 @@ void cfg_free(cfg_t *cfg)
     if (!c)
         return;
     cfg_doc_free(&c->doc);
+    cfg_strings_free(&c->strings);
     free(c->pub.adapters);
     free(c->path);
     free(c->host_id);

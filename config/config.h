@@ -41,7 +41,8 @@ typedef struct {
     const char *type;
     int qos;                /* -1: inherit mqtt.qos */
     int retain;             /* -1: inherit mqtt.retain, else 0/1 */
-    const cfg_node_t *node; /* the adapter's mapping; name/type/qos/retain consumed */
+    const cfg_node_t *node; /* the adapter's mapping; name/type/qos/retain consumed;
+                               NULL after cfg_release_doc() */
 } cfg_adapter_t;
 
 typedef struct {
@@ -100,6 +101,12 @@ int cfg_load_string(const char *name, const char *yaml, size_t len, cfg_t **out,
 
 /* NULL-safe. */
 void cfg_free(cfg_t *cfg);
+
+/* Frees the YAML document once everything has been read from it (the
+ * adapters created, unknown keys checked): every node becomes invalid and
+ * adapters[i].node NULL; the values read, strings included, stay valid until
+ * cfg_free(). */
+void cfg_release_doc(cfg_t *cfg);
 
 /* The built-in configuration used when no file exists: 4 simulated sensors
  * TEMP_00..TEMP_03 publishing to tcp://127.0.0.1:1883. */

@@ -407,6 +407,7 @@ int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t 
     for (size_t i = 0; i < cfg->n_adapters; i++, gw->n_ctxs++)
         if ((rc = gw_ctx_create(gw, gw->gen, i, &gw->ctxs[i], err)) != 0)
             goto fail;
+    cfg_release_doc(cfg); /* everything is read; the values stay */
     if (!check_only && (rc = -ENOMEM, !(gw->loop = gw_loop_new())))
         goto fail;
     *out = gw;

@@ -200,8 +200,10 @@ void gw_gateway_reload(gw_gateway_t *gw)
     }
     fresh = calloc(cfg->n_adapters, sizeof(*fresh));
     rc = fresh ? prepare(gw, gen, fresh, &err) : -ENOMEM;
-    if (rc == 0)
+    if (rc == 0) {
+        cfg_release_doc(cfg);
         rc = gw_read_password(cfg, &password);
+    }
     if (rc != 0) {
         gw_err("reload failed, the running configuration stays: %s",
                err.text[0] ? err.text : gw_strerror(rc));

@@ -440,6 +440,38 @@ static void test_string(void)
     cfg_free(cfg);
 }
 
+/* Strings read stay valid after the document is released; a long one takes a
+ * chunk of its own. */
+static void test_release_doc(void)
+{
+    static char yaml[16384];
+    char big[6000];
+    cfg_t *cfg;
+    cfg_error_t e;
+    const char *s = NULL, *b = NULL, *name, *id;
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    snprintf(yaml, sizeof(yaml),
+             "gateway: {id: gw1}\nadapters:\n  - name: a\n    type: simulated\n"
+             "    s: hello\n    big: %s\n",
+             big);
+    CU_ASSERT_EQUAL_FATAL(load(yaml, &cfg, &e), 0);
+    CU_ASSERT_EQUAL(cfg_get_string(cfg->adapters[0].node, "s", NULL, &s, &e), 0);
+    CU_ASSERT_EQUAL(cfg_get_string(cfg->adapters[0].node, "big", NULL, &b, &e), 0);
+    name = cfg->adapters[0].name;
+    id = cfg->gateway.id;
+    cfg_release_doc(cfg);
+    CU_ASSERT_PTR_NULL(cfg->adapters[0].node);
+    CU_ASSERT_STRING_EQUAL(s, "hello");
+    CU_ASSERT_STRING_EQUAL(b, big);
+    CU_ASSERT_STRING_EQUAL(name, "a");
+    CU_ASSERT_STRING_EQUAL(id, "gw1");
+    CU_ASSERT_STRING_EQUAL(cfg->adapters[0].type, "simulated");
+    cfg_release_doc(cfg); /* twice is harmless */
+    cfg_free(cfg);
+}
+
 static void test_int(void)
 {
     cfg_t *cfg = load_adp("    a: 42\n    b: -7\n    c: +3\n    d: \"12\"\n    f: 1.5\n"
@@ -814,6 +846,7 @@ int config_suite(void)
         {"common section values", test_common_values},
         {"mqtt uri", test_uri},
         {"string accessor", test_string},
+        {"strings outlive the released document", test_release_doc},
         {"int accessor", test_int},
         {"double accessor", test_double},
         {"bool accessor", test_bool},
