@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #define CTX_ONLINE 0u
 #define CTX_OFFLINE 1u
 #define CTX_MSG_BASE 2u
+
+/* Confirmations that wake the loop together; see post(). */
+#define ACK_BATCH 16u
 
 typedef enum {
     EV_CONNECTED,
@@ -74,11 +78,13 @@ struct gw_pub {
     bool stop_quietly; /* nothing to disconnect: the stop timer is not a timeout */
     gw_pub_stats_t stats;
 
-    pthread_mutex_t lock; /* guards events, n_events, cap_events */
+    pthread_mutex_t lock; /* guards events, n_events, cap_events, n_acks */
     pub_event_t *events;
     size_t n_events;
     size_t cap_events;
-    pub_event_t *spare; /* the loop thread's array, swapped with events */
+    size_t n_acks;              /* confirmations among events; see post() */
+    atomic_size_t inflight_now; /* messages in flight after the last flush */
+    pub_event_t *spare;         /* the loop thread's array, swapped with events */
     size_t cap_spare;
 };
 
@@ -116,8 +122,20 @@ static void post(gw_pub_t *pub, ev_type_t type, int code, uintptr_t ctx, const c
     e->code = code;
     e->ctx = ctx;
     snprintf(e->text, sizeof(e->text), "%s", text ? text : "");
+    /* Confirmations are batched: waking the loop for each one costs a
+     * context switch per message and a sendMessage per wake-up, which
+     * contends with Paho's threads for its lock. The loop is woken once
+     * ACK_BATCH have come, or when every message in flight is confirmed (so
+     * nothing waits for a confirmation that will not come). Anything else
+     * wakes it at once. gw_pub_flush() closes the race with inflight_now. */
+    bool wake = true;
+    if (type == EV_SENT && ctx >= CTX_MSG_BASE) {
+        pub->n_acks++;
+        wake = pub->n_acks >= ACK_BATCH || pub->n_acks >= atomic_load(&pub->inflight_now);
+    }
     pthread_mutex_unlock(&pub->lock);
-    gw_loop_wake(pub->loop);
+    if (wake)
+        gw_loop_wake(pub->loop);
 }
 
 static void on_connect_ok(void *context, MQTTAsync_successData *resp)
@@ -543,6 +561,7 @@ static void drain_events(gw_loop_t *loop, void *arg)
     pub->events = pub->spare;
     pub->cap_events = pub->cap_spare;
     pub->n_events = 0;
+    pub->n_acks = 0;
     pthread_mutex_unlock(&pub->lock);
     for (size_t i = 0; i < n; i++)
         apply(pub, &batch[i]);
@@ -579,6 +598,18 @@ void gw_pub_flush(gw_pub_t *pub)
             gw_warn("mqtt: cannot publish to a topic: %s", pub->api->strerror(rc));
         }
     }
+    /* Confirmations posted while inflight_now was higher than it is now may
+     * be all there is to come: if so, process them on the next iteration. */
+    gw_outbox_stats_t st;
+    bool late;
+
+    gw_outbox_stats(pub->ob, &st);
+    atomic_store(&pub->inflight_now, st.in_flight);
+    pthread_mutex_lock(&pub->lock);
+    late = pub->n_acks > 0 && pub->n_acks >= st.in_flight;
+    pthread_mutex_unlock(&pub->lock);
+    if (late)
+        gw_loop_wake(pub->loop);
 }
 
 gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts)
