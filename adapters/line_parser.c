@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/fmath.h"
+
 /* A ts above this is milliseconds, at or below it seconds: 1e11 s is the year
  * 5138 and 1e11 ms is March 1973, so real clocks are never ambiguous. */
 #define TS_MS_THRESHOLD 1e11
@@ -176,7 +178,7 @@ static bool ts_to_ms(double v, int64_t *ms)
 {
     if (!isfinite(v) || v < 0 || v > TS_MAX_MS)
         return false;
-    *ms = v > TS_MS_THRESHOLD ? llround(v) : llround(v * 1000.0);
+    *ms = v > TS_MS_THRESHOLD ? gw_llround(v) : gw_llround(v * 1000.0);
     return true;
 }
 

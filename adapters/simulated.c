@@ -22,6 +22,7 @@
 #include "adapters/adapter.h"
 #include "gateway/clock.h"
 #include "gateway/error.h"
+#include "gateway/fmath.h"
 #include "gateway/log.h"
 
 #define SIM_MAX_SENSORS 100000
@@ -79,18 +80,25 @@ static uint64_t xoshiro_next(uint64_t s[4])
     return result;
 }
 
-/* Uniform in (0, 1]: never 0, so log() below is finite. */
+/* Uniform in (0, 1]. */
 static double uniform01(uint64_t s[4])
 {
     return ((double)(xoshiro_next(s) >> 11) + 1.0) * 0x1.0p-53;
 }
 
-/* Box-Muller; one of the pair is thrown away to keep the state per draw simple. */
+/* Marsaglia's polar method (Box-Muller without the cosine): a point drawn
+ * uniformly in the unit disc, on average 1.27 pairs per value; the second
+ * value of the pair is thrown away to keep the state per draw simple. */
 static double gaussian(uint64_t s[4], double mean, double stddev)
 {
-    double u1 = uniform01(s), u2 = uniform01(s);
+    double x, y, r2;
 
-    return mean + stddev * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    do {
+        x = 2.0 * uniform01(s) - 1.0;
+        y = 2.0 * uniform01(s) - 1.0;
+        r2 = x * x + y * y;
+    } while (r2 >= 1.0 || r2 == 0.0);
+    return mean + stddev * x * sqrt(-2.0 * gw_ln(r2) / r2);
 }
 
 static void sensor_sample(sim_sensor_t *se)
@@ -103,7 +111,7 @@ static void sensor_sample(sim_sensor_t *se)
     r.seq = ++se->seq;
     r.ts_ms = gw_clock_wall_ms();
     r.kind = GW_VALUE_DOUBLE;
-    r.value.d = round(v * 100.0) / 100.0; /* two decimals, as a real probe reports */
+    r.value.d = gw_round(v * 100.0) / 100.0; /* two decimals, as a real probe reports */
     r.unit = sim->unit;
     gw_ctx_emit(sim->ctx, &r);
 }

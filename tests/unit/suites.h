@@ -3,6 +3,7 @@
 #define SB_TEST_SUITES_H
 
 int config_suite(void);
+int fmath_suite(void);
 int line_parser_suite(void);
 int loop_suite(void);
 int modbus_codec_suite(void);
