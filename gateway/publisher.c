@@ -4,7 +4,11 @@
  * Threading: Paho calls back on its own threads. Each callback copies what it
  * needs into an event, appends it under `lock` and wakes the loop; the loop
  * thread swaps the whole event array out under the lock and applies the
- * events in order. No other field is touched from Paho's threads.
+ * events in order: the outbox and every state are the loop's alone. The one
+ * exception is sending: the loop hands messages it took from the outbox to a
+ * ring (under `ring_lock`), and a confirmation's callback sends the next one
+ * from the ring itself, so a freed slot in Paho's window is filled without a
+ * round trip through the loop (see pump()).
  */
 #include "gateway/publisher.h"
 
@@ -36,6 +40,7 @@ typedef enum {
     EV_SENT,
     EV_SEND_FAILED,
     EV_DISCONNECTED,
+    EV_REJECTED, /* Paho refused a message outright (sendMessage's return) */
 } ev_type_t;
 
 typedef struct {
@@ -84,6 +89,16 @@ struct gw_pub {
     size_t cap_events;
     size_t n_acks;              /* confirmations among events; see post() */
     atomic_size_t inflight_now; /* messages in flight after the last flush */
+
+    /* The hand-off ring (see pump()): messages the loop took from the outbox
+     * (in flight there) that Paho's threads send as confirmations free room
+     * in Paho's window. Guarded by ring_lock, as is `client` while ring_on. */
+    pthread_mutex_t ring_lock;
+    gw_msg_t **ring;
+    size_t ring_cap, ring_head, ring_len;
+    bool ring_on;               /* connected and not paused: sends allowed */
+    atomic_long unconfirmed;    /* handed to Paho, no callback yet */
+    atomic_uint_fast64_t sent;  /* stats.sent, counted on whichever thread */
     pub_event_t *spare;         /* the loop thread's array, swapped with events */
     size_t cap_spare;
 };
@@ -166,16 +181,39 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
     return 1;
 }
 
+static void pump(gw_pub_t *pub);
+
+/* A message's callback, on a Paho thread: one fewer in Paho's window, so
+ * the next message of the ring can go at once, from this thread, without
+ * waiting for the loop. If the loop holds the ring (it is refilling it and
+ * sends itself), it is woken to look again. Paho holds its own lock around
+ * callbacks, so this thread only ever tries the ring lock: the loop takes
+ * the ring lock first and Paho's second. */
+static void confirmed(gw_pub_t *pub, uintptr_t ctx)
+{
+    if (ctx < CTX_MSG_BASE)
+        return;
+    atomic_fetch_sub(&pub->unconfirmed, 1);
+    if (pthread_mutex_trylock(&pub->ring_lock) == 0) {
+        pump(pub);
+        pthread_mutex_unlock(&pub->ring_lock);
+    } else {
+        gw_loop_wake(pub->loop);
+    }
+}
+
 static void on_sent(void *context, MQTTAsync_successData *resp)
 {
     (void)resp;
     post(the_pub, EV_SENT, 0, (uintptr_t)context, NULL);
+    confirmed(the_pub, (uintptr_t)context);
 }
 
 static void on_send_fail(void *context, MQTTAsync_failureData *resp)
 {
     post(the_pub, EV_SEND_FAILED, resp ? resp->code : -1, (uintptr_t)context,
          resp && resp->message ? resp->message : NULL);
+    atomic_fetch_sub(&the_pub->unconfirmed, (long)((uintptr_t)context >= CTX_MSG_BASE));
 }
 
 /* MQTT 5 variants: the same events, with the broker's reason code. */
@@ -207,6 +245,7 @@ static void on_sent5(void *context, MQTTAsync_successData5 *resp)
 {
     (void)resp;
     post(the_pub, EV_SENT, 0, (uintptr_t)context, NULL);
+    confirmed(the_pub, (uintptr_t)context);
 }
 
 static void on_send_fail5(void *context, MQTTAsync_failureData5 *resp)
@@ -218,6 +257,7 @@ static void on_send_fail5(void *context, MQTTAsync_failureData5 *resp)
     /* The reason code rides in code's place: >= 0x80 is the broker's refusal. */
     post(the_pub, EV_SEND_FAILED, reason >= 0x80 ? reason : (resp ? resp->code : -1),
          (uintptr_t)context, why);
+    atomic_fetch_sub(&the_pub->unconfirmed, (long)((uintptr_t)context >= CTX_MSG_BASE));
 }
 
 static void on_disconnected5(void *context, MQTTAsync_successData5 *resp)
@@ -355,10 +395,15 @@ static void renew_client(gw_pub_t *pub)
 {
     MQTTAsync fresh = NULL;
 
+    MQTTAsync old;
+
     if (create_client(pub, &fresh) != 0)
         return; /* keep the old client; the stale commands are the lesser harm */
-    pub->api->destroy(&pub->client);
+    pthread_mutex_lock(&pub->ring_lock);
+    old = pub->client;
     pub->client = fresh;
+    pthread_mutex_unlock(&pub->ring_lock);
+    pub->api->destroy(&old);
     pub->renew = false;
 }
 
@@ -445,6 +490,65 @@ static void disconnect_now(gw_pub_t *pub)
 }
 
 /*
+ * Sends from the ring while Paho's window has room; ring_lock held. Runs on
+ * the loop thread (gw_pub_flush) and on Paho's threads (confirmed()), so the
+ * messages leave in ring order whoever sends them. A message Paho refuses
+ * outright is reported to the loop, which drops it (it would be refused
+ * again); a transient refusal leaves it first in the ring.
+ */
+static void pump(gw_pub_t *pub)
+{
+    while (pub->ring_on && pub->ring_len > 0 &&
+           atomic_load(&pub->unconfirmed) < (long)pub->opts.max_inflight) {
+        gw_msg_t *m = pub->ring[pub->ring_head];
+        MQTTAsync_message pm = MQTTAsync_message_initializer;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        int rc;
+
+        pm.payload = m->payload;
+        pm.payloadlen = (int)m->payload_len;
+        pm.qos = m->qos;
+        pm.retained = m->retain;
+        set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
+        ro.context = (void *)(uintptr_t)(m->id + CTX_MSG_BASE);
+        /* Counted before the call: its callback may come before it returns. */
+        atomic_fetch_add(&pub->unconfirmed, 1);
+        rc = pub->api->sendMessage(pub->client, m->topic, &pm, &ro);
+        if (rc == MQTTASYNC_SUCCESS) {
+            atomic_fetch_add(&pub->sent, 1);
+        } else {
+            atomic_fetch_sub(&pub->unconfirmed, 1);
+            if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
+                rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_NO_MORE_MSGIDS)
+                break; /* transient: sent on a later pump */
+            post(pub, EV_REJECTED, rc, (uintptr_t)(m->id + CTX_MSG_BASE),
+                 pub->api->strerror(rc));
+        }
+        pub->ring_head = (pub->ring_head + 1) % pub->ring_cap;
+        pub->ring_len--;
+    }
+}
+
+/* Takes the ring back from Paho's threads. With requeue, its messages go
+ * back to the outbox's queue (they were never sent); without, the caller
+ * requeues everything in flight. Loop thread. */
+static void ring_stop(gw_pub_t *pub, bool requeue)
+{
+    pthread_mutex_lock(&pub->ring_lock);
+    pub->ring_on = false;
+    /* Newest first: each goes back to the head of the queue. */
+    while (requeue && pub->ring_len > 0) {
+        size_t last = (pub->ring_head + pub->ring_len - 1) % pub->ring_cap;
+
+        gw_outbox_requeue(pub->ob, pub->ring[last]->id);
+        pub->ring_len--;
+    }
+    pub->ring_head = 0;
+    pub->ring_len = 0;
+    pthread_mutex_unlock(&pub->ring_lock);
+}
+
+/*
  * A publish failed on a connection that is probably going away (Paho reports
  * the failures before the connection loss). Sending the failed message again
  * at once could put it behind newer messages still in flight, so: every
@@ -457,6 +561,7 @@ static void pause_sending(gw_pub_t *pub)
     if (pub->send_paused)
         return;
     pub->send_paused = true;
+    ring_stop(pub, false);
     gw_outbox_requeue_inflight(pub->ob);
     gw_timer_start(pub->loop, &pub->pause_timer, gw_clock_now_ms() + pub->opts.reconnect_min_ms);
 }
@@ -497,7 +602,10 @@ static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
 
 static void handle_lost(gw_pub_t *pub, const char *cause)
 {
-    size_t n = gw_outbox_requeue_inflight(pub->ob);
+    size_t n;
+
+    ring_stop(pub, false);
+    n = gw_outbox_requeue_inflight(pub->ob);
 
     pub->stats.lost++;
     pub->renew = true;
@@ -523,6 +631,9 @@ static void apply(gw_pub_t *pub, const pub_event_t *e)
         pub->backoff_ms = pub->opts.reconnect_min_ms;
         pub->send_paused = false;
         gw_timer_stop(pub->loop, &pub->pause_timer);
+        /* A new client (renew_client) or the first: nothing of Paho's is
+         * outstanding, and no callback of an older connection can come. */
+        atomic_store(&pub->unconfirmed, 0);
         set_state(pub, PUB_CONNECTED);
         gw_info("mqtt: connected to %s as %s", pub->opts.uri, pub->opts.client_id);
         publish_status(pub, "online", CTX_ONLINE);
@@ -539,6 +650,10 @@ static void apply(gw_pub_t *pub, const pub_event_t *e)
     case EV_SENT:
     case EV_SEND_FAILED:
         handle_sent(pub, e, e->type == EV_SENT);
+        break;
+    case EV_REJECTED:
+        if (gw_outbox_fail(pub->ob, (uint64_t)(e->ctx - CTX_MSG_BASE), GW_DROP_REJECTED) == 0)
+            gw_warn("mqtt: cannot publish to a topic: %s", e->text);
         break;
     case EV_DISCONNECTED:
         if (pub->state == PUB_DISCONNECTING)
@@ -573,31 +688,22 @@ void gw_pub_flush(gw_pub_t *pub)
 {
     gw_msg_t *m;
 
-    while (pub->state == PUB_CONNECTED && !pub->send_paused &&
-           (m = gw_outbox_next(pub->ob)) != NULL) {
-        MQTTAsync_message pm = MQTTAsync_message_initializer;
-        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        int rc;
-
-        pm.payload = m->payload;
-        pm.payloadlen = (int)m->payload_len;
-        pm.qos = m->qos;
-        pm.retained = m->retain;
-        set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
-        ro.context = (void *)(uintptr_t)(m->id + CTX_MSG_BASE);
-        rc = pub->api->sendMessage(pub->client, m->topic, &pm, &ro);
-        if (rc == MQTTASYNC_SUCCESS) {
-            gw_outbox_mark_inflight(pub->ob, m);
-            pub->stats.sent++;
-        } else if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
-                   rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_NO_MORE_MSGIDS) {
-            break; /* transient: retried on a later iteration */
-        } else {
-            gw_outbox_mark_inflight(pub->ob, m);
-            gw_outbox_fail(pub->ob, m->id, GW_DROP_REJECTED);
-            gw_warn("mqtt: cannot publish to a topic: %s", pub->api->strerror(rc));
-        }
+    if (pub->state != PUB_CONNECTED || pub->send_paused) {
+        if (pub->ring_on || pub->ring_len)
+            ring_stop(pub, true);
+        return;
     }
+    /* Refill the ring from the outbox and send what Paho's window takes;
+     * Paho's threads send the rest as confirmations come (pump()). */
+    pthread_mutex_lock(&pub->ring_lock);
+    pub->ring_on = true;
+    while (pub->ring_len < pub->ring_cap && (m = gw_outbox_next(pub->ob)) != NULL) {
+        gw_outbox_mark_inflight(pub->ob, m);
+        pub->ring[(pub->ring_head + pub->ring_len) % pub->ring_cap] = m;
+        pub->ring_len++;
+    }
+    pump(pub);
+    pthread_mutex_unlock(&pub->ring_lock);
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
     gw_outbox_stats_t st;
@@ -636,8 +742,12 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     pub->backoff_ms = opts->reconnect_min_ms ? opts->reconnect_min_ms : 1;
     pub->rng = (uint64_t)gw_clock_wall_ms() | 1;
     pthread_mutex_init(&pub->lock, NULL);
+    pthread_mutex_init(&pub->ring_lock, NULL);
     gw_timer_init(&pub->retry_timer, retry_due, pub);
     gw_timer_init(&pub->pause_timer, pause_over, pub);
+    pub->ring_cap = opts->max_inflight ? opts->max_inflight : 1;
+    if (!(pub->ring = calloc(pub->ring_cap, sizeof(*pub->ring))))
+        goto fail;
     if (opts->password && !(pub->password = strdup(opts->password)))
         goto fail;
     if (create_client(pub, &pub->client) != 0) {
@@ -698,6 +808,7 @@ void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), vo
     gw_timer_stop(pub->loop, &pub->retry_timer);
     gw_timer_init(&pub->stop_timer, stop_deadline, pub);
     gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms() + timeout_ms);
+    ring_stop(pub, true); /* nothing more goes out */
     if (pub->state == PUB_CONNECTED) {
         set_state(pub, PUB_STOPPING);
         publish_status(pub, "offline", CTX_OFFLINE);
@@ -714,6 +825,7 @@ void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), vo
 void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out)
 {
     *out = pub->stats;
+    out->sent = atomic_load(&pub->sent);
 }
 
 void gw_pub_free(gw_pub_t *pub)
@@ -733,6 +845,8 @@ void gw_pub_free(gw_pub_t *pub)
         gw_loop_on_wake(pub->loop, NULL, NULL);
     }
     pthread_mutex_destroy(&pub->lock);
+    pthread_mutex_destroy(&pub->ring_lock);
+    free(pub->ring);
     if (pub->password)
         memset(pub->password, 0, strlen(pub->password));
     free(pub->password);

@@ -79,7 +79,9 @@ int gw_store_open(const cfg_t *cfg, gw_loop_t *loop, gw_store_t **out)
     gw_outbox_opts_t oo = {
         .capacity = cfg->outbox.capacity,
         .max_bytes = cfg->outbox.max_bytes,
-        .max_inflight = cfg->mqtt.max_inflight,
+        /* Paho's window and as many again in the publisher's hand-off ring,
+         * which Paho's threads send from as confirmations come. */
+        .max_inflight = 2 * (size_t)cfg->mqtt.max_inflight,
         .overflow = cfg->outbox.overflow,
     };
     int rc;
