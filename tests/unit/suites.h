@@ -2,6 +2,18 @@
 #ifndef SB_TEST_SUITES_H
 #define SB_TEST_SUITES_H
 
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *name;
+    CU_TestFunc fn;
+} sb_test_t;
+
+/* Adds tests[0..n) to s in order: 0, or -1 if CUnit refused one. */
+int sb_add_tests(CU_pSuite s, const sb_test_t *tests, size_t n);
+#define SB_ADD_TESTS(s, tests) sb_add_tests((s), (tests), sizeof(tests) / sizeof((tests)[0]))
+
 int config_suite(void);
 int fmath_suite(void);
 int line_parser_suite(void);

@@ -832,10 +832,7 @@ static void test_shown_values(void)
 
 int config_suite(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"built-in default", test_builtin_default},
         {"good/minimal.yaml", test_good_minimal},
         {"good/full.yaml", test_good_full},
@@ -862,9 +859,5 @@ int config_suite(void)
 
     if (!suite)
         return -1;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            return -1;
-    }
-    return 0;
+    return SB_ADD_TESTS(suite, tests);
 }

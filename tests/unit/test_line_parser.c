@@ -443,10 +443,7 @@ static void test_reason_names(void)
 
 int line_parser_suite(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"framer \\n and \\r\\n", test_lf_and_crlf},
         {"framer blank lines", test_blank_lines_between},
         {"framer custom delimiters", test_custom_delimiters},
@@ -465,8 +462,7 @@ int line_parser_suite(void)
 
     if (!s)
         return -1;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
+    if (SB_ADD_TESTS(s, tests) != 0)
+        return -1;
     return line_parser_format_tests(s);
 }

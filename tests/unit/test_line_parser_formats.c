@@ -15,6 +15,7 @@
 
 #include "adapters/line_parser.h"
 #include "gateway/reading.h"
+#include "suites.h"
 
 int line_parser_format_tests(CU_pSuite s); /* called by line_parser_suite() */
 
@@ -440,10 +441,7 @@ static void test_parse_line_too_long(void)
 
 int line_parser_format_tests(CU_pSuite s)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"json basic", test_json_basic},
         {"json value kinds", test_json_value_kinds},
         {"json custom keys", test_json_custom_keys},
@@ -464,8 +462,5 @@ int line_parser_format_tests(CU_pSuite s)
         {"lp_parse_line too long", test_parse_line_too_long},
     };
 
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return SB_ADD_TESTS(s, tests);
 }

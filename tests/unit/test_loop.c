@@ -920,10 +920,7 @@ static void test_stop(void)
 
 int loop_suite(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"new/free closes its fds", test_new_free},
         {"signal mask blocked and restored", test_signal_mask},
         {"timers fire in due order", test_timer_due_order},
@@ -947,9 +944,5 @@ int loop_suite(void)
 
     if (!suite)
         return -1;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            return -1;
-    }
-    return 0;
+    return SB_ADD_TESTS(suite, tests);
 }

@@ -8,6 +8,14 @@
 
 #include "suites.h"
 
+int sb_add_tests(CU_pSuite s, const sb_test_t *tests, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!CU_add_test(s, tests[i].name, tests[i].fn))
+            return -1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int (*suites[])(void) = {config_suite,    fmath_suite,        line_parser_suite,

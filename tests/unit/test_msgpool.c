@@ -170,10 +170,7 @@ static void test_destroy_with_live(void)
 
 int msgpool_suite(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"new rejects 0 blocks", test_new_rejects_zero},
         {"aligned and packed", test_alloc_aligned_and_packed},
         {"too big refused", test_too_big_refused},
@@ -186,8 +183,5 @@ int msgpool_suite(void)
 
     if (!s)
         return -1;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return SB_ADD_TESTS(s, tests);
 }

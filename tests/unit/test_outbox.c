@@ -1383,10 +1383,7 @@ static void test_random_block(void)
 
 int outbox_suite(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"drop reason names", test_reason_names},
         {"new rejects invalid options", test_new_rejects_invalid},
         {"push rejects invalid arguments", test_push_invalid_args},
@@ -1430,8 +1427,5 @@ int outbox_suite(void)
 
     if (!s)
         return -1;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return SB_ADD_TESTS(s, tests);
 }

@@ -523,10 +523,7 @@ static void test_no_fd_leak(void)
 
 int spool_suite(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"round trip across segments", test_round_trip},
         {"confirm out of order", test_confirm_out_of_order},
         {"confirm a wide window", test_confirm_wide_window},
@@ -543,9 +540,8 @@ int spool_suite(void)
 
     if (!s)
         return -1;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
+    if (SB_ADD_TESTS(s, tests) != 0)
+        return -1;
     if (spool_recovery_add(s) != 0 || !CU_add_test(s, "no fd leaked", test_no_fd_leak))
         return -1;
     return 0;

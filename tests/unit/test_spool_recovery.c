@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "spool_test.h"
+#include "suites.h"
 
 #define SEG4 (4 * SPT_LEN)   /* four records per segment */
 #define SEG10 (10 * SPT_LEN) /* ten */
@@ -431,10 +432,7 @@ static void test_mixed_sizes(void)
 
 int spool_recovery_add(CU_pSuite s)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const sb_test_t tests[] = {
         {"torn tail", test_torn_tail},
         {"whole last record lost", test_whole_record_lost},
         {"bit flip in the last record", test_bit_flip_last_record},
@@ -451,8 +449,5 @@ int spool_recovery_add(CU_pSuite s)
         {"mixed record sizes", test_mixed_sizes},
     };
 
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return -1;
-    return 0;
+    return SB_ADD_TESTS(s, tests);
 }
