@@ -96,10 +96,10 @@ struct gw_pub {
     pthread_mutex_t ring_lock;
     gw_msg_t **ring;
     size_t ring_cap, ring_head, ring_len;
-    bool ring_on;               /* connected and not paused: sends allowed */
-    atomic_long unconfirmed;    /* handed to Paho, no callback yet */
-    atomic_uint_fast64_t sent;  /* stats.sent, counted on whichever thread */
-    pub_event_t *spare;         /* the loop thread's array, swapped with events */
+    bool ring_on;              /* connected and not paused: sends allowed */
+    atomic_long unconfirmed;   /* handed to Paho, no callback yet */
+    atomic_uint_fast64_t sent; /* stats.sent, counted on whichever thread */
+    pub_event_t *spare;        /* the loop thread's array, swapped with events */
     size_t cap_spare;
 };
 
@@ -521,8 +521,7 @@ static void pump(gw_pub_t *pub)
             if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
                 rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_NO_MORE_MSGIDS)
                 break; /* transient: sent on a later pump */
-            post(pub, EV_REJECTED, rc, (uintptr_t)(m->id + CTX_MSG_BASE),
-                 pub->api->strerror(rc));
+            post(pub, EV_REJECTED, rc, (uintptr_t)(m->id + CTX_MSG_BASE), pub->api->strerror(rc));
         }
         pub->ring_head = (pub->ring_head + 1) % pub->ring_cap;
         pub->ring_len--;
