@@ -8,7 +8,8 @@
  * exception is sending: the loop hands messages it took from the outbox to a
  * ring (under `ring_lock`), and a confirmation's callback sends the next one
  * from the ring itself, so a freed slot in Paho's window is filled without a
- * round trip through the loop (see pump()).
+ * round trip through the loop (pub_pump() in pub_paho.c, which holds the
+ * callbacks).
  */
 #include "gateway/publisher.h"
 
@@ -23,291 +24,16 @@
 #include "gateway/error.h"
 #include "gateway/log.h"
 #include "gateway/paho.h"
-
-/* Per-message Paho contexts: outbox ids are offset so that the two status
- * messages have contexts of their own. */
-#define CTX_ONLINE 0u
-#define CTX_OFFLINE 1u
-#define CTX_MSG_BASE 2u
-
-/* Confirmations that wake the loop together; see post(). */
-#define ACK_BATCH 16u
-
-typedef enum {
-    EV_CONNECTED,
-    EV_CONNECT_FAILED,
-    EV_LOST,
-    EV_SENT,
-    EV_SEND_FAILED,
-    EV_DISCONNECTED,
-    EV_REJECTED, /* Paho refused a message outright (sendMessage's return) */
-} ev_type_t;
-
-typedef struct {
-    ev_type_t type;
-    int code; /* Paho's error code, or the MQTT 5 reason code when >= 0x80 */
-    uintptr_t ctx;
-    char text[120];
-} pub_event_t;
-
-typedef enum {
-    PUB_IDLE,
-    PUB_CONNECTING,
-    PUB_CONNECTED,
-    PUB_BACKOFF,
-    PUB_STOPPING,      /* publishing the offline status */
-    PUB_DISCONNECTING, /* waiting for the disconnect to finish */
-    PUB_STOPPED,
-} pub_state_t;
+#include "gateway/publisher_int.h"
 
 static const char *const state_names[] = {"idle",     "connecting",    "connected", "backoff",
                                           "stopping", "disconnecting", "stopped"};
-
-struct gw_pub {
-    const gw_paho_t *api; /* the plain or the TLS library */
-    gw_loop_t *loop;
-    gw_outbox_t *ob;
-    MQTTAsync client;
-    gw_pub_opts_t opts;
-    char *password;
-    pub_state_t state;
-    gw_timer_t retry_timer;
-    gw_timer_t stop_timer;
-    gw_timer_t pause_timer;
-    bool send_paused; /* after a failed publish; see pause_sending() */
-    bool renew;       /* a connection was lost: a fresh Paho client first */
-    uint64_t backoff_ms;
-    uint64_t rng;
-    void (*stop_done)(void *arg);
-    void *stop_arg;
-    bool stop_quietly; /* nothing to disconnect: the stop timer is not a timeout */
-    gw_pub_stats_t stats;
-
-    pthread_mutex_t lock; /* guards events, n_events, cap_events, n_acks */
-    pub_event_t *events;
-    size_t n_events;
-    size_t cap_events;
-    size_t n_acks;              /* confirmations among events; see post() */
-    atomic_size_t inflight_now; /* messages in flight after the last flush */
-
-    /* The hand-off ring (see pump()): messages the loop took from the outbox
-     * (in flight there) that Paho's threads send as confirmations free room
-     * in Paho's window. Guarded by ring_lock, as is `client` while ring_on. */
-    pthread_mutex_t ring_lock;
-    gw_msg_t **ring;
-    size_t ring_cap, ring_head, ring_len;
-    bool ring_on;              /* connected and not paused: sends allowed */
-    atomic_long unconfirmed;   /* handed to Paho, no callback yet */
-    atomic_uint_fast64_t sent; /* stats.sent, counted on whichever thread */
-    pub_event_t *spare;        /* the loop thread's array, swapped with events */
-    size_t cap_spare;
-};
-
-/* Paho's per-message callbacks carry only the message id, so they find the
- * publisher here. */
-static gw_pub_t *the_pub;
 
 static void set_state(gw_pub_t *pub, pub_state_t state)
 {
     gw_debug("mqtt: %s -> %s", state_names[pub->state], state_names[state]);
     pub->state = state;
 }
-
-/* --- Paho threads: record an event and wake the loop ----------------------- */
-
-static void post(gw_pub_t *pub, ev_type_t type, int code, uintptr_t ctx, const char *text)
-{
-    pthread_mutex_lock(&pub->lock);
-    if (pub->n_events == pub->cap_events) {
-        size_t cap = pub->cap_events ? pub->cap_events * 2 : 256;
-        pub_event_t *ev = realloc(pub->events, cap * sizeof(*ev));
-
-        if (!ev) {
-            /* Losing an ack would leave a message in flight forever; there is
-             * no way to continue correctly without memory. */
-            pthread_mutex_unlock(&pub->lock);
-            gw_err("mqtt: out of memory recording an event");
-            abort();
-        }
-        pub->events = ev;
-        pub->cap_events = cap;
-    }
-    pub_event_t *e = &pub->events[pub->n_events++];
-    e->type = type;
-    e->code = code;
-    e->ctx = ctx;
-    snprintf(e->text, sizeof(e->text), "%s", text ? text : "");
-    /* Confirmations are batched: waking the loop for each one costs a
-     * context switch per message and a sendMessage per wake-up, which
-     * contends with Paho's threads for its lock. The loop is woken once
-     * ACK_BATCH have come, or when every message in flight is confirmed (so
-     * nothing waits for a confirmation that will not come). Anything else
-     * wakes it at once. gw_pub_flush() closes the race with inflight_now. */
-    bool wake = true;
-    if (type == EV_SENT && ctx >= CTX_MSG_BASE) {
-        pub->n_acks++;
-        wake = pub->n_acks >= ACK_BATCH || pub->n_acks >= atomic_load(&pub->inflight_now);
-    }
-    pthread_mutex_unlock(&pub->lock);
-    if (wake)
-        gw_loop_wake(pub->loop);
-}
-
-static void on_connect_ok(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    post(context, EV_CONNECTED, 0, 0, NULL);
-}
-
-static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
-{
-    const char *why = resp && resp->message
-                          ? resp->message
-                          : ((gw_pub_t *)context)->api->strerror(resp ? resp->code : -1);
-    post(context, EV_CONNECT_FAILED, resp ? resp->code : -1, 0, why);
-}
-
-static void on_lost(void *context, char *cause)
-{
-    post(context, EV_LOST, 0, 0, cause ? cause : "connection closed");
-}
-
-static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m)
-{
-    (void)context;
-    (void)topic_len;
-    the_pub->api->freeMessage(&m);
-    the_pub->api->free(topic);
-    return 1;
-}
-
-static void pump(gw_pub_t *pub);
-
-/* A message's callback, on a Paho thread: one fewer in Paho's window, so
- * the next message of the ring can go at once, from this thread, without
- * waiting for the loop. If the loop holds the ring (it is refilling it and
- * sends itself), it is woken to look again. Paho holds its own lock around
- * callbacks, so this thread only ever tries the ring lock: the loop takes
- * the ring lock first and Paho's second. */
-static void confirmed(gw_pub_t *pub, uintptr_t ctx)
-{
-    if (ctx < CTX_MSG_BASE)
-        return;
-    atomic_fetch_sub(&pub->unconfirmed, 1);
-    if (pthread_mutex_trylock(&pub->ring_lock) == 0) {
-        pump(pub);
-        pthread_mutex_unlock(&pub->ring_lock);
-    } else {
-        gw_loop_wake(pub->loop);
-    }
-}
-
-static void on_sent(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    post(the_pub, EV_SENT, 0, (uintptr_t)context, NULL);
-    confirmed(the_pub, (uintptr_t)context);
-}
-
-static void on_send_fail(void *context, MQTTAsync_failureData *resp)
-{
-    post(the_pub, EV_SEND_FAILED, resp ? resp->code : -1, (uintptr_t)context,
-         resp && resp->message ? resp->message : NULL);
-    atomic_fetch_sub(&the_pub->unconfirmed, (long)((uintptr_t)context >= CTX_MSG_BASE));
-}
-
-/* MQTT 5 variants: the same events, with the broker's reason code. */
-static void reason_text(char *buf, size_t cap, int reason, int code, const char *message)
-{
-    if (reason)
-        snprintf(buf, cap, "%s (reason code %d)", the_pub->api->reasonCode_toString(reason),
-                 reason);
-    else
-        snprintf(buf, cap, "%s", message ? message : the_pub->api->strerror(code));
-}
-
-static void on_connect_ok5(void *context, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    post(context, EV_CONNECTED, 0, 0, NULL);
-}
-
-static void on_connect_fail5(void *context, MQTTAsync_failureData5 *resp)
-{
-    char why[120];
-
-    reason_text(why, sizeof(why), resp ? (int)resp->reasonCode : 0, resp ? resp->code : -1,
-                resp ? resp->message : NULL);
-    post(context, EV_CONNECT_FAILED, resp ? resp->code : -1, 0, why);
-}
-
-static void on_sent5(void *context, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    post(the_pub, EV_SENT, 0, (uintptr_t)context, NULL);
-    confirmed(the_pub, (uintptr_t)context);
-}
-
-static void on_send_fail5(void *context, MQTTAsync_failureData5 *resp)
-{
-    char why[120];
-    int reason = resp ? (int)resp->reasonCode : 0;
-
-    reason_text(why, sizeof(why), reason, resp ? resp->code : -1, resp ? resp->message : NULL);
-    /* The reason code rides in code's place: >= 0x80 is the broker's refusal. */
-    post(the_pub, EV_SEND_FAILED, reason >= 0x80 ? reason : (resp ? resp->code : -1),
-         (uintptr_t)context, why);
-    atomic_fetch_sub(&the_pub->unconfirmed, (long)((uintptr_t)context >= CTX_MSG_BASE));
-}
-
-static void on_disconnected5(void *context, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    post(context, EV_DISCONNECTED, 0, 0, NULL);
-}
-
-static void on_disconnect_fail5(void *context, MQTTAsync_failureData5 *resp)
-{
-    (void)resp;
-    post(context, EV_DISCONNECTED, -1, 0, NULL);
-}
-
-/* OpenSSL's own description of a TLS failure (wrong CA, expired
- * certificate, ...), which Paho's failure callback does not carry. */
-static int on_ssl_error(const char *str, size_t len, void *u)
-{
-    (void)u;
-    gw_warn("mqtt: TLS: %.*s", (int)(len && str[len - 1] == '\n' ? len - 1 : len), str);
-    return 0;
-}
-
-/* Response options for one call, in the callback flavour of the protocol
- * version (Paho refuses 3.1.1 callbacks on an MQTT 5 connection). */
-static void set_callbacks(const gw_pub_t *pub, MQTTAsync_responseOptions *ro,
-                          MQTTAsync_onSuccess *ok, MQTTAsync_onFailure *fail,
-                          MQTTAsync_onSuccess5 *ok5, MQTTAsync_onFailure5 *fail5)
-{
-    if (pub->opts.version == 5) {
-        ro->onSuccess5 = ok5;
-        ro->onFailure5 = fail5;
-    } else {
-        ro->onSuccess = ok;
-        ro->onFailure = fail;
-    }
-}
-
-static void on_disconnected(void *context, MQTTAsync_successData *resp)
-{
-    (void)resp;
-    post(context, EV_DISCONNECTED, 0, 0, NULL);
-}
-
-static void on_disconnect_fail(void *context, MQTTAsync_failureData *resp)
-{
-    (void)resp;
-    post(context, EV_DISCONNECTED, -1, 0, NULL);
-}
-
 /* --- loop thread ----------------------------------------------------------- */
 
 static void connect_now(gw_pub_t *pub);
@@ -350,13 +76,13 @@ static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
     m.payloadlen = (int)strlen(text);
     m.qos = 1;
     m.retained = 1;
-    set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
+    pub_send_callbacks(pub, &ro);
     ro.context = (void *)ctx;
     rc = pub->api->sendMessage(pub->client, pub->opts.status_topic, &m, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
         gw_warn("mqtt: cannot publish status '%s': %s", text, pub->api->strerror(rc));
         if (ctx == CTX_OFFLINE)
-            post(pub, EV_SEND_FAILED, rc, CTX_OFFLINE, NULL);
+            pub_post(pub, EV_SEND_FAILED, rc, CTX_OFFLINE, NULL);
     }
 }
 
@@ -374,7 +100,7 @@ static int create_client(gw_pub_t *pub, MQTTAsync *client)
         gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri, pub->api->strerror(rc));
         return -1;
     }
-    rc = pub->api->setCallbacks(*client, pub, on_lost, on_message, NULL);
+    rc = pub->api->setCallbacks(*client, pub, pub_on_lost, pub_on_message, NULL);
     if (rc != MQTTASYNC_SUCCESS) {
         gw_err("mqtt: cannot set the callbacks of a client: %s", pub->api->strerror(rc));
         pub->api->destroy(client);
@@ -425,21 +151,18 @@ static void connect_now(gw_pub_t *pub)
     if (pub->opts.version == 5) {
         co.cleanstart = 1;
         co.MQTTVersion = MQTTVERSION_5;
-        co.onSuccess5 = on_connect_ok5;
-        co.onFailure5 = on_connect_fail5;
     } else {
         co.cleansession = 1;
         co.MQTTVersion = MQTTVERSION_3_1_1;
-        co.onSuccess = on_connect_ok;
-        co.onFailure = on_connect_fail;
     }
+    pub_connect_callbacks(pub, &co);
     if (pub->opts.tls) {
         ssl.trustStore = pub->opts.ca_file;
         ssl.keyStore = pub->opts.cert_file;
         ssl.privateKey = pub->opts.key_file;
         ssl.enableServerCertAuth = pub->opts.verify;
         ssl.verify = pub->opts.verify; /* host name */
-        ssl.ssl_error_cb = on_ssl_error;
+        ssl.ssl_error_cb = pub_on_ssl_error;
         co.ssl = &ssl;
     }
     co.maxInflight = (int)pub->opts.max_inflight;
@@ -477,55 +200,10 @@ static void disconnect_now(gw_pub_t *pub)
 
     set_state(pub, PUB_DISCONNECTING);
     dopt.timeout = 1000;
-    if (pub->opts.version == 5) {
-        dopt.onSuccess5 = on_disconnected5;
-        dopt.onFailure5 = on_disconnect_fail5;
-    } else {
-        dopt.onSuccess = on_disconnected;
-        dopt.onFailure = on_disconnect_fail;
-    }
+    pub_disconnect_callbacks(pub, &dopt);
     dopt.context = pub;
     if (pub->api->disconnect(pub->client, &dopt) != MQTTASYNC_SUCCESS)
         finish_stop(pub);
-}
-
-/*
- * Sends from the ring while Paho's window has room; ring_lock held. Runs on
- * the loop thread (gw_pub_flush) and on Paho's threads (confirmed()), so the
- * messages leave in ring order whoever sends them. A message Paho refuses
- * outright is reported to the loop, which drops it (it would be refused
- * again); a transient refusal leaves it first in the ring.
- */
-static void pump(gw_pub_t *pub)
-{
-    while (pub->ring_on && pub->ring_len > 0 &&
-           atomic_load(&pub->unconfirmed) < (long)pub->opts.max_inflight) {
-        gw_msg_t *m = pub->ring[pub->ring_head];
-        MQTTAsync_message pm = MQTTAsync_message_initializer;
-        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        int rc;
-
-        pm.payload = m->payload;
-        pm.payloadlen = (int)m->payload_len;
-        pm.qos = m->qos;
-        pm.retained = m->retain;
-        set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
-        ro.context = (void *)(uintptr_t)(m->id + CTX_MSG_BASE);
-        /* Counted before the call: its callback may come before it returns. */
-        atomic_fetch_add(&pub->unconfirmed, 1);
-        rc = pub->api->sendMessage(pub->client, m->topic, &pm, &ro);
-        if (rc == MQTTASYNC_SUCCESS) {
-            atomic_fetch_add(&pub->sent, 1);
-        } else {
-            atomic_fetch_sub(&pub->unconfirmed, 1);
-            if (rc == MQTTASYNC_DISCONNECTED || rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
-                rc == MQTTASYNC_MAX_BUFFERED_MESSAGES || rc == MQTTASYNC_NO_MORE_MSGIDS)
-                break; /* transient: sent on a later pump */
-            post(pub, EV_REJECTED, rc, (uintptr_t)(m->id + CTX_MSG_BASE), pub->api->strerror(rc));
-        }
-        pub->ring_head = (pub->ring_head + 1) % pub->ring_cap;
-        pub->ring_len--;
-    }
 }
 
 /* Takes the ring back from Paho's threads. With requeue, its messages go
@@ -701,7 +379,7 @@ void gw_pub_flush(gw_pub_t *pub)
         pub->ring[(pub->ring_head + pub->ring_len) % pub->ring_cap] = m;
         pub->ring_len++;
     }
-    pump(pub);
+    pub_pump(pub);
     pthread_mutex_unlock(&pub->ring_lock);
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
@@ -723,7 +401,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
 
     const gw_paho_t *api = gw_paho_load(opts->tls);
 
-    if (the_pub) {
+    if (pub_the) {
         errno = EBUSY;
         return NULL;
     }
@@ -754,7 +432,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
         goto fail;
     }
     gw_loop_on_wake(loop, drain_events, pub);
-    the_pub = pub;
+    pub_the = pub;
     return pub;
 fail:
     gw_pub_free(pub);
@@ -785,7 +463,7 @@ int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qo
     m.payloadlen = (int)strlen(payload);
     m.qos = qos;
     m.retained = retain;
-    set_callbacks(pub, &ro, on_sent, on_send_fail, on_sent5, on_send_fail5);
+    pub_send_callbacks(pub, &ro);
     ro.context = (void *)(uintptr_t)CTX_ONLINE; /* confirmations are ignored */
     return pub->api->sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0 : -GW_EMQTT;
 }
@@ -839,8 +517,8 @@ void gw_pub_free(gw_pub_t *pub)
     }
     if (pub->client)
         pub->api->destroy(&pub->client);
-    if (the_pub == pub) {
-        the_pub = NULL;
+    if (pub_the == pub) {
+        pub_the = NULL;
         gw_loop_on_wake(pub->loop, NULL, NULL);
     }
     pthread_mutex_destroy(&pub->lock);
