@@ -371,7 +371,7 @@ void gw_pub_flush(gw_pub_t *pub)
         return;
     }
     /* Refill the ring from the outbox and send what Paho's window takes;
-     * Paho's threads send the rest as confirmations come (pump()). */
+     * Paho's threads send the rest as confirmations come (pub_pump()). */
     pthread_mutex_lock(&pub->ring_lock);
     pub->ring_on = true;
     while (pub->ring_len < pub->ring_cap && (m = gw_outbox_next(pub->ob)) != NULL) {

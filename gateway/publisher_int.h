@@ -25,7 +25,7 @@
 #define CTX_OFFLINE 1u
 #define CTX_MSG_BASE 2u
 
-/* Confirmations that wake the loop together; see post(). */
+/* Confirmations that wake the loop together; see pub_post(). */
 #define ACK_BATCH 16u
 
 typedef enum {
@@ -79,10 +79,10 @@ struct gw_pub {
     pub_event_t *events;
     size_t n_events;
     size_t cap_events;
-    size_t n_acks;              /* confirmations among events; see post() */
+    size_t n_acks;              /* confirmations among events; see pub_post() */
     atomic_size_t inflight_now; /* messages in flight after the last flush */
 
-    /* The hand-off ring (see pump()): messages the loop took from the outbox
+    /* The hand-off ring (see pub_pump()): messages the loop took from the outbox
      * (in flight there) that Paho's threads send as confirmations free room
      * in Paho's window. Guarded by ring_lock, as is `client` while ring_on. */
     pthread_mutex_t ring_lock;
