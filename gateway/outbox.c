@@ -594,6 +594,11 @@ int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len, 
     return rc;
 }
 
+size_t gw_outbox_in_flight(const gw_outbox_t *ob)
+{
+    return ob->st.in_flight;
+}
+
 bool gw_outbox_empty(const gw_outbox_t *ob)
 {
     return ob->st.queued == 0 && ob->st.in_flight == 0;

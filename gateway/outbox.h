@@ -158,6 +158,9 @@ void gw_outbox_on_unblock(gw_outbox_t *ob, void (*cb)(void *arg), void *arg);
 /* True when nothing is queued or in flight. */
 bool gw_outbox_empty(const gw_outbox_t *ob);
 
+/* Messages in flight (stats.in_flight without copying the stats). */
+size_t gw_outbox_in_flight(const gw_outbox_t *ob);
+
 void gw_outbox_stats(const gw_outbox_t *ob, gw_outbox_stats_t *out);
 
 #endif

@@ -383,13 +383,12 @@ void gw_pub_flush(gw_pub_t *pub)
     pthread_mutex_unlock(&pub->ring_lock);
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
-    gw_outbox_stats_t st;
+    size_t in_flight = gw_outbox_in_flight(pub->ob);
     bool late;
 
-    gw_outbox_stats(pub->ob, &st);
-    atomic_store(&pub->inflight_now, st.in_flight);
+    atomic_store(&pub->inflight_now, in_flight);
     pthread_mutex_lock(&pub->lock);
-    late = pub->n_acks > 0 && pub->n_acks >= st.in_flight;
+    late = pub->n_acks > 0 && pub->n_acks >= in_flight;
     pthread_mutex_unlock(&pub->lock);
     if (late)
         gw_loop_wake(pub->loop);
