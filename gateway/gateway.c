@@ -50,8 +50,10 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
     plen = gw_reading_to_json(r, payload, sizeof(payload));
     if (tlen < 0 || plen < 0) {
         if (gw->encode_errors++ == 0)
-            gw_err("adapter '%s': reading of sensor '%s' does not fit in a message; dropped",
-                   r->adapter, r->sensor);
+            gw_err("adapter '%s': reading of sensor '%s' does not fit in a message (%d bytes "
+                   "at most); dropped and counted as too_big",
+                   r->adapter, r->sensor, tlen < 0 ? TOPIC_MAX : PAYLOAD_MAX);
+        gw_store_refuse(gw->store, GW_DROP_TOO_BIG);
         return -ENOSPC;
     }
     return gw_store_put(gw->store, topic, (size_t)tlen, payload, (size_t)plen,
@@ -174,16 +176,20 @@ static void stop_publisher(gw_gateway_t *gw)
         return;
     gw->phase = GW_STOPPING;
     gw_timer_stop(gw->loop, &gw->deadline);
+    gw_timer_stop(gw->loop, &gw->repub_timer); /* a reload's reconnect is moot now */
     gw_pub_stop(gw->pub, DISCONNECT_TIMEOUT_MS, publisher_stopped, gw);
 }
 
-/* Out of time: whatever is still queued or in flight is counted as dropped. */
+/* Out of time: whatever is still queued or in flight goes to the spool or is
+ * counted as dropped. The publisher gives back what it holds first: the
+ * store frees messages, and none may be in the publisher's ring then. */
 static void deadline_due(gw_timer_t *t, void *arg)
 {
     gw_gateway_t *gw = arg;
     size_t n;
     (void)t;
 
+    gw_pub_take_back(gw->pub);
     n = gw_store_stop(gw->store);
     gw_warn("shutdown timeout: %zu undelivered messages %s", n,
             gw->cfg->outbox.spool.enabled ? "kept in the spool" : "dropped");
@@ -400,7 +406,7 @@ int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t 
     gw_timer_init(&gw->deadline, deadline_due, gw);
     gw_timer_init(&gw->stats_timer, stats_due, gw);
     gw_timer_init(&gw->status_timer, status_due, gw);
-    gw_timer_init(&gw->repub_timer, NULL, gw);
+    gw_timer_init(&gw->repub_timer, gw_replace_publisher, gw);
     gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
     if (!gw->ctxs)
         goto fail;
@@ -509,6 +515,7 @@ void gw_gateway_free(gw_gateway_t *gw)
         gw_timer_stop(gw->loop, &gw->repub_timer);
         gw_notify_fini(gw->loop);
     }
+    gw_pub_free(gw->next_pub);
     gw_pub_free(gw->pub);
     gw_store_close(gw->store);
     gw_loop_free(gw->loop);

@@ -54,7 +54,8 @@ struct gw_gateway {
     gw_loop_t *loop;
     gw_store_t *store;
     gw_outbox_t *ob; /* the store's */
-    gw_pub_t *pub;
+    gw_pub_t *pub;      /* never NULL once running */
+    gw_pub_t *next_pub; /* a reload's, created and waiting for pub to stop */
     gw_timer_t stats_timer;
     gw_timer_t status_timer; /* READY=1, then STATUS= for systemd */
     gw_phase_t phase;
@@ -84,5 +85,8 @@ void gw_pub_options(gw_gateway_t *gw, const cfg_t *cfg, gw_pub_opts_t *po);
 
 /* SIGHUP: reload the configuration file (reload.c). */
 void gw_gateway_reload(gw_gateway_t *gw);
+
+/* The repub_timer's callback: next_pub replaces the stopped pub (reload.c). */
+void gw_replace_publisher(gw_timer_t *t, void *arg);
 
 #endif

@@ -51,6 +51,7 @@ struct gw_outbox {
     void *release_arg;
     gw_outbox_stats_t st; /* every counter, kept live */
     gw_pool_t *pool;      /* message memory; see msgpool.h */
+    uint64_t sends;       /* the last send number given out */
 };
 
 static const char *const reason_names[GW_DROP_NREASONS] = {
@@ -418,6 +419,7 @@ void gw_outbox_mark_inflight(gw_outbox_t *ob, gw_msg_t *msg)
     queue_unlink(ob, msg);
     list_append(&ob->sent, msg);
     msg->inflight = true;
+    msg->send = ++ob->sends;
     ob->st.in_flight++;
     ob->st.bytes += msg_size(msg); /* queue_unlink took it off the total */
     ob->sent_bytes += msg_size(msg);
@@ -443,9 +445,29 @@ static void sent_remove(gw_outbox_t *ob, gw_msg_t *m)
     release(ob, m);
 }
 
-int gw_outbox_ack(gw_outbox_t *ob, uint64_t id)
+/* The in-flight message with this id, if it is in flight as this send. */
+static gw_msg_t *find_send(const gw_outbox_t *ob, uint64_t id, uint64_t send)
 {
     gw_msg_t *m = find_sent(ob, id);
+
+    return m && m->send == send ? m : NULL;
+}
+
+bool gw_outbox_is_current(const gw_outbox_t *ob, uint64_t id, uint64_t send)
+{
+    return find_send(ob, id, send) != NULL;
+}
+
+uint64_t gw_outbox_send_of(const gw_outbox_t *ob, uint64_t id)
+{
+    gw_msg_t *m = find_sent(ob, id);
+
+    return m ? m->send : 0;
+}
+
+int gw_outbox_ack(gw_outbox_t *ob, uint64_t id, uint64_t send)
+{
+    gw_msg_t *m = find_send(ob, id, send);
 
     if (!m) {
         ob->st.stale_acks++;
@@ -457,19 +479,25 @@ int gw_outbox_ack(gw_outbox_t *ob, uint64_t id)
     return 0;
 }
 
-int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, gw_drop_reason_t reason)
+int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, uint64_t send, gw_drop_reason_t reason)
 {
     gw_msg_t *m;
 
     if ((unsigned)reason >= GW_DROP_NREASONS)
         return -EINVAL;
-    m = find_sent(ob, id);
+    m = find_send(ob, id, send);
     if (!m)
         return -ENOENT;
     sent_remove(ob, m);
     count_drop(ob, reason);
     maybe_unblock(ob);
     return 0;
+}
+
+void gw_outbox_refuse(gw_outbox_t *ob, gw_drop_reason_t reason)
+{
+    ob->st.produced++;
+    count_drop(ob, reason < GW_DROP_NREASONS ? reason : GW_DROP_OVERFLOW);
 }
 
 int gw_outbox_requeue(gw_outbox_t *ob, uint64_t id)

@@ -55,6 +55,7 @@ typedef struct gw_msg {
     struct gw_msg *prev, *next; /* private: queue or in-flight list links */
     uint64_t id;                /* unique, increasing in production order */
     uint64_t origin;            /* caller's tag (the spool record + 1), 0: none */
+    uint64_t send;              /* the number of its current send (gw_outbox_mark_inflight) */
     uint32_t topic_len;
     uint32_t payload_len;
     uint8_t qos;
@@ -125,23 +126,36 @@ size_t gw_outbox_move_queued(gw_outbox_t *ob, void (*cb)(void *arg, const gw_msg
  * empty or max_inflight messages are already in flight. */
 gw_msg_t *gw_outbox_next(gw_outbox_t *ob);
 
-/* Marks the message returned by gw_outbox_next() as in flight. */
+/* Marks the message returned by gw_outbox_next() as in flight and gives it a
+ * new send number (msg->send), unique in this outbox: a confirmation names the
+ * message by id and send, so one that comes for an earlier send of a message
+ * sent again is recognised as stale. */
 void gw_outbox_mark_inflight(gw_outbox_t *ob, gw_msg_t *msg);
 
-/* Delivery confirmed for the in-flight message with this id: it is counted as
- * delivered and freed. Returns 0, or -ENOENT (counted as a stale ack) when no
- * in-flight message has that id. */
-int gw_outbox_ack(gw_outbox_t *ob, uint64_t id);
+/* True when the message with this id is in flight as this send. */
+bool gw_outbox_is_current(const gw_outbox_t *ob, uint64_t id, uint64_t send);
 
-/* Drops the in-flight message with this id for a reason. 0 or -ENOENT
- * (-EINVAL for a reason outside the enum). */
-int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, gw_drop_reason_t reason);
+/* The send number of the in-flight message with this id, 0 if none. */
+uint64_t gw_outbox_send_of(const gw_outbox_t *ob, uint64_t id);
+
+/* Delivery confirmed for send `send` of the in-flight message with this id:
+ * it is counted as delivered and freed. Returns 0, or -ENOENT (counted as a
+ * stale ack) when no message is in flight as that id and send. */
+int gw_outbox_ack(gw_outbox_t *ob, uint64_t id, uint64_t send);
+
+/* Drops the in-flight message with this id and send for a reason. 0 or
+ * -ENOENT (-EINVAL for a reason outside the enum). */
+int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, uint64_t send, gw_drop_reason_t reason);
+
+/* A message that was produced but could not be made into one (its payload
+ * did not fit the encoder): counted as produced and dropped for reason. */
+void gw_outbox_refuse(gw_outbox_t *ob, gw_drop_reason_t reason);
 
 /* Connection lost: every in-flight message goes back to the head of the
  * queue, oldest first, ahead of everything queued. Returns how many. */
 size_t gw_outbox_requeue_inflight(gw_outbox_t *ob);
 
-/* One in-flight message whose sending failed goes back to the queue, in id
+/* One in-flight message that was never sent goes back to the queue, in id
  * order (ahead of everything newer). 0 or -ENOENT. */
 int gw_outbox_requeue(gw_outbox_t *ob, uint64_t id);
 

@@ -24,6 +24,16 @@ static bool sym(void *lib, const char *name, void *fn, size_t size)
     return true;
 }
 
+/* A symbol that may be missing: the pointer stays NULL. */
+static void opt_sym(void *lib, const char *name, void *fn, size_t size)
+{
+    void *p = dlsym(lib, name);
+
+    memset(fn, 0, size);
+    if (p)
+        memcpy(fn, &p, size);
+}
+
 #define SYM(lib, api, field, name) sym(lib, name, &(api)->field, sizeof((api)->field))
 
 const gw_paho_t *gw_paho_load(bool tls)
@@ -52,7 +62,29 @@ const gw_paho_t *gw_paho_load(bool tls)
         dlclose(lib);
         return NULL;
     }
+    /* Optional: MQTT 5 properties, and the heap accounting of a tracking
+     * build. */
+    opt_sym(lib, "MQTTProperties_hasProperty", &api->hasProperty, sizeof(api->hasProperty));
+    opt_sym(lib, "MQTTProperties_getNumericValue", &api->getNumericValue,
+            sizeof(api->getNumericValue));
+    opt_sym(lib, "Heap_get_info", &api->heap_info, sizeof(api->heap_info));
+    if (!api->hasProperty || !api->getNumericValue)
+        api->getNumericValue = NULL;
     loaded[tls] = true;
     gw_debug("mqtt: using %s", libraries[tls]);
     return api;
+}
+
+long gw_paho_heap_bytes(void)
+{
+    long total = -1;
+
+    for (int i = 0; i < 2; i++) {
+        if (loaded[i] && apis[i].heap_info) {
+            const size_t *info = apis[i].heap_info();
+
+            total = (total < 0 ? 0 : total) + (long)(info ? info[0] : 0);
+        }
+    }
+    return total;
 }

@@ -30,7 +30,17 @@ typedef struct {
     void (*freeMessage)(MQTTAsync_message **msg);
     void (*free)(void *ptr);
     const char *(*reasonCode_toString)(enum MQTTReasonCodes value);
+    /* Optional (NULL when the library lacks them): */
+    int (*hasProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);
+    int (*getNumericValue)(MQTTProperties *props, enum MQTTPropertyCodes code);
+    /* Paho's own heap accounting, in builds that track it (Debian's does):
+     * the first member is the bytes it holds now. */
+    const size_t *(*heap_info)(void);
 } gw_paho_t;
+
+/* Bytes Paho's own heap holds now, in the libraries loaded so far; -1 when
+ * no loaded library tracks its heap. Any thread. */
+long gw_paho_heap_bytes(void);
 
 /* The Paho library for plain TCP or for TLS, loaded on first use (it stays
  * loaded). NULL, after logging why, if it cannot be loaded. Loop thread. */

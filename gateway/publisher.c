@@ -1,15 +1,14 @@
 /*
  * The MQTT publisher over Paho MQTTAsync; see publisher.h for the contract.
  *
- * Threading: Paho calls back on its own threads. Each callback copies what it
- * needs into an event, appends it under `lock` and wakes the loop; the loop
- * thread swaps the whole event array out under the lock and applies the
- * events in order: the outbox and every state are the loop's alone. The one
- * exception is sending: the loop hands messages it took from the outbox to a
- * ring (under `ring_lock`), and a confirmation's callback sends the next one
- * from the ring itself, so a freed slot in Paho's window is filled without a
- * round trip through the loop (pub_pump() in pub_paho.c, which holds the
- * callbacks).
+ * Threading: this file runs on the loop thread only. Paho calls back on its
+ * own threads; those callbacks, and everything they touch, live in
+ * pubring.c, which records what happened as events and wakes the loop. The
+ * loop takes the events here and applies them in order: the outbox and every
+ * state below are the loop's alone. The one exception is sending: the loop
+ * hands messages it took from the outbox to a ring, and a confirmation's
+ * callback sends the next one from the ring itself (pubring.c says who owns
+ * a message at each step).
  */
 #include "gateway/publisher.h"
 
@@ -34,9 +33,9 @@ static void set_state(gw_pub_t *pub, pub_state_t state)
     gw_debug("mqtt: %s -> %s", state_names[pub->state], state_names[state]);
     pub->state = state;
 }
-/* --- loop thread ----------------------------------------------------------- */
 
 static void connect_now(gw_pub_t *pub);
+static void stop_deadline(gw_timer_t *t, void *arg);
 
 static uint64_t next_random(gw_pub_t *pub)
 {
@@ -66,24 +65,17 @@ static void retry_due(gw_timer_t *t, void *arg)
     connect_now(arg);
 }
 
-static void publish_status(gw_pub_t *pub, const char *text, uintptr_t ctx)
+static void publish_status(gw_pub_t *pub, const char *text, send_kind_t kind)
 {
-    MQTTAsync_message m = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc;
+    int paho_rc = 0;
+    int rc = pr_send_own(pub, kind, pub->opts.status_topic, text, 1, true, &paho_rc);
 
-    m.payload = (void *)text;
-    m.payloadlen = (int)strlen(text);
-    m.qos = 1;
-    m.retained = 1;
-    pub_send_callbacks(pub, &ro);
-    ro.context = (void *)ctx;
-    rc = pub->api->sendMessage(pub->client, pub->opts.status_topic, &m, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-        gw_warn("mqtt: cannot publish status '%s': %s", text, pub->api->strerror(rc));
-        if (ctx == CTX_OFFLINE)
-            pub_post(pub, EV_SEND_FAILED, rc, CTX_OFFLINE, NULL);
-    }
+    if (rc == 0)
+        return;
+    gw_warn("mqtt: cannot publish status '%s': %s", text,
+            rc == -EBUSY ? "the previous one is not confirmed yet" : pub->api->strerror(paho_rc));
+    if (kind == SEND_OFFLINE && pub->state == PUB_STOPPING)
+        pr_post(pub, EV_DISCONNECTED, -1, NULL); /* nothing to wait for: disconnect */
 }
 
 static int create_client(gw_pub_t *pub, MQTTAsync *client)
@@ -92,45 +84,45 @@ static int create_client(gw_pub_t *pub, MQTTAsync *client)
     int rc;
 
     cro.sendWhileDisconnected = 0;
-    cro.maxBufferedMessages = (int)pub->opts.max_inflight + 16;
+    cro.maxBufferedMessages = (int)pub->ring_cap + SEND_NKINDS;
     cro.MQTTVersion = pub->opts.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
                                      MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
         gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri, pub->api->strerror(rc));
-        return -1;
+        return -GW_EMQTT;
     }
-    rc = pub->api->setCallbacks(*client, pub, pub_on_lost, pub_on_message, NULL);
+    rc = pub->api->setCallbacks(*client, pub, pr_on_lost, pr_on_message, NULL);
     if (rc != MQTTASYNC_SUCCESS) {
         gw_err("mqtt: cannot set the callbacks of a client: %s", pub->api->strerror(rc));
         pub->api->destroy(client);
-        return -1;
+        return -GW_EMQTT;
     }
     return 0;
 }
 
 /*
- * After a lost connection Paho (1.3.11) keeps publish commands it had not yet
- * written, although it reported them failed, and writes them first on the
- * next connection, ahead of the messages the outbox sends again in order and
- * under message ids it hands out anew. So every reconnect starts from a new
- * client. The new one is created before the old one is destroyed: with no
- * client left, Paho would stop and restart its threads, which blocks.
+ * After a lost connection Paho (1.3.12) keeps the publish commands it had
+ * not yet written, and writes them first on the next connection, ahead of
+ * the messages the outbox sends again in order. Those commands exist only
+ * when Paho still held sends at the loss (pr_pending() > 0); then the
+ * reconnect starts from a new client. The new one is created before the old
+ * one is destroyed: with no client left, Paho would stop and restart its
+ * threads, which blocks. Destroying a client that holds unwritten publishes
+ * leaks their topic and payload inside Paho (MQTTAsync_destroy clears the
+ * pointers before freeing the commands), which is why a client is reused
+ * whenever it holds nothing: docs/delivery.md.
  */
 static void renew_client(gw_pub_t *pub)
 {
-    MQTTAsync fresh = NULL;
-
-    MQTTAsync old;
+    MQTTAsync fresh = NULL, old;
 
     if (create_client(pub, &fresh) != 0)
-        return; /* keep the old client; the stale commands are the lesser harm */
-    pthread_mutex_lock(&pub->ring_lock);
-    old = pub->client;
-    pub->client = fresh;
-    pthread_mutex_unlock(&pub->ring_lock);
-    pub->api->destroy(&old);
+        return; /* keep the old client: stale sends are recognised as stale */
+    old = pr_swap_client(pub, fresh);
+    pub->api->destroy(&old); /* its callbacks run here, all stale */
     pub->renew = false;
+    pub->stats.renewed++;
 }
 
 static void connect_now(gw_pub_t *pub)
@@ -155,20 +147,22 @@ static void connect_now(gw_pub_t *pub)
         co.cleansession = 1;
         co.MQTTVersion = MQTTVERSION_3_1_1;
     }
-    pub_connect_callbacks(pub, &co);
+    pr_connect_callbacks(pub, &co);
     if (pub->opts.tls) {
         ssl.trustStore = pub->opts.ca_file;
         ssl.keyStore = pub->opts.cert_file;
         ssl.privateKey = pub->opts.key_file;
         ssl.enableServerCertAuth = pub->opts.verify;
         ssl.verify = pub->opts.verify; /* host name */
-        ssl.ssl_error_cb = pub_on_ssl_error;
+        ssl.ssl_error_cb = pr_on_ssl_error;
         co.ssl = &ssl;
     }
-    co.maxInflight = (int)pub->opts.max_inflight;
+    /* Paho's own limit is above the publisher's window, so that Paho never
+     * queues a publish of ours behind its flow control (see renew_client). */
+    co.maxInflight = (int)pub->ring_cap + SEND_NKINDS;
     co.will = &will;
     co.username = pub->opts.username;
-    co.password = pub->password;
+    co.password = pub->opts.password;
     co.connectTimeout = 10;
     co.automaticReconnect = 0;
     co.context = pub;
@@ -200,29 +194,10 @@ static void disconnect_now(gw_pub_t *pub)
 
     set_state(pub, PUB_DISCONNECTING);
     dopt.timeout = 1000;
-    pub_disconnect_callbacks(pub, &dopt);
+    pr_disconnect_callbacks(pub, &dopt);
     dopt.context = pub;
     if (pub->api->disconnect(pub->client, &dopt) != MQTTASYNC_SUCCESS)
         finish_stop(pub);
-}
-
-/* Takes the ring back from Paho's threads. With requeue, its messages go
- * back to the outbox's queue (they were never sent); without, the caller
- * requeues everything in flight. Loop thread. */
-static void ring_stop(gw_pub_t *pub, bool requeue)
-{
-    pthread_mutex_lock(&pub->ring_lock);
-    pub->ring_on = false;
-    /* Newest first: each goes back to the head of the queue. */
-    while (requeue && pub->ring_len > 0) {
-        size_t last = (pub->ring_head + pub->ring_len - 1) % pub->ring_cap;
-
-        gw_outbox_requeue(pub->ob, pub->ring[last]->id);
-        pub->ring_len--;
-    }
-    pub->ring_head = 0;
-    pub->ring_len = 0;
-    pthread_mutex_unlock(&pub->ring_lock);
 }
 
 /*
@@ -231,15 +206,15 @@ static void ring_stop(gw_pub_t *pub, bool requeue)
  * at once could put it behind newer messages still in flight, so: every
  * message in flight goes back to the queue in order, and nothing is sent
  * until the connection is re-established or, if it survives, for a short
- * pause. Messages that did arrive are sent twice (counted as re-sent).
+ * pause. Messages that did arrive are sent twice (counted as re-sent); the
+ * confirmations of their first sends are stale and ignored.
  */
 static void pause_sending(gw_pub_t *pub)
 {
     if (pub->send_paused)
         return;
     pub->send_paused = true;
-    ring_stop(pub, false);
-    gw_outbox_requeue_inflight(pub->ob);
+    pr_take_back(pub);
     gw_timer_start(pub->loop, &pub->pause_timer, gw_clock_now_ms() + pub->opts.reconnect_min_ms);
 }
 
@@ -251,27 +226,32 @@ static void pause_over(gw_timer_t *t, void *arg)
     pub->send_paused = false;
 }
 
-static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
+static void handle_own(gw_pub_t *pub, const pub_event_t *e)
 {
-    if (e->ctx == CTX_ONLINE)
-        return;
-    if (e->ctx == CTX_OFFLINE) {
-        if (pub->state == PUB_STOPPING)
-            disconnect_now(pub);
-        return;
-    }
-    uint64_t id = (uint64_t)(e->ctx - CTX_MSG_BASE);
-    if (ok) {
-        gw_outbox_ack(pub->ob, id);
+    if (e->kind == SEND_OFFLINE && pub->state == PUB_STOPPING)
+        disconnect_now(pub);
+}
+
+static void handle_sent(gw_pub_t *pub, const pub_event_t *e)
+{
+    if (e->kind != SEND_MSG) {
+        handle_own(pub, e);
         return;
     }
+    if (e->type == EV_SENT) {
+        gw_outbox_ack(pub->ob, e->id, e->send); /* a stale one is counted there */
+        return;
+    }
+    if (!gw_outbox_is_current(pub->ob, e->id, e->send))
+        return; /* an earlier send of a message sent again, or taken back */
     /* Only the broker's explicit refusal (an MQTT 5 reason code >= 0x80, e.g.
-     * not authorized) is final. Any other failure is the connection's: the
-     * message goes back to the queue and is sent again (at-least-once). */
-    (void)id;
-    if (e->code >= 0x80) {
-        if (gw_outbox_fail(pub->ob, id, GW_DROP_REJECTED) == 0)
-            gw_warn("mqtt: the broker refused a message: %s", e->text);
+     * not authorized) or Paho's (EV_REJECTED) is final. Any other failure is
+     * the connection's: the message goes back to the queue and is sent again
+     * (at-least-once). */
+    if (e->type == EV_REJECTED || e->code >= 0x80) {
+        gw_outbox_fail(pub->ob, e->id, e->send, GW_DROP_REJECTED);
+        gw_warn("mqtt: %s refused a message: %s",
+                e->type == EV_REJECTED ? "the MQTT client" : "the broker", e->text);
         return;
     }
     pause_sending(pub);
@@ -279,13 +259,12 @@ static void handle_sent(gw_pub_t *pub, const pub_event_t *e, bool ok)
 
 static void handle_lost(gw_pub_t *pub, const char *cause)
 {
-    size_t n;
-
-    ring_stop(pub, false);
-    n = gw_outbox_requeue_inflight(pub->ob);
+    size_t n = pr_take_back(pub);
 
     pub->stats.lost++;
-    pub->renew = true;
+    /* Paho's failure callbacks for what it had written came before the loss;
+     * what it still holds now are commands it never wrote. */
+    pub->renew = pr_pending(pub) > 0;
     if (pub->state == PUB_STOPPING || pub->state == PUB_DISCONNECTING) {
         finish_stop(pub);
         return;
@@ -298,22 +277,33 @@ static void handle_lost(gw_pub_t *pub, const char *cause)
     schedule_retry(pub, "reconnecting to", "connection lost");
 }
 
+static void handle_connected(gw_pub_t *pub, int receive_max)
+{
+    size_t window = pub->ring_cap;
+
+    pub->stats.connects++;
+    pub->backoff_ms = pub->opts.reconnect_min_ms;
+    pub->send_paused = false;
+    gw_timer_stop(pub->loop, &pub->pause_timer);
+    /* An MQTT 5 broker's receive maximum bounds what may be unacknowledged;
+     * beyond it Paho would hold our publishes back (one is the status's). */
+    if (receive_max > 1 && (size_t)receive_max - 1 < window) {
+        window = (size_t)receive_max - 1;
+        gw_info("mqtt: the broker receives at most %d messages at once; max_inflight %zu -> %zu",
+                receive_max, pub->ring_cap, window);
+    }
+    pr_set_window(pub, window);
+    set_state(pub, PUB_CONNECTED);
+    gw_info("mqtt: connected to %s as %s", pub->opts.uri, pub->opts.client_id);
+    publish_status(pub, "online", SEND_ONLINE);
+}
+
 static void apply(gw_pub_t *pub, const pub_event_t *e)
 {
     switch (e->type) {
     case EV_CONNECTED:
-        if (pub->state != PUB_CONNECTING)
-            break;
-        pub->stats.connects++;
-        pub->backoff_ms = pub->opts.reconnect_min_ms;
-        pub->send_paused = false;
-        gw_timer_stop(pub->loop, &pub->pause_timer);
-        /* A new client (renew_client) or the first: nothing of Paho's is
-         * outstanding, and no callback of an older connection can come. */
-        atomic_store(&pub->unconfirmed, 0);
-        set_state(pub, PUB_CONNECTED);
-        gw_info("mqtt: connected to %s as %s", pub->opts.uri, pub->opts.client_id);
-        publish_status(pub, "online", CTX_ONLINE);
+        if (pub->state == PUB_CONNECTING)
+            handle_connected(pub, e->code);
         break;
     case EV_CONNECT_FAILED:
         if (pub->state != PUB_CONNECTING)
@@ -326,15 +316,14 @@ static void apply(gw_pub_t *pub, const pub_event_t *e)
         break;
     case EV_SENT:
     case EV_SEND_FAILED:
-        handle_sent(pub, e, e->type == EV_SENT);
-        break;
     case EV_REJECTED:
-        if (gw_outbox_fail(pub->ob, (uint64_t)(e->ctx - CTX_MSG_BASE), GW_DROP_REJECTED) == 0)
-            gw_warn("mqtt: cannot publish to a topic: %s", e->text);
+        handle_sent(pub, e);
         break;
     case EV_DISCONNECTED:
         if (pub->state == PUB_DISCONNECTING)
             finish_stop(pub);
+        else if (pub->state == PUB_STOPPING)
+            disconnect_now(pub);
         break;
     }
 }
@@ -342,45 +331,23 @@ static void apply(gw_pub_t *pub, const pub_event_t *e)
 static void drain_events(gw_loop_t *loop, void *arg)
 {
     gw_pub_t *pub = arg;
-    pub_event_t *batch;
     size_t n, cap;
+    pub_event_t *batch = pr_events_take(pub, &n, &cap);
     (void)loop;
 
-    pthread_mutex_lock(&pub->lock);
-    batch = pub->events;
-    n = pub->n_events;
-    cap = pub->cap_events;
-    pub->events = pub->spare;
-    pub->cap_events = pub->cap_spare;
-    pub->n_events = 0;
-    pub->n_acks = 0;
-    pthread_mutex_unlock(&pub->lock);
     for (size_t i = 0; i < n; i++)
         apply(pub, &batch[i]);
-    pub->spare = batch;
-    pub->cap_spare = cap;
+    pr_events_done(pub, batch, cap);
 }
 
 void gw_pub_flush(gw_pub_t *pub)
 {
-    gw_msg_t *m;
-
     if (pub->state != PUB_CONNECTED || pub->send_paused) {
-        if (pub->ring_on || pub->ring_len)
-            ring_stop(pub, true);
+        if (pub->ring_on)
+            pr_ring_stop(pub);
         return;
     }
-    /* Refill the ring from the outbox and send what Paho's window takes;
-     * Paho's threads send the rest as confirmations come (pub_pump()). */
-    pthread_mutex_lock(&pub->ring_lock);
-    pub->ring_on = true;
-    while (pub->ring_len < pub->ring_cap && (m = gw_outbox_next(pub->ob)) != NULL) {
-        gw_outbox_mark_inflight(pub->ob, m);
-        pub->ring[(pub->ring_head + pub->ring_len) % pub->ring_cap] = m;
-        pub->ring_len++;
-    }
-    pub_pump(pub);
-    pthread_mutex_unlock(&pub->ring_lock);
+    pr_fill(pub);
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
     size_t in_flight = gw_outbox_in_flight(pub->ob);
@@ -394,16 +361,39 @@ void gw_pub_flush(gw_pub_t *pub)
         gw_loop_wake(pub->loop);
 }
 
+/* The options' strings, copied into one block the publisher owns: the
+ * configuration they came from may be freed by a reload while this
+ * publisher still runs. */
+static int copy_opts(gw_pub_t *pub, const gw_pub_opts_t *opts)
+{
+    const char **fields[] = {&pub->opts.uri,       &pub->opts.client_id,    &pub->opts.username,
+                             &pub->opts.password,  &pub->opts.status_topic, &pub->opts.ca_file,
+                             &pub->opts.cert_file, &pub->opts.key_file};
+    size_t len = 0, at = 0;
+
+    pub->opts = *opts;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        len += *fields[i] ? strlen(*fields[i]) + 1 : 0;
+    if (!(pub->strings = malloc(len ? len : 1)))
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!*fields[i])
+            continue;
+        size_t n = strlen(*fields[i]) + 1;
+
+        memcpy(pub->strings + at, *fields[i], n);
+        *fields[i] = pub->strings + at;
+        at += n;
+    }
+    return 0;
+}
+
 gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts)
 {
-    gw_pub_t *pub;
-
     const gw_paho_t *api = gw_paho_load(opts->tls);
+    gw_pub_t *pub;
+    int rc;
 
-    if (pub_the) {
-        errno = EBUSY;
-        return NULL;
-    }
     if (!api) {
         errno = ELIBACC;
         return NULL;
@@ -414,34 +404,33 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     pub->api = api;
     pub->loop = loop;
     pub->ob = ob;
-    pub->opts = *opts;
-    pub->backoff_ms = opts->reconnect_min_ms ? opts->reconnect_min_ms : 1;
-    pub->rng = (uint64_t)gw_clock_wall_ms() | 1;
-    pthread_mutex_init(&pub->lock, NULL);
-    pthread_mutex_init(&pub->ring_lock, NULL);
     gw_timer_init(&pub->retry_timer, retry_due, pub);
     gw_timer_init(&pub->pause_timer, pause_over, pub);
-    pub->ring_cap = opts->max_inflight ? opts->max_inflight : 1;
-    if (!(pub->ring = calloc(pub->ring_cap, sizeof(*pub->ring))))
-        goto fail;
-    if (opts->password && !(pub->password = strdup(opts->password)))
-        goto fail;
-    if (create_client(pub, &pub->client) != 0) {
-        errno = EINVAL;
-        goto fail;
+    gw_timer_init(&pub->stop_timer, stop_deadline, pub);
+    rc = pr_init(pub, opts->max_inflight);
+    if (rc == 0)
+        rc = copy_opts(pub, opts);
+    if (rc != 0) {
+        gw_pub_free(pub);
+        errno = -rc;
+        return NULL;
     }
-    gw_loop_on_wake(loop, drain_events, pub);
-    pub_the = pub;
+    pub->backoff_ms = opts->reconnect_min_ms ? opts->reconnect_min_ms : 1;
+    pub->rng = (uint64_t)gw_clock_wall_ms() | 1;
+    if (create_client(pub, &pub->client) != 0) {
+        gw_pub_free(pub);
+        errno = EINVAL;
+        return NULL;
+    }
     return pub;
-fail:
-    gw_pub_free(pub);
-    return NULL;
 }
 
 int gw_pub_start(gw_pub_t *pub)
 {
     if (pub->state != PUB_IDLE)
         return -EALREADY;
+    gw_loop_on_wake(pub->loop, drain_events, pub);
+    pub->owns_wake = true;
     connect_now(pub);
     return 0;
 }
@@ -453,18 +442,11 @@ bool gw_pub_connected(const gw_pub_t *pub)
 
 int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qos, bool retain)
 {
-    MQTTAsync_message m = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int paho_rc;
 
     if (pub->state != PUB_CONNECTED)
         return -ENOTCONN;
-    m.payload = (void *)payload;
-    m.payloadlen = (int)strlen(payload);
-    m.qos = qos;
-    m.retained = retain;
-    pub_send_callbacks(pub, &ro);
-    ro.context = (void *)(uintptr_t)CTX_ONLINE; /* confirmations are ignored */
-    return pub->api->sendMessage(pub->client, topic, &m, &ro) == MQTTASYNC_SUCCESS ? 0 : -GW_EMQTT;
+    return pr_send_own(pub, SEND_OTHER, topic, payload, qos, retain, &paho_rc);
 }
 
 static void stop_deadline(gw_timer_t *t, void *arg)
@@ -477,56 +459,72 @@ static void stop_deadline(gw_timer_t *t, void *arg)
     finish_stop(pub);
 }
 
+/* Finishes from the stop timer, so done() never runs inside the caller. */
+static void stop_soon(gw_pub_t *pub)
+{
+    pub->stop_quietly = true;
+    gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms());
+}
+
 void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
+    /* A later stop replaces the earlier one's callback: shutdown after a
+     * reload's reconnect, or a second reload. */
     pub->stop_done = done;
     pub->stop_arg = arg;
+    if (pub->state == PUB_STOPPING || pub->state == PUB_DISCONNECTING)
+        return; /* on its way */
+    if (pub->state == PUB_STOPPED) {
+        stop_soon(pub);
+        return;
+    }
     gw_timer_stop(pub->loop, &pub->retry_timer);
-    gw_timer_init(&pub->stop_timer, stop_deadline, pub);
+    gw_timer_stop(pub->loop, &pub->pause_timer);
+    pr_ring_stop(pub); /* nothing more goes out; what Paho holds may still be confirmed */
     gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms() + timeout_ms);
-    ring_stop(pub, true); /* nothing more goes out */
     if (pub->state == PUB_CONNECTED) {
         set_state(pub, PUB_STOPPING);
-        publish_status(pub, "offline", CTX_OFFLINE);
+        publish_status(pub, "offline", SEND_OFFLINE);
     } else if (pub->state == PUB_CONNECTING) {
         disconnect_now(pub);
     } else {
-        /* Finish from the timer so done() never runs inside the caller. */
-        pub->stop_quietly = true;
-        gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms());
         set_state(pub, PUB_DISCONNECTING);
+        stop_soon(pub);
     }
+}
+
+size_t gw_pub_take_back(gw_pub_t *pub)
+{
+    return pr_take_back(pub);
 }
 
 void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out)
 {
     *out = pub->stats;
     out->sent = atomic_load(&pub->sent);
+    out->paho_heap = gw_paho_heap_bytes();
 }
 
 void gw_pub_free(gw_pub_t *pub)
 {
     if (!pub)
         return;
-    if (pub->loop) {
-        gw_timer_stop(pub->loop, &pub->retry_timer);
-        gw_timer_stop(pub->loop, &pub->pause_timer);
-        if (pub->stop_timer.cb)
-            gw_timer_stop(pub->loop, &pub->stop_timer);
-    }
+    gw_timer_stop(pub->loop, &pub->retry_timer);
+    gw_timer_stop(pub->loop, &pub->pause_timer);
+    gw_timer_stop(pub->loop, &pub->stop_timer);
+    /* Everything it holds goes back to the outbox (a reload's new publisher
+     * sends it again). */
+    if (pub->ring)
+        pr_take_back(pub);
+    /* Destroying the client runs the callbacks of whatever it held, here:
+     * before the slots and locks go. */
     if (pub->client)
         pub->api->destroy(&pub->client);
-    if (pub_the == pub) {
-        pub_the = NULL;
+    if (pub->owns_wake)
         gw_loop_on_wake(pub->loop, NULL, NULL);
-    }
-    pthread_mutex_destroy(&pub->lock);
-    pthread_mutex_destroy(&pub->ring_lock);
-    free(pub->ring);
-    if (pub->password)
-        memset(pub->password, 0, strlen(pub->password));
-    free(pub->password);
-    free(pub->events);
-    free(pub->spare);
+    pr_fini(pub);
+    if (pub->strings && pub->opts.password)
+        memset((char *)pub->opts.password, 0, strlen(pub->opts.password));
+    free(pub->strings);
     free(pub);
 }

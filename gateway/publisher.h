@@ -12,8 +12,8 @@
  * delay between reconnect_min and reconnect_max, then connects again, and
  * every message that was in flight goes back to the outbox queue.
  *
- * A process has at most one publisher (Paho's per-message context carries
- * only the message id).
+ * Several publishers may exist at once (a reload creates the next before
+ * the current one has stopped); only a started one sends.
  */
 #ifndef GW_PUBLISHER_H
 #define GW_PUBLISHER_H
@@ -47,15 +47,17 @@ typedef struct {
     uint64_t connect_fails; /* failed attempts */
     uint64_t lost;          /* connections lost */
     uint64_t sent;          /* messages handed to the client library */
+    uint64_t renewed;       /* reconnects that needed a new Paho client */
+    long paho_heap;         /* bytes Paho's own heap holds, -1: not tracked */
 } gw_pub_stats_t;
 
 typedef struct gw_pub gw_pub_t;
 
-/* Creates the client (no I/O yet). The loop's wake callback is taken by the
- * publisher. Returns NULL with errno set (EBUSY if a publisher exists). */
+/* Creates the client (no I/O yet); copies the options' strings. Returns NULL
+ * with errno set (ELIBACC: the Paho library cannot be loaded). */
 gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts);
 
-/* Starts connecting. Returns 0 or a negative error. */
+/* Takes the loop's wake callback and starts connecting. 0 or -EALREADY. */
 int gw_pub_start(gw_pub_t *pub);
 
 /* Hands queued messages to the client while connected and below the in-flight
@@ -68,11 +70,20 @@ bool gw_pub_connected(const gw_pub_t *pub);
  * never queued, never retried. 0, -ENOTCONN or -GW_EMQTT. */
 int gw_pub_publish(gw_pub_t *pub, const char *topic, const char *payload, int qos, bool retain);
 
-/* Publishes the retained "offline" status (a clean disconnect suppresses the
- * last will), then disconnects; done() runs on the loop thread once that has
- * finished or timeout_ms passed. Messages still in flight are left in the
- * outbox for the caller to count. */
+/* Stops sending, publishes the retained "offline" status (a clean
+ * disconnect suppresses the last will), then disconnects; done() runs on the
+ * loop thread once that has finished or timeout_ms passed, never inside this
+ * call. Messages the client still holds stay in flight and may yet be
+ * confirmed; the caller counts what is left. Calling it again while a stop
+ * is under way, or after it finished, only replaces done() (which then runs
+ * once, when the stop finishes or at once). */
 void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
+
+/* Stops sending and gives every message the publisher holds back to the
+ * outbox's queue, in order; confirmations that come for them later are
+ * stale and ignored. After this the caller may free any message. Returns how
+ * many went back from flight. */
+size_t gw_pub_take_back(gw_pub_t *pub);
 
 void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out);
 

@@ -1,10 +1,11 @@
 /*
  * Private to the publisher: the state shared by its two halves.
  *
- * publisher.c runs on the loop thread: connection state, reconnects, the
- * outbox and the events Paho's callbacks recorded. pub_paho.c holds what runs
- * on Paho's threads: the callbacks, which record events (pub_post) and send
- * from the hand-off ring (pub_pump). See publisher.c for the threading rules.
+ * publisher.c runs on the loop thread only: the connection's state machine,
+ * reconnects, stopping, and applying the events Paho's callbacks recorded.
+ * pubring.c holds everything Paho's threads touch, with its two locks and
+ * the rules for each object written at its top: the event queue, the send
+ * slots and the hand-off ring, and the callbacks themselves.
  */
 #ifndef GW_PUBLISHER_INT_H
 #define GW_PUBLISHER_INT_H
@@ -19,14 +20,35 @@
 #include "gateway/paho.h"
 #include "gateway/publisher.h"
 
-/* Per-message Paho contexts: outbox ids are offset so that the two status
- * messages have contexts of their own. */
-#define CTX_ONLINE 0u
-#define CTX_OFFLINE 1u
-#define CTX_MSG_BASE 2u
-
-/* Confirmations that wake the loop together; see pub_post(). */
+/* Confirmations that wake the loop together; see pr_post(). */
 #define ACK_BATCH 16u
+
+/* What a send carries: an outbox message, or one of the publisher's own. */
+typedef enum {
+    SEND_MSG,
+    SEND_ONLINE,  /* the retained "online" status */
+    SEND_OFFLINE, /* the retained "offline" status, at a clean stop */
+    SEND_OTHER,   /* gw_pub_publish(): the stats, never retried */
+    SEND_NKINDS
+} send_kind_t;
+
+/*
+ * One message handed to Paho, from sendMessage() until its one callback.
+ * Paho's per-message context points here, so a callback names its send
+ * exactly (message id and send number, 64 bits on every platform) and finds
+ * its publisher without a global. A slot is busy from a successful
+ * sendMessage() until the callback (Paho calls exactly one per accepted
+ * message, also when the client is destroyed), so a busy slot is never
+ * reused: a late callback cannot be taken for a newer send.
+ */
+typedef struct pub_slot {
+    struct gw_pub *pub;
+    uint64_t id;   /* SEND_MSG: the outbox message */
+    uint64_t send; /* ... and the number of this send of it */
+    send_kind_t kind;
+    bool busy;
+    struct pub_slot *next_free;
+} pub_slot_t;
 
 typedef enum {
     EV_CONNECTED,
@@ -40,8 +62,10 @@ typedef enum {
 
 typedef struct {
     ev_type_t type;
-    int code; /* Paho's error code, or the MQTT 5 reason code when >= 0x80 */
-    uintptr_t ctx;
+    int code; /* Paho's error code, the MQTT 5 reason code when >= 0x80, or
+               * for EV_CONNECTED the broker's receive maximum (0: none) */
+    send_kind_t kind;
+    uint64_t id, send; /* of the slot, for a send's event */
     char text[120];
 } pub_event_t;
 
@@ -56,66 +80,105 @@ typedef enum {
 } pub_state_t;
 
 struct gw_pub {
+    /* Loop thread only. */
     const gw_paho_t *api; /* the plain or the TLS library */
     gw_loop_t *loop;
     gw_outbox_t *ob;
-    MQTTAsync client;
-    gw_pub_opts_t opts;
-    char *password;
+    gw_pub_opts_t opts; /* its strings point into `strings`, the publisher's own copy */
+    char *strings;
     pub_state_t state;
     gw_timer_t retry_timer;
     gw_timer_t stop_timer;
     gw_timer_t pause_timer;
     bool send_paused; /* after a failed publish; see pause_sending() */
-    bool renew;       /* a connection was lost: a fresh Paho client first */
+    bool renew;       /* Paho still holds commands of a lost connection */
+    bool owns_wake;   /* the loop's wake callback is this publisher's */
     uint64_t backoff_ms;
     uint64_t rng;
     void (*stop_done)(void *arg);
     void *stop_arg;
     bool stop_quietly; /* nothing to disconnect: the stop timer is not a timeout */
     gw_pub_stats_t stats;
+    pub_event_t *spare; /* the loop thread's event array, swapped with events */
+    size_t cap_spare;
 
-    pthread_mutex_t lock; /* guards events, n_events, cap_events, n_acks */
+    /* Shared with Paho's threads: see pubring.c for who may do what. */
+    MQTTAsync client; /* written by the loop under ring_lock only */
+
+    pthread_mutex_t lock; /* events, slots */
     pub_event_t *events;
     size_t n_events;
     size_t cap_events;
-    size_t n_acks;              /* confirmations among events; see pub_post() */
+    size_t n_acks;               /* confirmations among events; see pr_post() */
+    pub_slot_t *slots;           /* window of them for messages */
+    pub_slot_t own[SEND_NKINDS]; /* one each for the publisher's own sends */
+    pub_slot_t *free_slots;
+    size_t busy_msgs;           /* message slots in use */
+    size_t busy_all;            /* every slot in use: what Paho still holds */
+    size_t window;              /* message slots that may be in use */
     atomic_size_t inflight_now; /* messages in flight after the last flush */
 
-    /* The hand-off ring (see pub_pump()): messages the loop took from the outbox
-     * (in flight there) that Paho's threads send as confirmations free room
-     * in Paho's window. Guarded by ring_lock, as is `client` while ring_on. */
-    pthread_mutex_t ring_lock;
+    pthread_mutex_t ring_lock; /* the ring, ring_on, and `client` */
     gw_msg_t **ring;
     size_t ring_cap, ring_head, ring_len;
     bool ring_on;              /* connected and not paused: sends allowed */
-    atomic_long unconfirmed;   /* handed to Paho, no callback yet */
     atomic_uint_fast64_t sent; /* stats.sent, counted on whichever thread */
-    pub_event_t *spare;        /* the loop thread's array, swapped with events */
-    size_t cap_spare;
 };
 
-/* The one publisher: Paho's per-message callbacks carry only the message
- * id, so they find it here. */
-extern gw_pub_t *pub_the;
+/* --- pubring.c ----------------------------------------------------------- */
 
-/* Records an event for the loop and wakes it (confirmations in batches).
- * Any thread. */
-void pub_post(gw_pub_t *pub, ev_type_t type, int code, uintptr_t ctx, const char *text);
+/* Allocates the slots and the ring for `window` messages. 0 or -ENOMEM. */
+int pr_init(gw_pub_t *pub, size_t window);
+void pr_fini(gw_pub_t *pub);
 
-/* Sends from the ring while Paho's window has room; ring_lock held. */
-void pub_pump(gw_pub_t *pub);
+/* Loop thread: fills the ring from the outbox and sends what Paho's window
+ * takes; Paho's threads send the rest as confirmations come. */
+void pr_fill(gw_pub_t *pub);
+
+/* Loop thread: stops sending. Messages in the ring (never sent) go back to
+ * the outbox's queue; messages Paho holds stay in flight until their
+ * callback. The one way sending stops. */
+void pr_ring_stop(gw_pub_t *pub);
+
+/* Loop thread: pr_ring_stop(), then every message in flight goes back to
+ * the queue, in order; later callbacks for them are stale. Returns how many
+ * went back. */
+size_t pr_take_back(gw_pub_t *pub);
+
+/* Loop thread: how many sends Paho still holds (busy slots). */
+size_t pr_pending(gw_pub_t *pub);
+
+/* Loop thread: sets the message window (<= the window pr_init() sized). */
+void pr_set_window(gw_pub_t *pub, size_t window);
+
+/* Loop thread: swaps in a new Paho client (NULL allowed) and returns the
+ * old one, for renewing or destroying. */
+MQTTAsync pr_swap_client(gw_pub_t *pub, MQTTAsync client);
+
+/* Loop thread: sends one of the publisher's own messages. 0, -EBUSY (its
+ * slot still waits for a callback) or -GW_EMQTT (refused, logged by the
+ * caller with the returned Paho code in *paho_rc). */
+int pr_send_own(gw_pub_t *pub, send_kind_t kind, const char *topic, const char *payload, int qos,
+                bool retain, int *paho_rc);
+
+/* Loop thread: takes the recorded events; the caller applies them and hands
+ * the array back with pr_events_done(). */
+pub_event_t *pr_events_take(gw_pub_t *pub, size_t *n, size_t *cap);
+void pr_events_done(gw_pub_t *pub, pub_event_t *batch, size_t cap);
+
+/* Any thread: records an event that names no send and wakes the loop. */
+void pr_post(gw_pub_t *pub, ev_type_t type, int code, const char *text);
 
 /* The callbacks, in the flavour of pub->opts.version (Paho refuses 3.1.1
  * callbacks on an MQTT 5 connection): for a publish, a connect and a
  * disconnect. */
-void pub_send_callbacks(const gw_pub_t *pub, MQTTAsync_responseOptions *ro);
-void pub_connect_callbacks(const gw_pub_t *pub, MQTTAsync_connectOptions *co);
-void pub_disconnect_callbacks(const gw_pub_t *pub, MQTTAsync_disconnectOptions *dopt);
+void pr_send_callbacks(const gw_pub_t *pub, MQTTAsync_responseOptions *ro);
+void pr_connect_callbacks(const gw_pub_t *pub, MQTTAsync_connectOptions *co);
+void pr_disconnect_callbacks(const gw_pub_t *pub, MQTTAsync_disconnectOptions *dopt);
 
 /* For MQTTAsync_setCallbacks() and the TLS options. */
-void pub_on_lost(void *context, char *cause);
-int pub_on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m);
-int pub_on_ssl_error(const char *str, size_t len, void *u);
+void pr_on_lost(void *context, char *cause);
+int pr_on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m);
+int pr_on_ssl_error(const char *str, size_t len, void *u);
 
 #endif

@@ -69,25 +69,22 @@ static bool mqtt_changed(const cfg_t *a, const cfg_t *b, const char *pw_a, const
            a->mqtt.tls.verify != b->mqtt.tls.verify || !same_str(a->gateway.id, b->gateway.id);
 }
 
-/* The old publisher has disconnected: what it had in flight goes back to the
- * queue, and a new one connects with the new settings. Runs from a timer:
- * the stop callback comes from inside the old publisher, which must not be
- * freed under its own feet. */
-static void replace_publisher(gw_timer_t *t, void *arg)
+/* The old publisher has stopped: the next one, created when the reload was
+ * accepted, takes over. Freeing the old one gives every message it still
+ * held back to the outbox's queue, and the new one sends them again. Runs
+ * from a timer: the stop callback comes from inside the old publisher,
+ * which must not be freed under its own feet. */
+void gw_replace_publisher(gw_timer_t *t, void *arg)
 {
     gw_gateway_t *gw = arg;
-    gw_pub_opts_t po;
     (void)t;
 
-    gw_outbox_requeue_inflight(gw->ob);
-    gw_pub_free(gw->pub);
-    gw_pub_options(gw, gw->cfg, &po);
-    gw->pub = gw_pub_new(gw->loop, gw->ob, &po);
-    if (!gw->pub || gw_pub_start(gw->pub) != 0) {
-        gw_err("reload: cannot start the MQTT client: %s; stopping", gw_strerror(-errno));
-        gw_loop_stop(gw->loop);
+    if (!gw->next_pub)
         return;
-    }
+    gw_pub_free(gw->pub);
+    gw->pub = gw->next_pub;
+    gw->next_pub = NULL;
+    gw_pub_start(gw->pub);
     gw_info("reload: reconnecting to %s", gw->cfg->mqtt.uri);
 }
 
@@ -95,8 +92,22 @@ static void publisher_stopped(void *arg)
 {
     gw_gateway_t *gw = arg;
 
-    gw_timer_init(&gw->repub_timer, replace_publisher, gw);
     gw_timer_start(gw->loop, &gw->repub_timer, gw_clock_now_ms());
+}
+
+/* The publisher for the new settings, created (no I/O) before anything
+ * running changes, so that a setting that cannot work (mqtts:// without
+ * the TLS library) fails the reload instead of stopping the gateway. */
+static int prepare_publisher(gw_gateway_t *gw, const cfg_t *cfg, const char *password,
+                             gw_pub_t **out)
+{
+    gw_pub_opts_t po;
+
+    gw_pub_options(gw, cfg, &po);
+    po.password = password;
+    if (!(*out = gw_pub_new(gw->loop, gw->ob, &po)))
+        return errno ? -errno : -ENOMEM;
+    return 0;
 }
 
 /* The old adapter of the same name with the same fingerprint, or NULL. */
@@ -183,7 +194,9 @@ void gw_gateway_reload(gw_gateway_t *gw)
     cfg_t *cfg = NULL;
     gw_gen_t *gen;
     gw_ctx_t **fresh;
+    gw_pub_t *next = NULL;
     char *password = NULL;
+    bool prepared = false, reconnect;
     int rc;
 
     gw_notify_reloading();
@@ -203,17 +216,24 @@ void gw_gateway_reload(gw_gateway_t *gw)
     if (rc == 0) {
         cfg_release_doc(cfg);
         rc = gw_read_password(cfg, &password);
+        prepared = true;
     }
+    reconnect = rc == 0 && mqtt_changed(gw->cfg, cfg, gw->password, password);
+    if (reconnect && (rc = prepare_publisher(gw, cfg, password, &next)) != 0)
+        snprintf(err.text, sizeof(err.text), "cannot use the new MQTT settings (%s): %s",
+                 cfg->mqtt.uri, gw_strerror(rc));
     if (rc != 0) {
         gw_err("reload failed, the running configuration stays: %s",
                err.text[0] ? err.text : gw_strerror(rc));
+        for (size_t i = 0; prepared && i < cfg->n_adapters; i++)
+            gw_ctx_free(fresh[i]);
         free(fresh);
+        free(password);
         gw_gen_unref(gen);
         gw_notify_ready();
         return;
     }
     warn_restart_only(gw->cfg, cfg);
-    bool reconnect = mqtt_changed(gw->cfg, cfg, gw->password, password);
     commit(gw, fresh, cfg->n_adapters);
     gw_gen_unref(gw->gen); /* no longer current; kept adapters hold it */
     gw->gen = gen;
@@ -227,7 +247,9 @@ void gw_gateway_reload(gw_gateway_t *gw)
                        gw_clock_now_ms() + cfg->gateway.stats_interval_ms);
     if (reconnect) {
         gw_info("reload: MQTT settings changed, reconnecting");
-        gw_pub_stop(gw->pub, 2000, publisher_stopped, gw);
+        gw_pub_free(gw->next_pub); /* an earlier reload's, not started yet */
+        gw->next_pub = next;
+        gw_pub_stop(gw->pub, DISCONNECT_TIMEOUT_MS, publisher_stopped, gw);
     }
     gw_notify_ready();
 }

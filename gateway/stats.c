@@ -106,8 +106,14 @@ int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
             st->spool.bytes);
     else
         add(&o, ",\"spool\":null");
-    add(&o, ",\"mqtt\":{\"connects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"sent\":%" PRIu64 "}",
-        ps->connects, ps->lost, ps->sent);
+    add(&o,
+        ",\"mqtt\":{\"connects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"sent\":%" PRIu64
+        ",\"renewed\":%" PRIu64 ",\"stale_acks\":%" PRIu64,
+        ps->connects, ps->lost, ps->sent, ps->renewed, st->outbox.stale_acks);
+    if (ps->paho_heap >= 0)
+        add(&o, ",\"paho_heap\":%ld}", ps->paho_heap);
+    else
+        add(&o, ",\"paho_heap\":null}");
     add(&o, ",\"adapters\":{");
     for (size_t i = 0; i < n_adapters; i++) {
         add(&o, "%s", i ? "," : "");

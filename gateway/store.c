@@ -181,11 +181,16 @@ static void move_to_spool(void *arg, const gw_msg_t *m)
         st->spool_errors++;
 }
 
+void gw_store_refuse(gw_store_t *st, gw_drop_reason_t reason)
+{
+    st->produced++;
+    gw_outbox_refuse(st->ob, reason);
+}
+
 size_t gw_store_stop(gw_store_t *st)
 {
     size_t n;
 
-    gw_outbox_requeue_inflight(st->ob);
     if (!st->sp)
         return gw_outbox_drop_queued(st->ob, GW_DROP_SHUTDOWN);
     gw_outbox_on_release(st->ob, NULL, NULL); /* moved, not confirmed */

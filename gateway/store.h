@@ -58,9 +58,14 @@ void gw_store_refill(gw_store_t *st);
 /* Nothing queued, in flight or spooled. */
 bool gw_store_empty(const gw_store_t *st);
 
-/* Shutdown: in-flight messages back to the queue, then everything queued to
- * the spool (or, without one, dropped as "shutdown"). Returns how many
- * messages were spooled or dropped. */
+/* A message that could not be made (too big to encode): counted as produced
+ * and dropped for reason. */
+void gw_store_refuse(gw_store_t *st, gw_drop_reason_t reason);
+
+/* Shutdown: everything queued to the spool (or, without one, dropped as
+ * "shutdown"). Messages in flight are the publisher's and stay: the caller
+ * has it give them back first (gw_pub_take_back). Returns how many messages
+ * were spooled or dropped. */
 size_t gw_store_stop(gw_store_t *st);
 
 void gw_store_stats(const gw_store_t *st, gw_store_stats_t *out);

@@ -62,6 +62,18 @@ static int push_l(gw_outbox_t *ob, unsigned label, int qos, size_t pad)
     return gw_outbox_push(ob, "t", 1, p, (size_t)n, qos, false);
 }
 
+/* Confirms the current send of the in-flight message with this id, as the
+ * publisher does with the send number its confirmation carries. */
+static int ack(gw_outbox_t *ob, uint64_t id)
+{
+    return gw_outbox_ack(ob, id, gw_outbox_send_of(ob, id));
+}
+
+static int fail(gw_outbox_t *ob, uint64_t id, gw_drop_reason_t reason)
+{
+    return gw_outbox_fail(ob, id, gw_outbox_send_of(ob, id), reason);
+}
+
 /* Hands out the next message; returns its label or 0 if there is none. */
 static unsigned send(gw_outbox_t *ob)
 {
@@ -87,7 +99,7 @@ static const char *drain(gw_outbox_t *ob)
         len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%lu", len ? "," : "",
                                 strtoul(m->payload + 1, NULL, 10));
         gw_outbox_mark_inflight(ob, m);
-        if (gw_outbox_ack(ob, id) != 0)
+        if (ack(ob, id) != 0)
             return "ack failed";
     }
     return out;
@@ -202,7 +214,7 @@ static void test_fifo_order(void)
         CU_ASSERT_EQUAL(m->id, expect);
         CU_ASSERT_STRING_EQUAL(m->payload, want);
         gw_outbox_mark_inflight(ob, m);
-        CU_ASSERT_EQUAL(gw_outbox_ack(ob, expect), 0);
+        CU_ASSERT_EQUAL(ack(ob, expect), 0);
         expect++;
     }
     CU_ASSERT_EQUAL(expect, 101);
@@ -227,7 +239,7 @@ static void test_capacity_messages(void)
     /* In-flight messages still count against the capacity. */
     CU_ASSERT_EQUAL(send(ob), 1);
     CU_ASSERT_EQUAL(push_l(ob, 7, 1, 0), -ENOBUFS);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_EQUAL(push_l(ob, 8, 1, 0), 0);
     CU_ASSERT_STRING_EQUAL(drain(ob), "2,3,4,5,8");
     CU_ASSERT_TRUE(conserved(ob));
@@ -250,7 +262,7 @@ static void test_capacity_bytes(void)
     CU_ASSERT_EQUAL(send(ob), 1); /* in flight bytes still count */
     CU_ASSERT_EQUAL(stats(ob).bytes, 100);
     CU_ASSERT_EQUAL(push_l(ob, 7, 1, 1), -ENOBUFS);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_EQUAL(stats(ob).bytes, 75);
     CU_ASSERT_STRING_EQUAL(drain(ob), "2,3,5");
     CU_ASSERT_EQUAL(stats(ob).bytes, 0);
@@ -346,20 +358,20 @@ static void test_block_transitions(void)
     for (unsigned i = 1; i <= 4; i++)
         CU_ASSERT_EQUAL(send(ob), i);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* in flight still counts */
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* 3 > 2 */
     CU_ASSERT_EQUAL(unblocks, 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 99), -ENOENT);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 2), 0);
+    CU_ASSERT_EQUAL(ack(ob, 99), -ENOENT);
+    CU_ASSERT_EQUAL(ack(ob, 2), 0);
     CU_ASSERT_FALSE(gw_outbox_blocked(ob)); /* 2 <= 2 */
     CU_ASSERT_EQUAL(unblocks, 1);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_EQUAL(ack(ob, 3), 0);
     CU_ASSERT_EQUAL(unblocks, 1);
     /* 1 in flight; 3 more fill it again. Then fail() and drop_queued() drain. */
     for (unsigned i = 7; i <= 9; i++)
         CU_ASSERT_EQUAL(push_l(ob, i, 1, 0), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob));
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 4, GW_DROP_REJECTED), 0);
+    CU_ASSERT_EQUAL(fail(ob, 4, GW_DROP_REJECTED), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob));
     CU_ASSERT_EQUAL(gw_outbox_drop_queued(ob, GW_DROP_SHUTDOWN), 3);
     CU_ASSERT_FALSE(gw_outbox_blocked(ob));
@@ -383,9 +395,9 @@ static void test_block_bytes_watermark(void)
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* 100 bytes, only 4 messages */
     for (unsigned i = 1; i <= 4; i++)
         CU_ASSERT_EQUAL(send(ob), i);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* 3 messages but 75 bytes */
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 2), 0);
+    CU_ASSERT_EQUAL(ack(ob, 2), 0);
     CU_ASSERT_FALSE(gw_outbox_blocked(ob)); /* 50 bytes */
     CU_ASSERT_EQUAL(unblocks, 1);
     gw_outbox_free(ob);
@@ -402,10 +414,10 @@ static void test_block_custom_watermark(void)
     CU_ASSERT_TRUE(gw_outbox_blocked(ob));
     for (unsigned i = 1; i <= 3; i++)
         CU_ASSERT_EQUAL(send(ob), i);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 2), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 2), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* 8 */
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_EQUAL(ack(ob, 3), 0);
     CU_ASSERT_FALSE(gw_outbox_blocked(ob)); /* 7 */
     CU_ASSERT_EQUAL(unblocks, 1);
     gw_outbox_free(ob);
@@ -417,7 +429,7 @@ static void test_block_custom_watermark(void)
     CU_ASSERT_EQUAL(gw_outbox_push(ob, "t", 1, "1234", 4, 1, false), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* 10 bytes */
     gw_outbox_mark_inflight(ob, gw_outbox_next(ob));
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_FALSE(gw_outbox_blocked(ob)); /* 5 bytes */
     CU_ASSERT_EQUAL(unblocks, 2);
     gw_outbox_free(ob);
@@ -481,7 +493,7 @@ static void test_unblock_callback_may_push(void)
     CU_ASSERT_EQUAL(push_l(ob, 2, 1, 0), 0);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob));
     CU_ASSERT_EQUAL(send(ob), 1);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_EQUAL(unblocks, 1);
     CU_ASSERT_TRUE(gw_outbox_blocked(ob)); /* the callback filled it again */
     CU_ASSERT_EQUAL(stats(ob).queued, 2);
@@ -570,7 +582,7 @@ static void test_no_pointless_eviction(void)
     CU_ASSERT_EQUAL(push_l(ob, 5, 1, 39), 0); /* evicts 2 (QoS 0), then 3 */
     CU_ASSERT_EQUAL(stats(ob).dropped[GW_DROP_QOS0], 1);
     CU_ASSERT_EQUAL(stats(ob).dropped[GW_DROP_OVERFLOW], 2);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_STRING_EQUAL(drain(ob), "5");
     CU_ASSERT_TRUE(conserved(ob));
     gw_outbox_free(ob);
@@ -597,7 +609,7 @@ static void test_inflight_never_evicted(void)
         CU_ASSERT_EQUAL(stats(ob).dropped[GW_DROP_QOS0], 1);
         CU_ASSERT_EQUAL(stats(ob).dropped[GW_DROP_OVERFLOW], 2);
         for (uint64_t id = 1; id <= 5; id++)
-            CU_ASSERT_EQUAL(gw_outbox_ack(ob, id), id == 3 ? -ENOENT : 0);
+            CU_ASSERT_EQUAL(ack(ob, id), id == 3 ? -ENOENT : 0);
         CU_ASSERT_EQUAL(stats(ob).delivered, 4);
         CU_ASSERT_TRUE(gw_outbox_empty(ob));
         CU_ASSERT_TRUE(conserved(ob));
@@ -616,13 +628,13 @@ static void test_max_inflight(void)
     CU_ASSERT_PTR_NULL(gw_outbox_next(ob));
     CU_ASSERT_EQUAL(stats(ob).in_flight, 3);
     CU_ASSERT_EQUAL(stats(ob).queued, 2);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 2), 0);
+    CU_ASSERT_EQUAL(ack(ob, 2), 0);
     CU_ASSERT_EQUAL(send(ob), 4);
     CU_ASSERT_PTR_NULL(gw_outbox_next(ob));
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 1, GW_DROP_REJECTED), 0);
+    CU_ASSERT_EQUAL(fail(ob, 1, GW_DROP_REJECTED), 0);
     CU_ASSERT_EQUAL(send(ob), 5);
     CU_ASSERT_PTR_NULL(gw_outbox_next(ob)); /* in flight 3, queue empty */
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_EQUAL(ack(ob, 3), 0);
     CU_ASSERT_PTR_NULL(gw_outbox_next(ob)); /* queue empty */
     gw_outbox_free(ob);
 }
@@ -636,7 +648,7 @@ static void test_ack_in_order(void)
         CU_ASSERT_EQUAL(send(ob), i);
     }
     for (uint64_t id = 1; id <= 5; id++) {
-        CU_ASSERT_EQUAL(gw_outbox_ack(ob, id), 0);
+        CU_ASSERT_EQUAL(ack(ob, id), 0);
         CU_ASSERT_EQUAL(stats(ob).in_flight, 5 - id);
         CU_ASSERT_EQUAL(stats(ob).delivered, id);
         CU_ASSERT_TRUE(conserved(ob));
@@ -657,8 +669,8 @@ static void test_ack_out_of_order(void)
         CU_ASSERT_EQUAL(send(ob), i);
     }
     for (size_t i = 0; i < 5; i++) {
-        CU_ASSERT_EQUAL(gw_outbox_ack(ob, order[i]), 0);
-        CU_ASSERT_EQUAL(gw_outbox_ack(ob, order[i]), -ENOENT); /* only once */
+        CU_ASSERT_EQUAL(ack(ob, order[i]), 0);
+        CU_ASSERT_EQUAL(ack(ob, order[i]), -ENOENT); /* only once */
         CU_ASSERT_EQUAL(stats(ob).in_flight, 4 - i);
     }
     CU_ASSERT_EQUAL(stats(ob).delivered, 5);
@@ -672,14 +684,14 @@ static void test_stale_ack(void)
 {
     gw_outbox_t *ob = mk(10, 1000, 1, GW_OVERFLOW_DROP_OLDEST, 0);
 
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), -ENOENT); /* nothing produced yet */
+    CU_ASSERT_EQUAL(ack(ob, 1), -ENOENT); /* nothing produced yet */
     CU_ASSERT_EQUAL(push_l(ob, 1, 1, 0), 0);
     CU_ASSERT_EQUAL(push_l(ob, 2, 1, 0), 0);
     CU_ASSERT_EQUAL(send(ob), 1);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 2), -ENOENT); /* queued, not in flight */
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), -ENOENT); /* already acked */
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 99), -ENOENT);
+    CU_ASSERT_EQUAL(ack(ob, 2), -ENOENT); /* queued, not in flight */
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), -ENOENT); /* already acked */
+    CU_ASSERT_EQUAL(ack(ob, 99), -ENOENT);
     CU_ASSERT_EQUAL(stats(ob).stale_acks, 4);
     CU_ASSERT_EQUAL(stats(ob).delivered, 1);
     CU_ASSERT_EQUAL(stats(ob).queued, 1);
@@ -695,18 +707,18 @@ static void test_fail(void)
         CU_ASSERT_EQUAL(push_l(ob, i, 1, 0), 0);
     CU_ASSERT_EQUAL(send(ob), 1);
     CU_ASSERT_EQUAL(send(ob), 2);
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 2, GW_DROP_REJECTED), 0);
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 2, GW_DROP_REJECTED), -ENOENT);
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 3, GW_DROP_REJECTED), -ENOENT); /* queued */
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 1, GW_DROP_NREASONS), -EINVAL);
+    CU_ASSERT_EQUAL(fail(ob, 2, GW_DROP_REJECTED), 0);
+    CU_ASSERT_EQUAL(fail(ob, 2, GW_DROP_REJECTED), -ENOENT);
+    CU_ASSERT_EQUAL(fail(ob, 3, GW_DROP_REJECTED), -ENOENT); /* queued */
+    CU_ASSERT_EQUAL(fail(ob, 1, GW_DROP_NREASONS), -EINVAL);
     CU_ASSERT_EQUAL(stats(ob).dropped[GW_DROP_REJECTED], 1);
     CU_ASSERT_EQUAL(stats(ob).dropped_total, 1);
     CU_ASSERT_EQUAL(stats(ob).stale_acks, 0);
     CU_ASSERT_EQUAL(stats(ob).in_flight, 1);
     CU_ASSERT_EQUAL(stats(ob).bytes, 6); /* 1 in flight, 3 queued: 3 bytes each */
     CU_ASSERT_EQUAL(send(ob), 3);
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 1, GW_DROP_SHUTDOWN), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_EQUAL(fail(ob, 1, GW_DROP_SHUTDOWN), 0);
+    CU_ASSERT_EQUAL(ack(ob, 3), 0);
     CU_ASSERT_EQUAL(stats(ob).dropped[GW_DROP_SHUTDOWN], 1);
     CU_ASSERT_EQUAL(stats(ob).delivered, 1);
     CU_ASSERT_TRUE(gw_outbox_empty(ob));
@@ -732,7 +744,7 @@ static void test_requeue_order(void)
     CU_ASSERT_EQUAL(stats(ob).bytes, 18);
     CU_ASSERT_EQUAL(gw_outbox_requeue_inflight(ob), 0);
     CU_ASSERT_EQUAL(stats(ob).requeued, 3);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), -ENOENT); /* no longer in flight */
+    CU_ASSERT_EQUAL(ack(ob, 1), -ENOENT); /* no longer in flight */
     CU_ASSERT_STRING_EQUAL(drain(ob), "1,2,3,4,5,6");
     CU_ASSERT_TRUE(conserved(ob));
     gw_outbox_free(ob);
@@ -746,8 +758,8 @@ static void test_requeue_after_partial_acks(void)
         CU_ASSERT_EQUAL(push_l(ob, i, 1, 0), 0);
     for (unsigned i = 1; i <= 4; i++)
         CU_ASSERT_EQUAL(send(ob), i);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 3), 0);
     CU_ASSERT_EQUAL(gw_outbox_requeue_inflight(ob), 2); /* 2 and 4 */
     CU_ASSERT_EQUAL(push_l(ob, 9, 1, 0), 0);
     CU_ASSERT_EQUAL(send(ob), 2);
@@ -755,7 +767,7 @@ static void test_requeue_after_partial_acks(void)
     CU_ASSERT_EQUAL(send(ob), 5);
     CU_ASSERT_EQUAL(send(ob), 6);
     CU_ASSERT_EQUAL(send(ob), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 4), 0);
+    CU_ASSERT_EQUAL(ack(ob, 4), 0);
     CU_ASSERT_EQUAL(gw_outbox_requeue_inflight(ob), 3); /* 2, 5, 6 */
     CU_ASSERT_EQUAL(stats(ob).requeued, 5);
     CU_ASSERT_STRING_EQUAL(drain(ob), "2,5,6,7,8,9");
@@ -818,8 +830,8 @@ static void test_drop_queued(void)
     CU_ASSERT_EQUAL(stats(ob).in_flight, 2);
     CU_ASSERT_EQUAL(stats(ob).bytes, 6);
     CU_ASSERT_EQUAL(gw_outbox_drop_queued(ob, GW_DROP_SHUTDOWN), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 2), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 2), 0);
     /* The QoS 0 bookkeeping starts afresh. */
     CU_ASSERT_EQUAL(push_l(ob, 5, 1, 0), 0);
     CU_ASSERT_EQUAL(push_l(ob, 6, 0, 0), 0);
@@ -849,11 +861,11 @@ static void test_stats_fields(void)
     CU_ASSERT_EQUAL(s.queued, 1);
     CU_ASSERT_EQUAL(s.in_flight, 2);
     CU_ASSERT_EQUAL(s.bytes, 17);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 42), -ENOENT);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 42), -ENOENT);
     CU_ASSERT_EQUAL(gw_outbox_requeue_inflight(ob), 1);
     CU_ASSERT_EQUAL(send(ob), 3);
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 3, GW_DROP_REJECTED), 0);
+    CU_ASSERT_EQUAL(fail(ob, 3, GW_DROP_REJECTED), 0);
     CU_ASSERT_EQUAL(push_l(ob, 6, 1, 0), 0);
     CU_ASSERT_EQUAL(gw_outbox_drop_queued(ob, GW_DROP_SHUTDOWN), 2);
     s = stats(ob);
@@ -894,8 +906,8 @@ static void test_requeue_one(void)
     CU_ASSERT_EQUAL(s.queued, 3);
     CU_ASSERT_EQUAL(s.requeued, 1);
     CU_ASSERT(conserved(ob));
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 3), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 3), 0);
     CU_ASSERT_STRING_EQUAL(drain(ob), "2,4,5");
     /* The requeued QoS 0 message is evictable again, oldest first. */
     for (unsigned i = 6; i <= 8; i++)
@@ -914,8 +926,64 @@ static void test_requeue_one(void)
     s = stats(ob);
     CU_ASSERT_EQUAL(s.dropped[GW_DROP_QOS0], 1);
     CU_ASSERT(conserved(ob));
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0);
+    CU_ASSERT_EQUAL(ack(ob, 1), 0);
     CU_ASSERT_STRING_EQUAL(drain(ob), "3,4");
+    gw_outbox_free(ob);
+}
+
+/* A confirmation names a send, not only a message: after a message went back
+ * to the queue and out again, a confirmation of its first send is stale and
+ * must neither free nor count it (it may be held by the publisher's ring). */
+static void test_stale_send(void)
+{
+    gw_outbox_t *ob = mk(10, 4096, 3, GW_OVERFLOW_DROP_OLDEST, 0);
+    gw_outbox_stats_t s;
+    uint64_t first, second;
+
+    CU_ASSERT_EQUAL(push_l(ob, 1, 1, 0), 0);
+    CU_ASSERT_EQUAL(push_l(ob, 2, 1, 0), 0);
+    CU_ASSERT_EQUAL(send(ob), 1);
+    first = gw_outbox_send_of(ob, 1);
+    CU_ASSERT_NOT_EQUAL(first, 0);
+    CU_ASSERT_EQUAL(gw_outbox_requeue_inflight(ob), 1);
+    /* Queued again: its old send is no longer current. */
+    CU_ASSERT_FALSE(gw_outbox_is_current(ob, 1, first));
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1, first), -ENOENT);
+    CU_ASSERT_EQUAL(send(ob), 1);
+    second = gw_outbox_send_of(ob, 1);
+    CU_ASSERT(second > first);
+    CU_ASSERT_TRUE(gw_outbox_is_current(ob, 1, second));
+    /* In flight again: the first send's confirmation or failure is stale. */
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1, first), -ENOENT);
+    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 1, first, GW_DROP_REJECTED), -ENOENT);
+    s = stats(ob);
+    CU_ASSERT_EQUAL(s.in_flight, 1);
+    CU_ASSERT_EQUAL(s.delivered, 0);
+    CU_ASSERT_EQUAL(s.dropped_total, 0);
+    CU_ASSERT_EQUAL(s.stale_acks, 2);
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1, second), 0);
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1, second), -ENOENT); /* twice */
+    s = stats(ob);
+    CU_ASSERT_EQUAL(s.delivered, 1);
+    CU_ASSERT_EQUAL(s.stale_acks, 3);
+    CU_ASSERT(conserved(ob));
+    CU_ASSERT_STRING_EQUAL(drain(ob), "2");
+    gw_outbox_free(ob);
+}
+
+/* A reading that could not be encoded is produced and dropped, so the
+ * conservation law holds for it too. */
+static void test_refuse(void)
+{
+    gw_outbox_t *ob = mk(10, 4096, 3, GW_OVERFLOW_DROP_OLDEST, 0);
+    gw_outbox_stats_t s;
+
+    gw_outbox_refuse(ob, GW_DROP_TOO_BIG);
+    s = stats(ob);
+    CU_ASSERT_EQUAL(s.produced, 1);
+    CU_ASSERT_EQUAL(s.dropped[GW_DROP_TOO_BIG], 1);
+    CU_ASSERT_EQUAL(s.dropped_total, 1);
+    CU_ASSERT(conserved(ob));
     gw_outbox_free(ob);
 }
 
@@ -949,14 +1017,14 @@ static void test_origin_and_move(void)
     CU_ASSERT_EQUAL(push_l(ob, 2, 1, 0), 0); /* untagged: never reported */
     CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m3", 2, 1, false, 103), 0);
     CU_ASSERT_EQUAL(send(ob), 1);
-    CU_ASSERT_EQUAL(gw_outbox_ack(ob, 1), 0); /* delivered */
+    CU_ASSERT_EQUAL(ack(ob, 1), 0); /* delivered */
     CU_ASSERT_EQUAL(n_released, 1);
     CU_ASSERT_EQUAL(released_origins[0], 101);
     CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m4", 2, 1, false, 104), 0);
     CU_ASSERT_EQUAL(gw_outbox_push_origin(ob, "t", 1, "m5", 2, 1, false, 105), 0);
     CU_ASSERT_EQUAL(n_released, 1); /* drop_oldest evicted message 2: untagged */
     CU_ASSERT_EQUAL(send(ob), 3);
-    CU_ASSERT_EQUAL(gw_outbox_fail(ob, 3, GW_DROP_REJECTED), 0); /* dropped: reported */
+    CU_ASSERT_EQUAL(fail(ob, 3, GW_DROP_REJECTED), 0); /* dropped: reported */
     CU_ASSERT_EQUAL(n_released, 2);
     CU_ASSERT_EQUAL(released_origins[1], 103);
     CU_ASSERT_EQUAL(send(ob), 4);
@@ -1219,10 +1287,10 @@ static bool r_finish(rig_t *r, bool fail)
         return true;
     id = rnd(r, 2) ? sent[0] : sent[rnd(r, n)];
     if (fail) {
-        RC(r, gw_outbox_fail(r->ob, id, GW_DROP_REJECTED) == 0);
+        RC(r, gw_outbox_fail(r->ob, id, gw_outbox_send_of(r->ob, id), GW_DROP_REJECTED) == 0);
         r_drop(r, id, GW_DROP_REJECTED);
     } else {
-        RC(r, gw_outbox_ack(r->ob, id) == 0);
+        RC(r, ack(r->ob, id) == 0);
         r->st.in_flight--;
         r->st.bytes -= r_size(r, id);
         r->m[id].state = S_GONE;
@@ -1239,7 +1307,7 @@ static bool r_stale_ack(rig_t *r)
 
     if (id >= 1 && id <= r->st.produced && r->m[id].state == S_SENT)
         return true;
-    RC(r, gw_outbox_ack(r->ob, id) == -ENOENT);
+    RC(r, ack(r->ob, id) == -ENOENT);
     r->st.stale_acks++;
     return true;
 }
@@ -1417,8 +1485,10 @@ int outbox_suite(void)
         {"drop_queued", test_drop_queued},
         {"stats fields", test_stats_fields},
         {"empty, and free with messages held", test_empty_and_free},
-        {"requeue one failed message", test_requeue_one},
         {"origin tags, release and move", test_origin_and_move},
+        {"requeue one failed message", test_requeue_one},
+        {"a stale send is recognised", test_stale_send},
+        {"refused before it was a message", test_refuse},
         {"random: drop_oldest", test_random_drop_oldest},
         {"random: drop_newest", test_random_drop_newest},
         {"random: block", test_random_block},
