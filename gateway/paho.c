@@ -12,12 +12,13 @@ static bool loaded[2];
 
 /* dlsym returns a data pointer; POSIX guarantees it converts to a function
  * pointer, which C leaves undefined, hence the memcpy. */
-static bool sym(void *lib, const char *name, void *fn, size_t size)
+static bool sym(void *lib, const char *file, const char *name, void *fn, size_t size)
 {
     void *p = dlsym(lib, name);
 
     if (!p) {
-        gw_err("mqtt: %s has no symbol %s", dlerror() ? "the Paho library" : "Paho", name);
+        gw_err("mqtt: cannot use %s: it has no symbol %s (not the Paho MQTT C library?)", file,
+               name);
         return false;
     }
     memcpy(fn, &p, size);
@@ -34,7 +35,8 @@ static void opt_sym(void *lib, const char *name, void *fn, size_t size)
         memcpy(fn, &p, size);
 }
 
-#define SYM(lib, api, field, name) sym(lib, name, &(api)->field, sizeof((api)->field))
+#define SYM(lib, api, field, name)                                                                 \
+    sym(lib, libraries[tls], name, &(api)->field, sizeof((api)->field))
 
 const gw_paho_t *gw_paho_load(bool tls)
 {

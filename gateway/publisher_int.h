@@ -20,8 +20,11 @@
 #include "gateway/paho.h"
 #include "gateway/publisher.h"
 
-/* Confirmations that wake the loop together; see pr_post(). */
+/* Confirmations that wake the loop together; see post_send(). */
 #define ACK_BATCH 16u
+
+/* Bytes of publishes Paho may hold at once; see slot_take() in pubring.c. */
+#define PAHO_HELD_MAX (16u * 1024u)
 
 /* What a send carries: an outbox message, or one of the publisher's own. */
 typedef enum {
@@ -47,6 +50,7 @@ typedef struct pub_slot {
     uint64_t send; /* ... and the number of this send of it */
     send_kind_t kind;
     bool busy;
+    size_t bytes; /* its share of held_bytes */
     struct pub_slot *next_free;
 } pub_slot_t;
 
@@ -115,6 +119,7 @@ struct gw_pub {
     pub_slot_t *free_slots;
     size_t busy_msgs;           /* message slots in use */
     size_t busy_all;            /* every slot in use: what Paho still holds */
+    size_t held_bytes;          /* ... and their bytes */
     size_t window;              /* message slots that may be in use */
     atomic_size_t inflight_now; /* messages in flight after the last flush */
 

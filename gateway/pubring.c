@@ -40,6 +40,13 @@
 #include "gateway/log.h"
 #include "gateway/publisher_int.h"
 
+/* A PUBLISH's bytes on the wire, near enough: fixed header, topic, packet
+ * id, properties, payload. */
+static size_t wire_size(size_t topic_len, size_t payload_len)
+{
+    return 16 + topic_len + payload_len;
+}
+
 /* --- slots (under lock) ---------------------------------------------------- */
 
 int pr_init(gw_pub_t *pub, size_t window)
@@ -72,15 +79,25 @@ void pr_fini(gw_pub_t *pub)
     free(pub->spare);
 }
 
-/* A message slot if the window has room, or NULL. lock held. */
-static pub_slot_t *slot_take(gw_pub_t *pub)
+/*
+ * A message slot if the window has room, or NULL; lock held. The window is
+ * a count (mqtt.max_inflight, or the broker's receive maximum) and a byte
+ * budget: PAHO_HELD_MAX bytes stay far below what the socket's send buffer
+ * and the broker's receive buffer take, so Paho can always write a publish
+ * at once and never holds one unwritten (see renew_client() in
+ * publisher.c). One message always goes, whatever its size.
+ */
+static pub_slot_t *slot_take(gw_pub_t *pub, size_t bytes)
 {
     pub_slot_t *s = pub->free_slots;
 
-    if (!s || pub->busy_msgs >= pub->window)
+    if (!s || pub->busy_msgs >= pub->window ||
+        (pub->busy_msgs > 0 && pub->held_bytes + bytes > PAHO_HELD_MAX))
         return NULL;
     pub->free_slots = s->next_free;
     s->busy = true;
+    s->bytes = bytes;
+    pub->held_bytes += bytes;
     pub->busy_msgs++;
     pub->busy_all++;
     return s;
@@ -90,6 +107,7 @@ static pub_slot_t *slot_take(gw_pub_t *pub)
 static void slot_put(gw_pub_t *pub, pub_slot_t *s)
 {
     s->busy = false;
+    pub->held_bytes -= s->bytes;
     pub->busy_all--;
     if (s->kind == SEND_MSG) {
         pub->busy_msgs--;
@@ -231,7 +249,7 @@ static void pump(gw_pub_t *pub)
         int rc;
 
         pthread_mutex_lock(&pub->lock);
-        s = slot_take(pub);
+        s = slot_take(pub, wire_size(m->topic_len, m->payload_len));
         pthread_mutex_unlock(&pub->lock);
         if (!s)
             return; /* the window is full: a callback sends on */
@@ -320,6 +338,8 @@ int pr_send_own(gw_pub_t *pub, send_kind_t kind, const char *topic, const char *
         return -EBUSY;
     }
     s->busy = true;
+    s->bytes = wire_size(strlen(topic), strlen(payload));
+    pub->held_bytes += s->bytes;
     pub->busy_all++;
     pthread_mutex_unlock(&pub->lock);
     m.payload = (void *)payload;

@@ -178,6 +178,21 @@ def summary_counts(summary):
     return out
 
 
+def latest_stats(sub, gateway_id, newer_than=0, timeout=10.0):
+    """The gateway's most recent stats message (parsed) that arrived after
+    `newer_than` lines of the subscriber's, waiting for one if needed.
+    Returns (stats, line count) so the next call can ask for a newer one."""
+    topic = f"sensorbridge/{gateway_id}/stats"
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = sub.readings()
+        for t, payload in reversed(lines[newer_than:]):
+            if t == topic:
+                return json.loads(payload), len(lines)
+        check(time.monotonic() < deadline, f"no stats message on {topic} in {timeout} s")
+        time.sleep(0.2)
+
+
 def proc_usage(pid):
     """(open fds, RSS KiB) of a process."""
     with open(f"/proc/{pid}/status") as f:

@@ -154,7 +154,9 @@ class Stack:
         sub.wait_ready()
         return sub
 
-    def gateway(self, config_text, *args, valgrind=False):
+    def gateway(self, config_text, *args, valgrind=False, env=None):
+        """Starts sensorbridge with config_text as its file; env, a dict,
+        is added to the environment it runs in."""
         cfg = self.path("sensorbridge.yaml")
         with open(cfg, "w") as f:
             f.write(config_text)
@@ -164,7 +166,7 @@ class Stack:
             cmd = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
                    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
                    "--track-fds=yes", f"--log-file={self.valgrind_log}", *cmd]
-        gw = Gateway(cmd)
+        gw = Gateway(cmd, env=dict(os.environ, **env) if env else None)
         self.procs.append(gw.proc)
         self.closers.append(gw.close)
         return gw
@@ -396,11 +398,11 @@ def log_message(line):
 class Gateway:
     """The sensorbridge process; stderr is collected line by line."""
 
-    def __init__(self, cmd):
+    def __init__(self, cmd, env=None):
         self.log = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, env=env)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
