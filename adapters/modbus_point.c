@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "adapters/modbus_point.h"
+#include "gateway/utf8.h"
 
 #define MB_STRING_MAX_REGS 125
 #define MB_ADDRESS_SPACE 65536u
@@ -197,34 +198,6 @@ static int set_float(const mb_point_t *p, double raw, mb_value_t *out)
     return set_double(out, scaled(p) ? raw * p->scale + p->offset : raw);
 }
 
-/* Length of the valid UTF-8 multi-byte sequence at s, or 0. Overlong forms,
- * surrogates and code points past U+10FFFF are not valid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    uint32_t cp, min;
-    size_t len;
-
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1Fu, min = 0x80;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3, cp = s[0] & 0x0Fu, min = 0x800;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *out)
 {
     unsigned char raw[2 * MB_STRING_MAX_REGS];
@@ -241,7 +214,9 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
     while (n > 0 && (raw[n - 1] == '\0' || raw[n - 1] == ' '))
         n--;
     for (size_t i = 0; i < n;) {
-        size_t len = raw[i] >= 0x20 && raw[i] < 0x7F ? 1 : utf8_seq(raw + i, n - i);
+        /* Control characters (NUL included) become '?', as invalid UTF-8 does. */
+        bool ctl = raw[i] < 0x20 || raw[i] == 0x7F;
+        size_t len = ctl ? 0 : gw_utf8_seq((const char *)raw + i, n - i);
 
         if (len == 0) {
             out->s[o++] = '?';
