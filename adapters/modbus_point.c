@@ -46,7 +46,7 @@ int mb_table_parse(const char *s, mb_table_t *out)
             *out = (mb_table_t)i;
             return 0;
         }
-    return -1;
+    return -EINVAL;
 }
 
 int mb_type_parse(const char *s, mb_type_t *out)
@@ -56,7 +56,7 @@ int mb_type_parse(const char *s, mb_type_t *out)
             *out = (mb_type_t)i;
             return 0;
         }
-    return -1;
+    return -EINVAL;
 }
 
 int mb_order_parse(const char *s, mb_order_t *out)
@@ -67,7 +67,7 @@ int mb_order_parse(const char *s, mb_order_t *out)
             *out = (mb_order_t)(i % 4);
             return 0;
         }
-    return -1;
+    return -EINVAL;
 }
 
 const char *mb_table_name(mb_table_t t)
@@ -167,7 +167,7 @@ static bool scaled(const mb_point_t *p)
 static int set_double(mb_value_t *out, double d)
 {
     if (!isfinite(d))
-        return -1;
+        return -ERANGE;
     out->kind = MB_VAL_DOUBLE;
     out->d = d;
     return 0;
@@ -194,7 +194,7 @@ static int set_uint(const mb_point_t *p, uint64_t v, mb_value_t *out)
 static int set_float(const mb_point_t *p, double raw, mb_value_t *out)
 {
     if (!isfinite(raw))
-        return -1;
+        return -ERANGE;
     return set_double(out, scaled(p) ? raw * p->scale + p->offset : raw);
 }
 
@@ -204,7 +204,7 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
     size_t n = 2 * (size_t)p->length, o = 0;
 
     if (p->length == 0 || p->length > MB_STRING_MAX_REGS)
-        return -1;
+        return -EINVAL;
     for (size_t i = 0; i < p->length; i++) {
         uint16_t r = byte_swapped(p->order) ? swap16(regs[i]) : regs[i];
 
@@ -235,7 +235,7 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
 static int decode_bool(const mb_point_t *p, uint16_t reg, mb_value_t *out)
 {
     if (p->bit < -1 || p->bit > 15)
-        return -1;
+        return -EINVAL;
     out->kind = MB_VAL_BOOL;
     out->b = p->bit < 0 ? reg != 0 : ((reg >> p->bit) & 1) != 0;
     return 0;
@@ -250,7 +250,7 @@ int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *o
 
     memset(out, 0, sizeof(*out));
     if ((unsigned)p->order > MB_ORDER_DCBA)
-        return -1;
+        return -EINVAL;
     switch (p->type) {
     case MB_TYPE_BOOL:
         return decode_bool(p, regs[0], out);
@@ -277,7 +277,7 @@ int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *o
     case MB_TYPE_STRING:
         return decode_string(p, regs, out);
     }
-    return -1;
+    return -EINVAL;
 }
 
 void mb_decode_bit(const mb_point_t *p, bool bit, mb_value_t *out)
