@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "gateway/fmath.h"
+#include "gateway/utf8.h"
 
 /* A ts above this is milliseconds, at or below it seconds: 1e11 s is the year
  * 5138 and 1e11 ms is March 1973, so real clocks are never ambiguous. */
@@ -95,53 +96,14 @@ static bool only_space(const char *s, size_t n)
     return true;
 }
 
-/* Length of the UTF-8 sequence at s (n bytes available), or 0 when invalid:
- * the same rules as gw_topic_level_check() (no overlong forms, surrogates or
- * code points above U+10FFFF), but never reading past n. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t len;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = s[0] == 0xed ? 0x9f : 0xbf;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        lo = s[0] == 0xf0 ? 0x90 : 0x80;
-        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
-/* Valid UTF-8 without NUL and, when no_ctl, without control characters. */
+/* Valid UTF-8 without NUL (gw_utf8_valid(), the rules gw_topic_level_check()
+ * applies) and, when no_ctl, without control characters. */
 static bool text_ok(const char *s, size_t n, bool no_ctl)
 {
-    const unsigned char *u = (const unsigned char *)s;
-
-    for (size_t i = 0; i < n;) {
-        size_t k;
-
-        if (u[i] == 0 || (no_ctl && (u[i] < 0x20 || u[i] == 0x7f)))
+    for (size_t i = 0; no_ctl && i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
-        k = utf8_seq(u + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
+    return gw_utf8_valid(s, n);
 }
 
 /* Builds p->name from a device-supplied name: rejected when empty, too long,

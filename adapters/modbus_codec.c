@@ -11,6 +11,7 @@
  */
 #include "adapters/modbus_codec.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -225,8 +226,10 @@ int mb_decoder_feed(mb_decoder_t *d, const uint8_t *in, size_t n, size_t *consum
 
 int mb_encode_read(const mb_request_t *req, uint8_t *buf, size_t cap)
 {
-    if (!req || !buf || cap < MB_REQ_LEN || !request_valid(req))
-        return -1;
+    if (!req || !buf || !request_valid(req))
+        return -EINVAL;
+    if (cap < MB_REQ_LEN)
+        return -ENOSPC;
     put_mbap(buf, req->tid, MB_REQ_LENGTH, req->unit);
     buf[7] = req->fc;
     put_be16(buf + 8, req->address);
@@ -286,11 +289,11 @@ int mb_encode_response(const mb_request_t *req, const uint16_t *registers, const
 {
     size_t count;
 
-    if (!req || !buf || !request_valid(req))
-        return -1;
+    if (!req || !buf || !request_valid(req) || (fc_is_bits(req->fc) ? !bits : !registers))
+        return -EINVAL;
     count = data_bytes(req->fc, req->quantity);
-    if (cap < MB_MBAP_LEN + 2 + count || (fc_is_bits(req->fc) ? !bits : !registers))
-        return -1;
+    if (cap < MB_MBAP_LEN + 2 + count)
+        return -ENOSPC;
     put_mbap(buf, req->tid, (uint16_t)(3 + count), req->unit);
     buf[7] = req->fc;
     buf[8] = (uint8_t)count;
@@ -307,8 +310,10 @@ int mb_encode_response(const mb_request_t *req, const uint16_t *registers, const
 
 int mb_encode_exception(const mb_request_t *req, uint8_t code, uint8_t *buf, size_t cap)
 {
-    if (!req || !buf || cap < MB_EXC_ADU || req->fc == 0 || (req->fc & MB_EXCEPTION_BIT))
-        return -1;
+    if (!req || !buf || req->fc == 0 || (req->fc & MB_EXCEPTION_BIT))
+        return -EINVAL;
+    if (cap < MB_EXC_ADU)
+        return -ENOSPC;
     put_mbap(buf, req->tid, MB_EXC_LENGTH, req->unit);
     buf[7] = req->fc | MB_EXCEPTION_BIT;
     buf[8] = code;

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "adapters/modbus_point.h"
+#include "gateway/utf8.h"
 
 #define MB_STRING_MAX_REGS 125
 #define MB_ADDRESS_SPACE 65536u
@@ -45,7 +46,7 @@ int mb_table_parse(const char *s, mb_table_t *out)
             *out = (mb_table_t)i;
             return 0;
         }
-    return -1;
+    return -EINVAL;
 }
 
 int mb_type_parse(const char *s, mb_type_t *out)
@@ -55,7 +56,7 @@ int mb_type_parse(const char *s, mb_type_t *out)
             *out = (mb_type_t)i;
             return 0;
         }
-    return -1;
+    return -EINVAL;
 }
 
 int mb_order_parse(const char *s, mb_order_t *out)
@@ -66,7 +67,7 @@ int mb_order_parse(const char *s, mb_order_t *out)
             *out = (mb_order_t)(i % 4);
             return 0;
         }
-    return -1;
+    return -EINVAL;
 }
 
 const char *mb_table_name(mb_table_t t)
@@ -166,7 +167,7 @@ static bool scaled(const mb_point_t *p)
 static int set_double(mb_value_t *out, double d)
 {
     if (!isfinite(d))
-        return -1;
+        return -ERANGE;
     out->kind = MB_VAL_DOUBLE;
     out->d = d;
     return 0;
@@ -193,36 +194,8 @@ static int set_uint(const mb_point_t *p, uint64_t v, mb_value_t *out)
 static int set_float(const mb_point_t *p, double raw, mb_value_t *out)
 {
     if (!isfinite(raw))
-        return -1;
+        return -ERANGE;
     return set_double(out, scaled(p) ? raw * p->scale + p->offset : raw);
-}
-
-/* Length of the valid UTF-8 multi-byte sequence at s, or 0. Overlong forms,
- * surrogates and code points past U+10FFFF are not valid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    uint32_t cp, min;
-    size_t len;
-
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1Fu, min = 0x80;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3, cp = s[0] & 0x0Fu, min = 0x800;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
 }
 
 static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *out)
@@ -231,7 +204,7 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
     size_t n = 2 * (size_t)p->length, o = 0;
 
     if (p->length == 0 || p->length > MB_STRING_MAX_REGS)
-        return -1;
+        return -EINVAL;
     for (size_t i = 0; i < p->length; i++) {
         uint16_t r = byte_swapped(p->order) ? swap16(regs[i]) : regs[i];
 
@@ -241,7 +214,9 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
     while (n > 0 && (raw[n - 1] == '\0' || raw[n - 1] == ' '))
         n--;
     for (size_t i = 0; i < n;) {
-        size_t len = raw[i] >= 0x20 && raw[i] < 0x7F ? 1 : utf8_seq(raw + i, n - i);
+        /* Control characters (NUL included) become '?', as invalid UTF-8 does. */
+        bool ctl = raw[i] < 0x20 || raw[i] == 0x7F;
+        size_t len = ctl ? 0 : gw_utf8_seq((const char *)raw + i, n - i);
 
         if (len == 0) {
             out->s[o++] = '?';
@@ -260,7 +235,7 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
 static int decode_bool(const mb_point_t *p, uint16_t reg, mb_value_t *out)
 {
     if (p->bit < -1 || p->bit > 15)
-        return -1;
+        return -EINVAL;
     out->kind = MB_VAL_BOOL;
     out->b = p->bit < 0 ? reg != 0 : ((reg >> p->bit) & 1) != 0;
     return 0;
@@ -275,7 +250,7 @@ int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *o
 
     memset(out, 0, sizeof(*out));
     if ((unsigned)p->order > MB_ORDER_DCBA)
-        return -1;
+        return -EINVAL;
     switch (p->type) {
     case MB_TYPE_BOOL:
         return decode_bool(p, regs[0], out);
@@ -302,7 +277,7 @@ int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *o
     case MB_TYPE_STRING:
         return decode_string(p, regs, out);
     }
-    return -1;
+    return -EINVAL;
 }
 
 void mb_decode_bit(const mb_point_t *p, bool bit, mb_value_t *out)

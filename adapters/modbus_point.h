@@ -42,8 +42,8 @@ typedef enum {
  */
 typedef enum { MB_ORDER_ABCD, MB_ORDER_CDAB, MB_ORDER_BADC, MB_ORDER_DCBA } mb_order_t;
 
-/* Name parsing for configuration; return 0 or -1 (also for NULL), leaving
- * *out untouched on failure. Table and type names are lower case only
+/* Name parsing for configuration; return 0 or -EINVAL (also for NULL),
+ * leaving *out untouched on failure. Table and type names are lower case only
  * ("holding", "float32"); order names are accepted in either case ("CDAB",
  * "cdab"). mb_table_name() returns "unknown" for a value outside the enum. */
 int mb_table_parse(const char *s, mb_table_t *out);
@@ -86,10 +86,11 @@ typedef struct {
  * otherwise integers stay exact. A string keeps only printable ASCII and
  * valid UTF-8; other bytes (control characters, NULs before the trailing
  * ones) become '?'. regs holds mb_point_width(p) registers; *out is zeroed
- * first. Returns 0, or -1 for a float that is NaN or infinite or a scaled
- * result that overflows (reported as a bad reading), and -1 for a point it
- * cannot decode (bit outside -1..15, string length 0 or over 125, type or
- * order outside its enum).
+ * first. Returns 0; -ERANGE when the device's value has no finite number (a
+ * float that is NaN or infinite, or a scaled result that overflows), to be
+ * reported as a bad reading; -EINVAL for a point it cannot decode (bit outside
+ * -1..15, string length 0 or over 125, type or order outside its enum), which
+ * configuration checking should have refused.
  */
 int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *out);
 

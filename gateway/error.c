@@ -14,6 +14,26 @@ const char *gw_strerror(int err)
         return "MQTT client error";
     case GW_EFULL:
         return "outbox full";
+    case GW_EMB_PROTOCOL:
+        return "Modbus: bad protocol id";
+    case GW_EMB_LENGTH:
+        return "Modbus: bad length";
+    case GW_EMB_BYTECOUNT:
+        return "Modbus: bad byte count";
+    case GW_EMB_FUNCTION:
+        return "Modbus: unsupported function";
+    case GW_EMB_EXCEPTION_LENGTH:
+        return "Modbus: bad exception length";
+    case GW_EMB_QUANTITY:
+        return "Modbus: bad quantity";
+    case GW_EMB_TID:
+        return "Modbus: transaction id mismatch";
+    case GW_EMB_UNIT:
+        return "Modbus: unit id mismatch";
+    case GW_EMB_FC:
+        return "Modbus: function mismatch";
+    case GW_EMB_COUNT:
+        return "Modbus: byte count mismatch";
     default:
         return strerror(err);
     }

@@ -17,6 +17,25 @@ enum {
     GW_EFULL,                  /* the outbox refused a message */
 };
 
+/*
+ * The Modbus TCP codec's reasons (adapters/modbus_codec.h names them MB_E...
+ * and MB_MISMATCH_...): one per malformed-frame class and one per way a
+ * response can fail to answer its request, so each can be counted by reason.
+ * A block of their own, so that codes added above never renumber them.
+ */
+enum {
+    GW_EMB_PROTOCOL = GW_EBASE + 100, /* MBAP protocol id is not 0 */
+    GW_EMB_LENGTH,                    /* MBAP length out of range */
+    GW_EMB_BYTECOUNT,                 /* byte count disagrees with the MBAP length */
+    GW_EMB_FUNCTION,                  /* function code the codec does not read */
+    GW_EMB_EXCEPTION_LENGTH,          /* exception response of the wrong length */
+    GW_EMB_QUANTITY,                  /* request quantity 0, too large, or past 65535 */
+    GW_EMB_TID,                       /* response to another transaction */
+    GW_EMB_UNIT,                      /* response from another unit */
+    GW_EMB_FC,                        /* response to another function */
+    GW_EMB_COUNT,                     /* response byte count does not fit the quantity */
+};
+
 /* Returns a static, human-readable description of a negative (or positive)
  * error code. Any thread. */
 const char *gw_strerror(int err);

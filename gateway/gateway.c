@@ -343,8 +343,9 @@ int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg
     c->retain = a->retain >= 0 ? a->retain != 0 : cfg->mqtt.retain;
     c->ops = adp_find(a->type);
     if (!c->ops) {
-        rc = cfg_node_error(a->node, err, "adapter '%s' has unknown type '%s' (known: %s)", a->name,
-                            a->type, adp_kinds());
+        rc = cfg_node_error(cfg_get_node(a->node, "type"), err,
+                            "adapter '%s' has unknown type '%s' (known: %s)", a->name, a->type,
+                            adp_kinds());
         goto fail;
     }
     rc = c->ops->create(a, c, &c->self, err);

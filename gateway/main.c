@@ -49,6 +49,8 @@ typedef struct {
     const char *log_level;
 } opts_t;
 
+/* Fills *o from the command line; prints --help or --version and exits.
+ * 0, or -EINVAL after telling the user what is wrong. */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
     static const struct option longopts[] = {
@@ -77,7 +79,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             exit(0);
         default:
             fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
-            return -1;
+            return -EINVAL;
         }
     }
     /* `--check-config FILE` reads naturally; accept the file as an operand. */
@@ -86,7 +88,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
     if (optind < argc) {
         fprintf(stderr, "sensorbridge: unexpected argument '%s'\n", argv[optind]);
         fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
-        return -1;
+        return -EINVAL;
     }
     return 0;
 }

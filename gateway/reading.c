@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/utf8.h"
+
 typedef struct {
     char *buf;
     size_t cap;
@@ -244,48 +246,24 @@ int gw_topic_render(const char *tmpl, const char *gateway, const char *adapter, 
     return (int)o.len;
 }
 
-/* Length of the UTF-8 sequence at s, or 0 if it is not valid (overlong forms,
- * surrogates and code points above U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-            return 0;
-        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
-            return 0;
-        return 3;
-    }
-    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-            return 0;
-        if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 const char *gw_topic_level_check(const char *name)
 {
-    const unsigned char *p = (const unsigned char *)name;
+    size_t len = name ? strlen(name) : 0;
 
-    if (!p || !*p)
+    if (len == 0)
         return "name is empty";
-    while (*p) {
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)name[i];
         size_t n;
 
-        if (*p == '/' || *p == '+' || *p == '#')
+        if (c == '/' || c == '+' || c == '#')
             return "name contains '/', '+' or '#'";
-        if (*p < 0x20 || *p == 0x7f)
+        if (c < 0x20 || c == 0x7f)
             return "name contains a control character";
-        n = utf8_len(p);
+        n = gw_utf8_seq(name + i, len - i);
         if (n == 0)
             return "name is not valid UTF-8";
-        p += n;
+        i += n;
     }
     return NULL;
 }

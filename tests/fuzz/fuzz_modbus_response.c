@@ -16,6 +16,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. adapters/modbus_codec.c \
  *       tests/fuzz/fuzz_modbus_response.c -o fuzz_mb
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ static void check_answer(const mb_decoder_t *d, const mb_response_t *r, uint8_t 
     if (r->exception) {
         req.quantity = 1;
         CHECK(mb_match(&req, r) == MB_MATCH);
+        CHECK(mb_encode_exception(&req, r->exception_code, out, 8) == -ENOSPC);
         CHECK(mb_encode_exception(&req, r->exception_code, out, sizeof(out)) == 9);
         CHECK(memcmp(out, d->buf, 9) == 0);
         return;
@@ -86,6 +88,7 @@ static void check_answer(const mb_decoder_t *d, const mb_response_t *r, uint8_t 
     req.quantity = (uint16_t)(req.quantity - (bits ? 8 : 1));
     for (size_t i = 0; !bits && i < req.quantity; i++)
         regs[i] = mb_register(r, i);
+    CHECK(mb_encode_response(&req, regs, r->data, out, d->have - 1) == -ENOSPC);
     CHECK(mb_encode_response(&req, regs, r->data, out, sizeof(out)) == (int)d->have);
     /* Only the padding bits of a bit response may differ: they are sent as 0. */
     last = d->buf[d->have - 1];
@@ -137,6 +140,14 @@ static size_t next_chunk(int split, uint8_t seed, uint32_t *rng, size_t left)
     return n < left ? n : left;
 }
 
+/* The errors the response decoder may return: the malformed-frame classes,
+ * never MB_EQUANTITY (a request's) nor an errno value. */
+static bool response_error(int rc)
+{
+    return rc == MB_EPROTOCOL || rc == MB_ELENGTH || rc == MB_EBYTECOUNT || rc == MB_EFUNCTION ||
+           rc == MB_EEXCEPTION_LENGTH;
+}
+
 /* Bytes past d->have are garbage by contract: fill them with a value that
  * differs between passes, so a decoder that reads them disagrees with itself. */
 static void poison(mb_decoder_t *d, uint8_t value)
@@ -169,7 +180,7 @@ static int feed_chunk(mb_decoder_t *d, const uint8_t *p, size_t n, size_t *pos, 
                 log->hash = fnv(fnv(log->hash, &end, sizeof(end)), d->buf, d->have);
             }
         } else {
-            CHECK(rc >= MB_EEXCEPTION_LENGTH && rc <= MB_EPROTOCOL && used > 0);
+            CHECK(response_error(rc) && used > 0);
             CHECK(mb_decoder_feed(d, p + *pos + used, n - used, &again, &r) == rc && again == 0);
             if (!log->first_error)
                 log->first_error = rc;

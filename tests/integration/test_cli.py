@@ -50,7 +50,7 @@ def main():
         with open(bad, "w") as f:
             f.write("adapters:\n  - name: x\n    type: plc\n")
         rc, _, err = sb("--check-config", "-c", bad)
-        check(rc == 1 and err == f"{bad}:2:5: adapter 'x' has unknown type 'plc' "
+        check(rc == 1 and err == f"{bad}:3:11: adapter 'x' has unknown type 'plc' "
                                  "(known: simulated, modbus_tcp, raw_tcp)\n", f"{err!r}")
 
 

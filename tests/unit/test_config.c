@@ -6,7 +6,9 @@
  * Fixture paths are relative to the source tree: the suite runs from the
  * repository root, or from anywhere with SB_SOURCE_DIR naming it. Each
  * tests/config/bad/X.yaml holds one error, and X.expected its one-line
- * message as reported for the path "tests/config/bad/X.yaml".
+ * message as reported for the path "tests/config/bad/X.yaml". Errors that
+ * only creating the adapters finds (an unknown adapter type) are in there
+ * too; run_fixtures.sh checks their messages through --check-config.
  */
 #include <CUnit/CUnit.h>
 
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapters/adapter.h"
 #include "config/config.h"
 #include "gateway/error.h"
 #include "gateway/reading.h"
@@ -231,11 +234,23 @@ static int read_expected(const char *path, char *buf, size_t cap)
     return strchr(buf, '\n') ? -1 : 0;
 }
 
+/* Whether an adapter has a type the registry does not know: the error in a
+ * bad fixture that config/ accepts, found when the gateway creates the
+ * adapters (the unit tests stub the gateway out). */
+static bool has_unknown_type(const cfg_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_adapters; i++)
+        if (!adp_find(cfg->adapters[i].type))
+            return true;
+    return false;
+}
+
 static void check_bad_fixture(const char *name)
 {
     char rel[300], path[PATH_MAX], exp_path[PATH_MAX], expected[700], want[PATH_MAX + 700];
     cfg_error_t e;
     cfg_t *cfg = NULL;
+    int rc;
 
     snprintf(rel, sizeof(rel), "tests/config/bad/%s", name);
     src_path(path, sizeof(path), rel);
@@ -245,7 +260,13 @@ static void check_bad_fixture(const char *name)
     /* The .expected text names the path relative to the source tree. */
     snprintf(want, sizeof(want), "%s%s%s", source_dir() ? source_dir() : "",
              source_dir() ? "/" : "", expected);
-    CU_ASSERT_EQUAL(cfg_load_file(path, &cfg, &e), -GW_ECONFIG);
+    rc = cfg_load_file(path, &cfg, &e);
+    if (rc == 0) {
+        CU_ASSERT(has_unknown_type(cfg));
+        cfg_free(cfg);
+        return;
+    }
+    CU_ASSERT_EQUAL(rc, -GW_ECONFIG);
     CU_ASSERT_PTR_NULL(cfg);
     if (!err_is(&e, want)) {
         fprintf(stderr, "  fixture: %s\n", name);

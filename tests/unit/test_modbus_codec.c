@@ -4,10 +4,12 @@
  * reads. The server side is in test_modbus_codec_server.c, same suite.
  */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "adapters/modbus_codec.h"
+#include "gateway/error.h"
 #include "suites.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -56,12 +58,17 @@ static void test_encode_limits(void)
         uint16_t address, quantity;
         int rc;
     } cases[] = {
-        {3, 0, 0, -1},        {3, 0, 1, 12},       {3, 0, 125, 12},     {3, 0, 126, -1},
-        {4, 0, 125, 12},      {4, 0, 126, -1},     {1, 0, 0, -1},       {1, 0, 2000, 12},
-        {1, 0, 2001, -1},     {2, 0, 2000, 12},    {2, 0, 2001, -1},    {3, 65535, 1, 12},
-        {3, 65535, 2, -1},    {3, 65411, 125, 12}, {3, 65412, 125, -1}, {1, 63536, 2000, 12},
-        {1, 63537, 2000, -1}, {2, 65535, 1, 12},   {0, 0, 1, -1},       {5, 0, 1, -1},
-        {0x83, 0, 1, -1},     {0x10, 0, 1, -1},
+        {3, 0, 0, -EINVAL},        {3, 0, 1, 12},
+        {3, 0, 125, 12},           {3, 0, 126, -EINVAL},
+        {4, 0, 125, 12},           {4, 0, 126, -EINVAL},
+        {1, 0, 0, -EINVAL},        {1, 0, 2000, 12},
+        {1, 0, 2001, -EINVAL},     {2, 0, 2000, 12},
+        {2, 0, 2001, -EINVAL},     {3, 65535, 1, 12},
+        {3, 65535, 2, -EINVAL},    {3, 65411, 125, 12},
+        {3, 65412, 125, -EINVAL},  {1, 63536, 2000, 12},
+        {1, 63537, 2000, -EINVAL}, {2, 65535, 1, 12},
+        {0, 0, 1, -EINVAL},        {5, 0, 1, -EINVAL},
+        {0x83, 0, 1, -EINVAL},     {0x10, 0, 1, -EINVAL},
     };
     mb_request_t req = {1, 1, 3, 0, 1};
     uint8_t buf[MB_REQ_LEN];
@@ -75,8 +82,12 @@ static void test_encode_limits(void)
     req.fc = 3;
     req.address = 0;
     req.quantity = 1;
-    CU_ASSERT_EQUAL(mb_encode_read(&req, buf, MB_REQ_LEN - 1), -1);
-    CU_ASSERT_EQUAL(mb_encode_read(&req, NULL, MB_REQ_LEN), -1);
+    CU_ASSERT_EQUAL(mb_encode_read(&req, buf, MB_REQ_LEN - 1), -ENOSPC);
+    CU_ASSERT_EQUAL(mb_encode_read(&req, NULL, MB_REQ_LEN), -EINVAL);
+    CU_ASSERT_EQUAL(mb_encode_read(NULL, buf, MB_REQ_LEN), -EINVAL);
+    req.quantity = 0; /* an invalid request is -EINVAL whatever the room */
+    CU_ASSERT_EQUAL(mb_encode_read(&req, buf, MB_REQ_LEN - 1), -EINVAL);
+    req.quantity = 1;
     CU_ASSERT_EQUAL(mb_encode_read(&req, buf, MB_REQ_LEN), MB_REQ_LEN);
 }
 
@@ -249,11 +260,44 @@ static void test_status_names(void)
         {2, "unknown status"},
         {-7, "unknown status"},
         {-14, "unknown status"},
+        {-EINTR, "unknown status"},
+        {-EAGAIN, "unknown status"},
+        {-(GW_EMB_PROTOCOL - 1), "unknown status"},
+        {-(GW_EMB_COUNT + 1), "unknown status"},
     };
 
     CU_ASSERT_EQUAL(MB_MATCH, MB_NEED_MORE);
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         CU_ASSERT_STRING_EQUAL(mb_status_name(cases[i].status), cases[i].name);
+}
+
+/* Every error is one of sensorbridge's own codes: distinct, never an errno
+ * value a caller could mistake for -EAGAIN or -EINTR, and named by
+ * gw_strerror(). */
+static void test_status_codes(void)
+{
+    static const struct {
+        int code;
+        const char *text;
+    } cases[] = {
+        {MB_EPROTOCOL, "Modbus: bad protocol id"},
+        {MB_ELENGTH, "Modbus: bad length"},
+        {MB_EBYTECOUNT, "Modbus: bad byte count"},
+        {MB_EFUNCTION, "Modbus: unsupported function"},
+        {MB_EEXCEPTION_LENGTH, "Modbus: bad exception length"},
+        {MB_EQUANTITY, "Modbus: bad quantity"},
+        {MB_MISMATCH_TID, "Modbus: transaction id mismatch"},
+        {MB_MISMATCH_UNIT, "Modbus: unit id mismatch"},
+        {MB_MISMATCH_FUNCTION, "Modbus: function mismatch"},
+        {MB_MISMATCH_COUNT, "Modbus: byte count mismatch"},
+    };
+
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        CU_ASSERT(cases[i].code < -GW_EBASE);
+        CU_ASSERT_STRING_EQUAL(gw_strerror(cases[i].code), cases[i].text);
+        for (size_t j = 0; j < i; j++)
+            CU_ASSERT_NOT_EQUAL(cases[i].code, cases[j].code);
+    }
 }
 
 /* What came out of a stream: at most four frames, copied (the decoder's
@@ -507,6 +551,7 @@ int modbus_codec_suite(void)
         !CU_add_test(s, "decode: exception", test_decode_exception) ||
         !CU_add_test(s, "exception names", test_exception_names) ||
         !CU_add_test(s, "status names", test_status_names) ||
+        !CU_add_test(s, "status codes: own, distinct, named", test_status_codes) ||
         !CU_add_test(s, "decode: byte by byte", test_byte_by_byte) ||
         !CU_add_test(s, "decode: every split of two frames", test_every_split) ||
         !CU_add_test(s, "decode: one frame per feed", test_stops_after_one_frame) ||

@@ -4,6 +4,7 @@
  * into the modbus_codec suite by test_modbus_codec.c.
  */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -73,32 +74,37 @@ static void test_encode_response(void)
     mb_request_t req = {0x0102, 0x03, MB_FC_READ_HOLDING_REGISTERS, 0, 2};
     uint8_t buf[MB_MAX_ADU];
 
-    CU_ASSERT_EQUAL(mb_encode_response(&req, regs, NULL, buf, sizeof(want_regs) - 1), -1);
-    CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, buf, sizeof(buf)), -1);
+    CU_ASSERT_EQUAL(mb_encode_response(&req, regs, NULL, buf, sizeof(want_regs) - 1), -ENOSPC);
+    CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, buf, sizeof(buf)), -EINVAL);
     CU_ASSERT_EQUAL(mb_encode_response(&req, regs, NULL, buf, sizeof(want_regs)), 13);
     CU_ASSERT_EQUAL(memcmp(buf, want_regs, sizeof(want_regs)), 0);
 
     req = (mb_request_t){0x0001, 0x01, MB_FC_READ_COILS, 0, 10};
-    CU_ASSERT_EQUAL(mb_encode_response(&req, regs, NULL, buf, sizeof(buf)), -1);
+    CU_ASSERT_EQUAL(mb_encode_response(&req, regs, NULL, buf, sizeof(buf)), -EINVAL);
     CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, buf, sizeof(buf)), 11);
     CU_ASSERT_EQUAL(memcmp(buf, want_bits, sizeof(want_bits)), 0);
     req.quantity = 16;
     CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, buf, sizeof(buf)), 11);
     CU_ASSERT_EQUAL(buf[10], 0xff);
     req.quantity = 0;
-    CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, buf, sizeof(buf)), -1);
+    CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, buf, sizeof(buf)), -EINVAL);
 
     req = (mb_request_t){0x0a0b, 0x0c, MB_FC_READ_INPUT_REGISTERS, 0, 1};
-    CU_ASSERT_EQUAL(mb_encode_exception(&req, 2, buf, 8), -1);
+    CU_ASSERT_EQUAL(mb_encode_exception(&req, 2, buf, 8), -ENOSPC);
     CU_ASSERT_EQUAL(mb_encode_exception(&req, 2, buf, 9), 9);
     CU_ASSERT_EQUAL(memcmp(buf, want_exc, sizeof(want_exc)), 0);
     req.fc = 5; /* a server refusing a function it does not serve */
     CU_ASSERT_EQUAL(mb_encode_exception(&req, 1, buf, sizeof(buf)), 9);
     CU_ASSERT_EQUAL(buf[7], 0x85);
     req.fc = 0x83;
-    CU_ASSERT_EQUAL(mb_encode_exception(&req, 1, buf, sizeof(buf)), -1);
+    CU_ASSERT_EQUAL(mb_encode_exception(&req, 1, buf, sizeof(buf)), -EINVAL);
     req.fc = 0;
-    CU_ASSERT_EQUAL(mb_encode_exception(&req, 1, buf, sizeof(buf)), -1);
+    CU_ASSERT_EQUAL(mb_encode_exception(&req, 1, buf, sizeof(buf)), -EINVAL);
+    req.fc = MB_FC_READ_COILS;
+    CU_ASSERT_EQUAL(mb_encode_exception(NULL, 1, buf, sizeof(buf)), -EINVAL);
+    CU_ASSERT_EQUAL(mb_encode_exception(&req, 1, NULL, sizeof(buf)), -EINVAL);
+    CU_ASSERT_EQUAL(mb_encode_response(NULL, NULL, bits, buf, sizeof(buf)), -EINVAL);
+    CU_ASSERT_EQUAL(mb_encode_response(&req, NULL, bits, NULL, sizeof(buf)), -EINVAL);
 }
 
 /* Client request -> server decode -> server response -> client decode. */

@@ -10,6 +10,7 @@
  * are right, so they serve as an independent check of float32 decoding.
  */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 
 #include <float.h>
 #include <math.h>
@@ -49,10 +50,10 @@ static void test_table_parse(void)
     CU_ASSERT(mb_table_parse("input", &t) == 0 && t == MB_TABLE_INPUT);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         t = MB_TABLE_DISCRETE;
-        CU_ASSERT_EQUAL(mb_table_parse(bad[i], &t), -1);
+        CU_ASSERT_EQUAL(mb_table_parse(bad[i], &t), -EINVAL);
         CU_ASSERT_EQUAL(t, MB_TABLE_DISCRETE); /* untouched on failure */
     }
-    CU_ASSERT_EQUAL(mb_table_parse(NULL, &t), -1);
+    CU_ASSERT_EQUAL(mb_table_parse(NULL, &t), -EINVAL);
 }
 
 static void test_type_parse(void)
@@ -73,10 +74,10 @@ static void test_type_parse(void)
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         t = MB_TYPE_UINT64;
-        CU_ASSERT_EQUAL(mb_type_parse(bad[i], &t), -1);
+        CU_ASSERT_EQUAL(mb_type_parse(bad[i], &t), -EINVAL);
         CU_ASSERT_EQUAL(t, MB_TYPE_UINT64);
     }
-    CU_ASSERT_EQUAL(mb_type_parse(NULL, &t), -1);
+    CU_ASSERT_EQUAL(mb_type_parse(NULL, &t), -EINVAL);
 }
 
 static void test_order_parse(void)
@@ -103,10 +104,10 @@ static void test_order_parse(void)
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         o = MB_ORDER_BADC;
-        CU_ASSERT_EQUAL(mb_order_parse(bad[i], &o), -1);
+        CU_ASSERT_EQUAL(mb_order_parse(bad[i], &o), -EINVAL);
         CU_ASSERT_EQUAL(o, MB_ORDER_BADC);
     }
-    CU_ASSERT_EQUAL(mb_order_parse(NULL, &o), -1);
+    CU_ASSERT_EQUAL(mb_order_parse(NULL, &o), -EINVAL);
 }
 
 static void test_table_props(void)
@@ -302,7 +303,7 @@ static void test_float32_vs_libmodbus(void)
         want = libmodbus_float(p.order, regs);
         rc = mb_decode_registers(&p, regs, &v);
         if (!isfinite(want)) {
-            CU_ASSERT_EQUAL(rc, -1);
+            CU_ASSERT_EQUAL(rc, -ERANGE);
             continue;
         }
         CU_ASSERT(rc == 0 && v.kind == MB_VAL_DOUBLE && v.d == (double)want);
@@ -437,7 +438,7 @@ static void test_scale_offset(void)
         mb_value_t v;
 
         p.scale = 4.0;
-        CU_ASSERT_EQUAL(mb_decode_registers(&p, f64big, &v), -1);
+        CU_ASSERT_EQUAL(mb_decode_registers(&p, f64big, &v), -ERANGE);
     }
 }
 
@@ -488,7 +489,7 @@ static void test_nan_inf(void)
 
                 r[k] = bs ? (uint16_t)(x << 8 | x >> 8) : x;
             }
-            CU_ASSERT_EQUAL(mb_decode_registers(&p, r, &v), -1);
+            CU_ASSERT_EQUAL(mb_decode_registers(&p, r, &v), -ERANGE);
         }
         p.type = MB_TYPE_FLOAT64;
         for (size_t i = 0; i < sizeof(f64) / sizeof(f64[0]); i++) {
@@ -499,7 +500,7 @@ static void test_nan_inf(void)
 
                 r[k] = bs ? (uint16_t)(x << 8 | x >> 8) : x;
             }
-            CU_ASSERT_EQUAL(mb_decode_registers(&p, r, &v), -1);
+            CU_ASSERT_EQUAL(mb_decode_registers(&p, r, &v), -ERANGE);
         }
     }
     /* The largest finite values still decode. */
@@ -520,13 +521,13 @@ static void test_bad_points(void)
     mb_value_t v;
 
     p.bit = 16;
-    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -1);
+    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -EINVAL);
     p.bit = -2;
-    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -1);
+    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -EINVAL);
     p = holding(MB_TYPE_UINT16, (mb_order_t)4);
-    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -1);
+    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -EINVAL);
     p = holding((mb_type_t)10, MB_ORDER_ABCD);
-    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -1);
+    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -EINVAL);
     CU_ASSERT_EQUAL(mb_point_width(&p), 0);
 }
 

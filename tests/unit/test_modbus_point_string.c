@@ -6,6 +6,7 @@
  */
 #include <CUnit/CUnit.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,9 +122,9 @@ static void test_string_lengths(void)
     CU_ASSERT_EQUAL(strlen(v.s), 250);
     CU_ASSERT_EQUAL(strspn(v.s, "?"), 250);
     p.length = 126;
-    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -1);
+    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -EINVAL);
     p.length = 0;
-    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -1);
+    CU_ASSERT_EQUAL(mb_decode_registers(&p, regs, &v), -EINVAL);
 }
 
 int modbus_point_add_string_tests(CU_pSuite s)
