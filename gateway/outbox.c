@@ -420,6 +420,10 @@ void gw_outbox_mark_inflight(gw_outbox_t *ob, gw_msg_t *msg)
     list_append(&ob->sent, msg);
     msg->inflight = true;
     msg->send = ++ob->sends;
+    if (msg->resend) {
+        msg->resend = false;
+        ob->st.requeued++;
+    }
     ob->st.in_flight++;
     ob->st.bytes += msg_size(msg); /* queue_unlink took it off the total */
     ob->sent_bytes += msg_size(msg);
@@ -530,7 +534,6 @@ int gw_outbox_requeue(gw_outbox_t *ob, uint64_t id)
         if (!ob->qos0 || ob->qos0->id > m->id)
             ob->qos0 = m;
     }
-    ob->st.requeued++;
     return 0;
 }
 
@@ -541,8 +544,10 @@ size_t gw_outbox_requeue_inflight(gw_outbox_t *ob)
 
     if (!first)
         return 0;
-    for (m = first; m; m = m->next)
+    for (m = first; m; m = m->next) {
         m->inflight = false;
+        m->resend = true;
+    }
     /* Every in-flight message is older than every queued one: the oldest
      * QoS 0 message put back, if any, becomes the new cursor. */
     m = find_qos0(first);
@@ -563,7 +568,6 @@ size_t gw_outbox_requeue_inflight(gw_outbox_t *ob)
     ob->st.queued += n;
     ob->st.in_flight = 0;
     ob->sent_bytes = 0;
-    ob->st.requeued += n;
     return n;
 }
 

@@ -61,6 +61,7 @@ typedef struct gw_msg {
     uint8_t qos;
     bool retain;
     bool inflight; /* private */
+    bool resend;   /* private: given back from flight; its next send is a re-send */
     bool pooled;   /* private: from the outbox's gw_pool_t, else malloc */
     char *topic;   /* NUL-terminated, points into data */
     char *payload; /* NUL-terminated, points into data */
@@ -86,7 +87,7 @@ typedef struct {
     size_t in_flight;
     size_t bytes;        /* queued + in flight */
     uint64_t moved;      /* handed over by gw_outbox_move_queued */
-    uint64_t requeued;   /* messages put back after a connection loss */
+    uint64_t requeued;   /* sends of messages given back from flight (re-sent) */
     uint64_t stale_acks; /* acks for messages no longer in flight */
 } gw_outbox_stats_t;
 
@@ -152,11 +153,13 @@ int gw_outbox_fail(gw_outbox_t *ob, uint64_t id, uint64_t send, gw_drop_reason_t
 void gw_outbox_refuse(gw_outbox_t *ob, gw_drop_reason_t reason);
 
 /* Connection lost: every in-flight message goes back to the head of the
- * queue, oldest first, ahead of everything queued. Returns how many. */
+ * queue, oldest first, ahead of everything queued; each counts as re-sent
+ * (stats.requeued) when it is sent again. Returns how many. */
 size_t gw_outbox_requeue_inflight(gw_outbox_t *ob);
 
 /* One in-flight message that was never sent goes back to the queue, in id
- * order (ahead of everything newer). 0 or -ENOENT. */
+ * order (ahead of everything newer); its next send is not a re-send. 0 or
+ * -ENOENT. */
 int gw_outbox_requeue(gw_outbox_t *ob, uint64_t id);
 
 /* Drops every queued (not in-flight) message for a reason. Returns how many. */

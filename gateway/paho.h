@@ -38,6 +38,10 @@ typedef struct {
     const size_t *(*heap_info)(void);
 } gw_paho_t;
 
+/* Unit tests: gw_paho_load() returns api from now on (NULL: the real
+ * libraries again). */
+void gw_paho_fake(const gw_paho_t *api);
+
 /* Bytes Paho's own heap holds now, in the libraries loaded so far; -1 when
  * no loaded library tracks its heap. Any thread. */
 long gw_paho_heap_bytes(void);

@@ -271,7 +271,7 @@ static void handle_lost(gw_pub_t *pub, const char *cause)
     }
     if (pub->state != PUB_CONNECTED)
         return;
-    gw_warn("mqtt: connection to %s lost: %s; %zu messages in flight back to the queue",
+    gw_warn("mqtt: connection to %s lost: %s; %zu messages back to the queue",
             pub->opts.uri, cause, n);
     pub->backoff_ms = pub->opts.reconnect_min_ms;
     schedule_retry(pub, "reconnecting to", "connection lost");

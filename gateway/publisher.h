@@ -82,7 +82,7 @@ void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), vo
 /* Stops sending and gives every message the publisher holds back to the
  * outbox's queue, in order; confirmations that come for them later are
  * stale and ignored. After this the caller may free any message. Returns how
- * many went back from flight. */
+ * many went back. */
 size_t gw_pub_take_back(gw_pub_t *pub);
 
 void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out);

@@ -142,12 +142,12 @@ void pr_fill(gw_pub_t *pub);
 
 /* Loop thread: stops sending. Messages in the ring (never sent) go back to
  * the outbox's queue; messages Paho holds stay in flight until their
- * callback. The one way sending stops. */
-void pr_ring_stop(gw_pub_t *pub);
+ * callback. The one way sending stops. Returns how many went back. */
+size_t pr_ring_stop(gw_pub_t *pub);
 
 /* Loop thread: pr_ring_stop(), then every message in flight goes back to
  * the queue, in order; later callbacks for them are stale. Returns how many
- * went back. */
+ * went back in all. */
 size_t pr_take_back(gw_pub_t *pub);
 
 /* Loop thread: how many sends Paho still holds (busy slots). */

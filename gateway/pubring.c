@@ -292,9 +292,12 @@ void pr_fill(gw_pub_t *pub)
     pthread_mutex_unlock(&pub->ring_lock);
 }
 
-void pr_ring_stop(gw_pub_t *pub)
+size_t pr_ring_stop(gw_pub_t *pub)
 {
+    size_t n;
+
     pthread_mutex_lock(&pub->ring_lock);
+    n = pub->ring_len;
     pub->ring_on = false;
     /* Newest first: each goes back to the head of the queue. */
     while (pub->ring_len > 0) {
@@ -305,12 +308,14 @@ void pr_ring_stop(gw_pub_t *pub)
     }
     pub->ring_head = 0;
     pthread_mutex_unlock(&pub->ring_lock);
+    return n;
 }
 
 size_t pr_take_back(gw_pub_t *pub)
 {
-    pr_ring_stop(pub);
-    return gw_outbox_requeue_inflight(pub->ob);
+    size_t n = pr_ring_stop(pub);
+
+    return n + gw_outbox_requeue_inflight(pub->ob);
 }
 
 MQTTAsync pr_swap_client(gw_pub_t *pub, MQTTAsync client)

@@ -22,6 +22,7 @@ int modbus_codec_suite(void);
 int modbus_point_suite(void);
 int msgpool_suite(void);
 int outbox_suite(void);
+int publisher_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
 int spool_suite(void);
