@@ -308,7 +308,8 @@ class Conn:
         while (split := self._split()) is None:
             if self.eof:
                 if self.buf:
-                    raise ProtocolError(f"connection closed inside a packet ({len(self.buf)} bytes)")
+                    raise ProtocolError(f"connection closed inside a packet "
+                                        f"({len(self.buf)} bytes)")
                 return None
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([self.sock], [], [], wait)[0]:
@@ -410,12 +411,14 @@ class Conn:
         elif p.qos == 2:
             self.pubrec(p.pid, reason)
 
-    def serve(self, until=None, on_publish=None, timeout=10.0, idle=0.05, on_idle=None):
-        """Reads and answers packets: PINGREQ, PUBREL and SUBSCRIBE get their
-        usual answers; each PUBLISH goes to on_publish(conn, p) (default:
-        conn.ack(p)). on_idle(conn) runs whenever nothing arrived for `idle`
-        seconds. Returns "until" once until() is true, "disconnect" after a
-        DISCONNECT, "closed" when the peer closed; TimeoutError after timeout."""
+    def serve(self, until=None, on_publish=None, timeout=10.0, idle=0.05, on_idle=None,
+              on_pubrel=None):
+        """Reads and answers packets: PINGREQ and SUBSCRIBE get their usual
+        answers; each PUBLISH goes to on_publish(conn, p) (default: conn.ack(p)),
+        each PUBREL to on_pubrel(conn, p) (default: PUBCOMP). on_idle(conn)
+        runs whenever nothing arrived for `idle` seconds. Returns "until" once
+        until() is true, "disconnect" after a DISCONNECT, "closed" when the
+        peer closed; TimeoutError after timeout."""
         deadline = time.monotonic() + timeout
         while not (until and until()):
             if time.monotonic() > deadline:
@@ -431,7 +434,7 @@ class Conn:
             if p.type == PUBLISH:
                 (on_publish or Conn.ack)(self, p)
             elif p.type == PUBREL:
-                self.pubcomp(p.pid)
+                (on_pubrel or (lambda c, r: c.pubcomp(r.pid)))(self, p)
             elif p.type == PINGREQ:
                 self.pingresp()
             elif p.type == SUBSCRIBE:
