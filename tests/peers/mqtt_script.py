@@ -27,7 +27,8 @@ PUBLISH (PUBACK for QoS 1, PUBREC for QoS 2).
 Every PUBLISH received is recorded, on its connection (conn.publishes) and on
 the broker (b.publishes), as a Publish with topic, payload, qos, dup, retain,
 pid, properties (MQTT 5), the connection's index and `answer`: the reason code
-of the PUBACK or PUBCOMP this broker sent for it (None while unanswered).
+of the PUBACK or PUBCOMP this broker sent for it (None while unanswered);
+conn.peak_unanswered is the most QoS 1/2 publishes unanswered at once.
 
 The parser keeps partial packets in a buffer until they are complete, so a
 packet split across reads (or several in one read) is handled. Protocol
@@ -277,6 +278,8 @@ class Conn:
         self.buf = bytearray()
         self.eof = False
         self.publishes = []
+        self.peak_unanswered = 0  # most QoS 1/2 publishes unanswered at once
+        self._unanswered = 0
         self.accepted_at = time.monotonic()
         self.connect = None
 
@@ -326,6 +329,9 @@ class Conn:
         if p.type == PUBLISH:
             p.conn, p.at = self.index, time.monotonic()
             self.publishes.append(p)
+            if p.qos:
+                self._unanswered += 1
+                self.peak_unanswered = max(self.peak_unanswered, self._unanswered)
             self.broker.publishes.append(p)
         return p
 
@@ -384,6 +390,7 @@ class Conn:
         for p in self.publishes:
             if final and p.pid == pid and p.answer is None:
                 p.answer = reason
+                self._unanswered -= 1
                 break
 
     def puback(self, pid, reason=0, properties=None):
