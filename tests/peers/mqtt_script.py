@@ -370,7 +370,13 @@ class Conn:
     # --- writing -------------------------------------------------------------
 
     def send(self, ptype, flags=0, body=b""):
-        self.sock.sendall(bytes([ptype << 4 | flags]) + encode_varint(len(body)) + body)
+        """Writes one packet; False if the peer has already gone (a broker
+        answering a client that hung up is not an error of the test)."""
+        try:
+            self.sock.sendall(bytes([ptype << 4 | flags]) + encode_varint(len(body)) + body)
+            return True
+        except (BrokenPipeError, ConnectionResetError):
+            return False
 
     def connack(self, code=0, session_present=False, properties=None):
         body = bytes([1 if session_present else 0, code])
