@@ -12,7 +12,8 @@ refuse_v311, refuse_v5   every CONNACK refusal code in turn: each logged in
 never_ack, never_ack_2nd_signal
                          QoS 1 never acknowledged: at most max_inflight on the
                          wire; SIGTERM (and a second one) stops within
-                         shutdown_timeout, every reading counted as dropped
+                         shutdown_timeout (plus the 2 s allowed for "offline"
+                         and DISCONNECT), every reading counted as dropped
 out_of_order_q1, out_of_order_q2_v5
                          acknowledgements in reverse order: all delivered once
 bogus_acks_q1, bogus_acks_q2_v5
@@ -323,10 +324,10 @@ def never_ack(second_signal):
                f"{len(conn.publishes)} publishes sent without any acknowledgement, "
                f"max_inflight {c['inflight']}")
         expect(len(b.conns) == 1, f"{len(b.conns)} connections")
-        check_complete_prefix(conn)
+        check_no_repeats(conn)
 
 
-def check_complete_prefix(conn):
+def check_no_repeats(conn):
     """Without acknowledgements nothing may be sent twice."""
     ks = keys(conn.publishes)
     expect(len(ks) == len(set(ks)), f"sent twice: {ks}")
