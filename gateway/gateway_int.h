@@ -53,7 +53,7 @@ struct gw_gateway {
     size_t n_done;
     gw_loop_t *loop;
     gw_store_t *store;
-    gw_outbox_t *ob; /* the store's */
+    gw_outbox_t *ob;    /* the store's */
     gw_pub_t *pub;      /* never NULL once running */
     gw_pub_t *next_pub; /* a reload's, created and waiting for pub to stop */
     gw_timer_t stats_timer;

@@ -271,8 +271,8 @@ static void handle_lost(gw_pub_t *pub, const char *cause)
     }
     if (pub->state != PUB_CONNECTED)
         return;
-    gw_warn("mqtt: connection to %s lost: %s; %zu messages back to the queue",
-            pub->opts.uri, cause, n);
+    gw_warn("mqtt: connection to %s lost: %s; %zu messages back to the queue", pub->opts.uri, cause,
+            n);
     pub->backoff_ms = pub->opts.reconnect_min_ms;
     schedule_retry(pub, "reconnecting to", "connection lost");
 }
@@ -286,9 +286,9 @@ static void handle_connected(gw_pub_t *pub, int receive_max)
     pub->send_paused = false;
     gw_timer_stop(pub->loop, &pub->pause_timer);
     /* An MQTT 5 broker's receive maximum bounds what may be unacknowledged;
-     * beyond it Paho would hold our publishes back (one is the status's). */
-    if (receive_max > 1 && (size_t)receive_max - 1 < window) {
-        window = (size_t)receive_max - 1;
+     * beyond it Paho would hold our publishes back. */
+    if (receive_max > 0 && (size_t)receive_max < window) {
+        window = (size_t)receive_max;
         gw_info("mqtt: the broker receives at most %d messages at once; max_inflight %zu -> %zu",
                 receive_max, pub->ring_cap, window);
     }

@@ -81,17 +81,22 @@ void pr_fini(gw_pub_t *pub)
 
 /*
  * A message slot if the window has room, or NULL; lock held. The window is
- * a count (mqtt.max_inflight, or the broker's receive maximum) and a byte
- * budget: PAHO_HELD_MAX bytes stay far below what the socket's send buffer
- * and the broker's receive buffer take, so Paho can always write a publish
- * at once and never holds one unwritten (see renew_client() in
- * publisher.c). One message always goes, whatever its size.
+ * a count (mqtt.max_inflight, or the broker's receive maximum, of which one
+ * is kept for the status message, so that the broker never has more than
+ * the window unacknowledged) and a byte budget: PAHO_HELD_MAX bytes stay far below what the
+ * socket's send buffer and the broker's receive buffer take, so Paho can always write a publish at
+ * once and never holds one unwritten (see renew_client() in publisher.c). One message always goes,
+ * whatever its size.
  */
 static pub_slot_t *slot_take(gw_pub_t *pub, size_t bytes)
 {
     pub_slot_t *s = pub->free_slots;
 
-    if (!s || pub->busy_msgs >= pub->window ||
+    /* One place is kept for a status message besides those unconfirmed. */
+    size_t own = pub->busy_all - pub->busy_msgs - pub->own[SEND_OTHER].busy;
+    size_t limit = pub->window > own + 1 ? pub->window - own - 1 : own == 0;
+
+    if (!s || pub->busy_msgs >= limit ||
         (pub->busy_msgs > 0 && pub->held_bytes + bytes > PAHO_HELD_MAX))
         return NULL;
     pub->free_slots = s->next_free;
@@ -403,12 +408,36 @@ static void on_connect_ok(void *context, MQTTAsync_successData *resp)
     pr_post(context, EV_CONNECTED, 0, NULL);
 }
 
+/* A broker's refusal in words: Paho reports a CONNACK's return code (MQTT
+ * 3.1.1) or reason code (MQTT 5) as a positive `code`, with the message
+ * "CONNACK return code" only. Its own failures are negative. */
+static void connect_failure(gw_pub_t *pub, int code, const char *message, char *buf, size_t cap)
+{
+    static const char *const v311[] = {
+        [1] = "connection refused: unacceptable protocol version",
+        [2] = "connection refused: identifier rejected",
+        [3] = "connection refused: server unavailable",
+        [4] = "connection refused: bad user name or password",
+        [5] = "connection refused: not authorized",
+    };
+
+    if (code > 0 && pub->opts.version == 5)
+        snprintf(buf, cap, "connection refused: %s (reason code %d)",
+                 pub->api->reasonCode_toString((enum MQTTReasonCodes)code), code);
+    else if (code > 0 && code < (int)(sizeof(v311) / sizeof(v311[0])))
+        snprintf(buf, cap, "%s (return code %d)", v311[code], code);
+    else if (code > 0)
+        snprintf(buf, cap, "connection refused (return code %d)", code);
+    else
+        snprintf(buf, cap, "%s", message ? message : pub->api->strerror(code));
+}
+
 static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
 {
     gw_pub_t *pub = context;
-    const char *why =
-        resp && resp->message ? resp->message : pub->api->strerror(resp ? resp->code : -1);
+    char why[120];
 
+    connect_failure(pub, resp ? resp->code : -1, resp ? resp->message : NULL, why, sizeof(why));
     pr_post(pub, EV_CONNECT_FAILED, resp ? resp->code : -1, why);
 }
 
@@ -452,11 +481,11 @@ static void on_connect_ok5(void *context, MQTTAsync_successData5 *resp)
 static void on_connect_fail5(void *context, MQTTAsync_failureData5 *resp)
 {
     gw_pub_t *pub = context;
+    int code = resp ? (resp->reasonCode ? (int)resp->reasonCode : resp->code) : -1;
     char why[120];
 
-    reason_text(pub, why, sizeof(why), resp ? (int)resp->reasonCode : 0, resp ? resp->code : -1,
-                resp ? resp->message : NULL);
-    pr_post(pub, EV_CONNECT_FAILED, resp ? resp->code : -1, why);
+    connect_failure(pub, code, resp ? resp->message : NULL, why, sizeof(why));
+    pr_post(pub, EV_CONNECT_FAILED, code, why);
 }
 
 static void on_sent5(void *context, MQTTAsync_successData5 *resp)

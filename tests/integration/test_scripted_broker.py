@@ -475,8 +475,16 @@ def slow_read(version, qos):
         stuck = send_queue(conn.sock.getpeername()[1], b.port)
         say(f"after 3 s without reading: {stuck} bytes in the gateway's send queue, "
             f"{len(readings(conn.publishes))} readings read")
-        expect(stuck and stuck > 16384, f"the gateway's send queue held {stuck} bytes: the "
-                                       f"test did not fill it")
+        if qos == 0:
+            # Written is confirmed at QoS 0: the socket fills.
+            expect(stuck and stuck > 16384, f"the gateway's send queue held {stuck} bytes: "
+                                           f"the test did not fill it")
+        else:
+            # At QoS 1 the publisher lets Paho hold at most 16 KiB of
+            # unacknowledged publishes (gateway/pubring.c), so that Paho never
+            # holds one it could not write: the socket never fills.
+            expect(stuck is not None and stuck <= 16384 + 512,
+                   f"the gateway's send queue held {stuck} bytes, expected 16 KiB at most")
         serve_to_end(conn, gw)
         finished(gw, "produced 1000, delivered 1000, dropped 0, queued 0, in flight 0")
         expect(len(b.conns) == 1, f"{len(b.conns)} connections")

@@ -123,6 +123,8 @@ static const gw_paho_t fake_api = {
     .strerror = fk_strerror,
 };
 
+static void callback(int i, bool ok);
+
 /* --- helpers ------------------------------------------------------------------ */
 
 typedef struct {
@@ -165,6 +167,8 @@ static void setup(rig_t *r, unsigned max_inflight)
     fk.connected(fk.connect_ctx, NULL);
     turn(r);
     CU_ASSERT_TRUE(gw_pub_connected(r->pub));
+    CU_ASSERT_EQUAL(fk.n_sent, 1);
+    callback(0, true); /* the online status */
 }
 
 static void teardown(rig_t *r)
@@ -227,7 +231,7 @@ static void test_stale_after_pause(void)
     rig_t r;
     gw_outbox_stats_t s;
 
-    setup(&r, 2);
+    setup(&r, 3); /* two messages, and a place kept for a status */
     push(&r, 3);
     turn(&r);
     /* online status, m1, m2 sent; m3 waits in the ring */
@@ -271,7 +275,7 @@ static void test_window(void)
     setup(&r, 4);
     push(&r, 10);
     turn(&r);
-    CU_ASSERT_EQUAL(fk.n_sent, 1 + 4);
+    CU_ASSERT_EQUAL(fk.n_sent, 1 + 3); /* one place kept for a status */
     for (int i = 1; i <= 10; i++) {
         char p[8];
 
@@ -297,7 +301,6 @@ static void test_renew_only_when_held(void)
     setup(&r, 4);
     push(&r, 2);
     turn(&r);
-    callback(0, true); /* online */
     callback(last_send("m1"), false);
     callback(last_send("m2"), false);
     fk.lost(fk.lost_ctx, "gone");
@@ -367,21 +370,22 @@ static void test_take_back(void)
     rig_t r;
     gw_outbox_stats_t s;
 
-    setup(&r, 2);
-    push(&r, 5);
+    setup(&r, 3);
+    push(&r, 6);
     turn(&r);
-    turn(&r); /* m1, m2 handed to Paho; m3, m4 wait in the ring */
+    turn(&r); /* m1, m2 handed to Paho; m3, m4, m5 wait in the ring */
     CU_ASSERT_EQUAL(fk.n_sent, 3);
-    CU_ASSERT_EQUAL(gw_pub_take_back(r.pub), 4);
+    CU_ASSERT_EQUAL(gw_pub_take_back(r.pub), 5);
     s = stats(&r);
     CU_ASSERT_EQUAL(s.in_flight, 0);
-    CU_ASSERT_EQUAL(s.queued, 5);
-    CU_ASSERT_EQUAL(gw_outbox_drop_queued(r.ob, GW_DROP_SHUTDOWN), 5);
+    CU_ASSERT_EQUAL(s.queued, 6);
+    CU_ASSERT_EQUAL(gw_outbox_drop_queued(r.ob, GW_DROP_SHUTDOWN), 6);
     callback(last_send("m1"), true); /* late and stale */
     turn(&r);
     s = stats(&r);
     CU_ASSERT_EQUAL(s.delivered, 0);
-    CU_ASSERT_EQUAL(s.dropped[GW_DROP_SHUTDOWN], 5);
+    CU_ASSERT_EQUAL(s.stale_acks, 1);
+    CU_ASSERT_EQUAL(s.dropped[GW_DROP_SHUTDOWN], 6);
     teardown(&r);
 }
 
