@@ -1,6 +1,8 @@
 /*
- * The gateway: wiring between adapters, outbox and publisher, and the
- * decisions about when to stop; see gateway.h.
+ * The gateway's life cycle: start-up in dependency order, the signals, the
+ * end of every loop iteration, draining and stopping; see gateway.h. What
+ * adapters see is in context.c, what the gateway reports in report.c,
+ * reloading in reload.c.
  */
 #include "gateway/gateway.h"
 
@@ -18,72 +20,7 @@
 #include "gateway/log.h"
 #include "gateway/notify.h"
 #include "gateway/publisher.h"
-#include "gateway/stats.h"
 #include "gateway/store.h"
-
-/* --- what adapters see ----------------------------------------------------- */
-
-gw_loop_t *gw_ctx_loop(gw_ctx_t *ctx)
-{
-    return ctx->gw->loop;
-}
-
-const char *gw_ctx_name(const gw_ctx_t *ctx)
-{
-    return ctx->cfg->name;
-}
-
-bool gw_ctx_blocked(const gw_ctx_t *ctx)
-{
-    return ctx->gw->ob && gw_outbox_blocked(ctx->gw->ob);
-}
-
-int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
-{
-    gw_gateway_t *gw = ctx->gw;
-    char topic[TOPIC_MAX], payload[PAYLOAD_MAX];
-    int tlen, plen;
-
-    r->adapter = ctx->cfg->name;
-    tlen = gw_topic_render(gw->cfg->mqtt.topic, gw->cfg->gateway.id, r->adapter, r->sensor, topic,
-                           sizeof(topic));
-    plen = gw_reading_to_json(r, payload, sizeof(payload));
-    if (tlen < 0 || plen < 0) {
-        if (gw->encode_errors++ == 0)
-            gw_err("adapter '%s': reading of sensor '%s' does not fit in a message (%d bytes "
-                   "at most); dropped and counted as too_big",
-                   r->adapter, r->sensor, tlen < 0 ? TOPIC_MAX : PAYLOAD_MAX);
-        gw_store_refuse(gw->store, GW_DROP_TOO_BIG);
-        return -ENOSPC;
-    }
-    return gw_store_put(gw->store, topic, (size_t)tlen, payload, (size_t)plen,
-                        r->has_qos ? r->qos : ctx->qos, r->has_retain ? r->retain : ctx->retain,
-                        gw_pub_connected(gw->pub));
-}
-
-int gw_ctx_status(gw_ctx_t *ctx, const char *state)
-{
-    gw_gateway_t *gw = ctx->gw;
-    char topic[TOPIC_MAX];
-    int n = snprintf(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id,
-                     ctx->cfg->name);
-
-    if (n < 0 || (size_t)n >= sizeof(topic))
-        return -ENOSPC;
-    return gw_store_put(gw->store, topic, (size_t)n, state, strlen(state), 1, true,
-                        gw_pub_connected(gw->pub));
-}
-
-void gw_ctx_done(gw_ctx_t *ctx)
-{
-    if (ctx->done)
-        return;
-    ctx->done = true;
-    gw_info("adapter '%s': done", ctx->cfg->name);
-    ctx->gw->n_done++;
-}
-
-/* --- life cycle ------------------------------------------------------------ */
 
 static void stop_adapters(gw_gateway_t *gw)
 {
@@ -95,72 +32,6 @@ static void stop_adapters(gw_gateway_t *gw)
             c->started = false;
         }
     }
-}
-
-static void log_summary(gw_gateway_t *gw)
-{
-    gw_pub_stats_t ps;
-    char line[600];
-
-    gw_store_stats(gw->store, &gw->final);
-    gw_pub_stats(gw->pub, &ps);
-    if (gw_stats_summary(&gw->final, &ps, line, sizeof(line)) > 0)
-        gw_info("summary: %s", line);
-}
-
-/* Every gateway.stats_interval: the figures as JSON on
- * sensorbridge/{gateway}/stats, published directly (never queued: a stats
- * message that cannot go out now is worthless later). */
-static void stats_due(gw_timer_t *t, void *arg)
-{
-    gw_gateway_t *gw = arg;
-    gw_adapter_stats_t *as = calloc(gw->n_ctxs, sizeof(*as));
-    char topic[TOPIC_MAX];
-    gw_store_stats_t st;
-    gw_pub_stats_t ps;
-    size_t cap = 1024 + gw->n_ctxs * 160;
-    char *json = malloc(cap);
-
-    gw_timer_start(gw->loop, t, gw_clock_now_ms() + gw->cfg->gateway.stats_interval_ms);
-    if (!as || !json)
-        goto out;
-    for (size_t i = 0; i < gw->n_ctxs; i++) {
-        adp_stats_t a = {0};
-
-        if (gw->ctxs[i]->ops->stats)
-            gw->ctxs[i]->ops->stats(gw->ctxs[i]->self, &a);
-        as[i] =
-            (gw_adapter_stats_t){gw->ctxs[i]->cfg->name, a.reads_ok, a.reads_failed, a.reconnects};
-    }
-    gw_store_stats(gw->store, &st);
-    gw_pub_stats(gw->pub, &ps);
-    snprintf(topic, sizeof(topic), "sensorbridge/%s/stats", gw->cfg->gateway.id);
-    if (gw_stats_json(&st, &ps, as, gw->n_ctxs, json, cap) > 0)
-        gw_pub_publish(gw->pub, topic, json, 0, false);
-out:
-    free(as);
-    free(json);
-}
-
-/* First run from the running loop: READY=1; then a STATUS= line every few
- * seconds for `systemctl status`. */
-static void status_due(gw_timer_t *t, void *arg)
-{
-    gw_gateway_t *gw = arg;
-    gw_store_stats_t st;
-
-    if (gw->phase == GW_RUNNING && !gw->ready) {
-        gw->ready = true;
-        gw_notify_ready();
-    }
-    gw_store_stats(gw->store, &st);
-    gw_notify_status("%s %s; %zu adapter%s; delivered %llu, queued %zu, dropped %llu",
-                     gw_pub_connected(gw->pub) ? "connected to" : "connecting to",
-                     gw->cfg->mqtt.uri, gw->n_ctxs, gw->n_ctxs == 1 ? "" : "s",
-                     (unsigned long long)st.outbox.delivered,
-                     st.outbox.queued + st.outbox.in_flight,
-                     (unsigned long long)(st.outbox.dropped_total + st.spool.dropped_full));
-    gw_timer_start(gw->loop, t, gw_clock_now_ms() + STATUS_INTERVAL_MS);
 }
 
 static void publisher_stopped(void *arg)
@@ -286,113 +157,6 @@ static void on_tick(gw_loop_t *loop, void *arg)
         stop_publisher(gw);
 }
 
-/* --- generations and adapters ------------------------------------------- */
-
-gw_gen_t *gw_gen_new(cfg_t *cfg)
-{
-    gw_gen_t *gen = calloc(1, sizeof(*gen));
-
-    if (!gen)
-        return NULL;
-    gen->cfg = cfg;
-    gen->refs = 1;
-    return gen;
-}
-
-void gw_gen_unref(gw_gen_t *gen)
-{
-    if (gen && --gen->refs == 0) {
-        cfg_free(gen->cfg);
-        free(gen);
-    }
-}
-
-/* What decides whether a reload may keep an adapter running: its own
- * mapping and every common setting that shapes its messages. */
-static char *fingerprint(const cfg_t *cfg, const cfg_adapter_t *a)
-{
-    char *own = cfg_node_dump(a->node), *fp;
-    size_t len;
-
-    if (!own)
-        return NULL;
-    len = strlen(own) + strlen(cfg->gateway.id) + strlen(cfg->mqtt.topic) + 64;
-    fp = malloc(len);
-    if (fp)
-        snprintf(fp, len, "%s|%s|%s|%d|%d", own, cfg->gateway.id, cfg->mqtt.topic, cfg->mqtt.qos,
-                 cfg->mqtt.retain);
-    free(own);
-    return fp;
-}
-
-int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg_error_t *err)
-{
-    const cfg_t *cfg = gen->cfg;
-    const cfg_adapter_t *a = &cfg->adapters[i];
-    gw_ctx_t *c = calloc(1, sizeof(*c));
-    char context[160];
-    int rc;
-
-    if (!c)
-        return -ENOMEM;
-    c->gw = gw;
-    c->gen = gen;
-    gen->refs++;
-    c->cfg = a;
-    c->qos = a->qos >= 0 ? a->qos : cfg->mqtt.qos;
-    c->retain = a->retain >= 0 ? a->retain != 0 : cfg->mqtt.retain;
-    c->ops = adp_find(a->type);
-    if (!c->ops) {
-        rc = cfg_node_error(cfg_get_node(a->node, "type"), err,
-                            "adapter '%s' has unknown type '%s' (known: %s)", a->name, a->type,
-                            adp_kinds());
-        goto fail;
-    }
-    rc = c->ops->create(a, c, &c->self, err);
-    if (rc) {
-        c->ops = NULL; /* nothing to destroy */
-        rc = rc == -ENOMEM ? rc : -GW_ECONFIG;
-        goto fail;
-    }
-    snprintf(context, sizeof(context), "adapter '%s'", a->name);
-    if ((rc = cfg_check_unknown(a->node, context, err)) != 0)
-        goto fail;
-    if (!(c->fingerprint = fingerprint(cfg, a))) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    *out = c;
-    return 0;
-fail:
-    gw_ctx_free(c);
-    return rc;
-}
-
-int gw_ctx_start(gw_ctx_t *c)
-{
-    int rc = c->ops->start(c->self);
-
-    if (rc != 0) {
-        gw_err("adapter '%s': cannot start: %s", c->cfg->name, gw_strerror(rc));
-        return rc;
-    }
-    c->started = true;
-    return 0;
-}
-
-void gw_ctx_free(gw_ctx_t *c)
-{
-    if (!c)
-        return;
-    if (c->started)
-        c->ops->stop(c->self);
-    if (c->ops)
-        c->ops->destroy(c->self);
-    gw_gen_unref(c->gen);
-    free(c->fingerprint);
-    free(c);
-}
-
 int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t *err)
 {
     gw_gateway_t *gw = calloc(1, sizeof(*gw));
@@ -405,8 +169,8 @@ int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t 
     }
     gw->cfg = cfg;
     gw_timer_init(&gw->deadline, deadline_due, gw);
-    gw_timer_init(&gw->stats_timer, stats_due, gw);
-    gw_timer_init(&gw->status_timer, status_due, gw);
+    gw_timer_init(&gw->stats_timer, gw_stats_due, gw);
+    gw_timer_init(&gw->status_timer, gw_status_due, gw);
     gw_timer_init(&gw->repub_timer, gw_replace_publisher, gw);
     gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
     if (!gw->ctxs)
@@ -494,7 +258,7 @@ int gw_gateway_run(gw_gateway_t *gw, const char *source)
     }
     stop_adapters(gw);
     if (gw->store)
-        log_summary(gw);
+        gw_log_summary(gw);
     return rc == 0 ? 0 : 1;
 }
 

@@ -1,5 +1,6 @@
 /*
- * Private to gateway.c and reload.c: the gateway's state.
+ * Private to the gateway's files (gateway.c, context.c, report.c, reload.c):
+ * the gateway's state.
  */
 #ifndef GW_GATEWAY_INT_H
 #define GW_GATEWAY_INT_H
@@ -85,6 +86,12 @@ void gw_pub_options(gw_gateway_t *gw, const cfg_t *cfg, gw_pub_opts_t *po);
 
 /* SIGHUP: reload the configuration file (reload.c). */
 void gw_gateway_reload(gw_gateway_t *gw);
+
+/* report.c: the stats and status timers' callbacks, and the exit summary
+ * (which keeps the final figures in gw->final). */
+void gw_stats_due(gw_timer_t *t, void *arg);
+void gw_status_due(gw_timer_t *t, void *arg);
+void gw_log_summary(gw_gateway_t *gw);
 
 /* The repub_timer's callback: next_pub replaces the stopped pub (reload.c). */
 void gw_replace_publisher(gw_timer_t *t, void *arg);

@@ -40,6 +40,11 @@
 #include "gateway/log.h"
 #include "gateway/publisher_int.h"
 
+/* A confirmation names its send in full on every platform: a 32-bit context
+ * (armhf's pointer size) would wrap after 2^32 messages. */
+_Static_assert(sizeof(((pub_slot_t *)0)->id) == 8 && sizeof(((pub_slot_t *)0)->send) == 8,
+               "message ids and send numbers are 64-bit");
+
 /* A PUBLISH's bytes on the wire, near enough: fixed header, topic, packet
  * id, properties, payload. */
 static size_t wire_size(size_t topic_len, size_t payload_len)
