@@ -205,6 +205,7 @@ static void fail_connection(mbt_t *m, const char *cause)
 
 static void start_cycle(mbt_t *m)
 {
+    gw_timer_stop(loop_of(m), &m->tick); /* re-armed when the cycle ends */
     m->in_cycle = true;
     m->tick_missed = false;
     m->batch = 0;
@@ -304,7 +305,7 @@ static void send_batch(mbt_t *m)
 }
 
 /* The current batch is answered (or given up): on to the next, or end the
- * cycle. A tick missed while the cycle ran starts the next cycle at once. */
+ * cycle. */
 static void next_batch(mbt_t *m)
 {
     gw_timer_stop(loop_of(m), &m->state_timer);
@@ -434,30 +435,33 @@ static void on_state_timer(gw_timer_t *t, void *arg)
     }
 }
 
-/* The polling schedule: absolute, so a slow cycle never shifts later ones. */
+/*
+ * The polling schedule: absolute, from a random phase, so a slow cycle never
+ * shifts later ones and devices stay spread over the interval. The tick is
+ * not armed while a cycle is in flight (a device slower than its interval,
+ * or polled back to back, must not fire a timer per interval for nothing);
+ * it is re-armed when the cycle ends, at the next due time of the schedule,
+ * and the ticks that passed meanwhile are skipped and counted.
+ */
 static void arm_tick(mbt_t *m)
 {
-    uint64_t now = gw_clock_now_ms();
+    uint64_t missed;
 
-    m->next_tick_ms += m->interval_ms;
-    if (m->next_tick_ms + m->interval_ms < now)
-        m->next_tick_ms = now + m->interval_ms;
+    m->next_tick_ms = adp_next_due(m->next_tick_ms, m->interval_ms, gw_clock_now_ms(), &missed);
+    if (missed) {
+        m->stats.overruns++;
+        m->stats.missed_ticks += missed;
+    }
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
 }
 
-/* A cycle ended (answered, given up or cut by a lost connection). A tick
- * that came during it was not re-armed (a device slower than its interval
- * must not spin the timer heap): re-arm now and run the missed cycle. */
+/* A cycle ended (answered, given up or cut by a lost connection). */
 static void cycle_ended(mbt_t *m)
 {
     m->in_cycle = false;
     m->sample_ts_ms = 0;
-    if (!m->running || !m->tick_missed)
-        return;
-    if (!gw_timer_active(&m->tick))
+    if (m->running && !gw_timer_active(&m->tick))
         arm_tick(m);
-    if (m->state == MBT_READY)
-        start_cycle(m);
 }
 
 static void on_tick(gw_timer_t *t, void *arg)
@@ -466,19 +470,22 @@ static void on_tick(gw_timer_t *t, void *arg)
     (void)t;
 
     if (m->in_cycle) {
-        m->stats.overruns++;
-        m->tick_missed = true; /* re-armed when the cycle ends */
+        gw_err("adapter '%s': tick during a cycle", gw_ctx_name(m->ctx));
+        return; /* start_cycle() stopped it; cycle_ended() re-arms it */
+    }
+    if (m->state == MBT_READY && !gw_ctx_blocked(m->ctx)) {
+        start_cycle(m); /* the tick is re-armed when it ends */
         return;
     }
     arm_tick(m);
     if (gw_ctx_blocked(m->ctx))
         return; /* overflow: block; this cycle is skipped, not queued */
-    if (m->state == MBT_READY) {
-        start_cycle(m);
-    } else {
-        m->sample_ts_ms = 0;
-        emit_all_bad(m, m->last_error ? m->last_error : "not connected");
+    if (m->state == MBT_CONNECTING && !m->last_error) {
+        m->tick_missed = true; /* the first connection is on its way: poll when it is up */
+        return;
     }
+    m->sample_ts_ms = 0;
+    emit_all_bad(m, m->last_error ? m->last_error : "not connected");
 }
 
 /* --- adapter interface ----------------------------------------------------- */
@@ -513,11 +520,11 @@ static int mbt_start(void *self)
     m->backoff_ms = m->backoff_min_ms;
     m->next_tid = (uint16_t)m->rng;
     m->running = true;
-    /* A random phase spreads many devices over the interval instead of
-     * sending every request in the same millisecond. */
-    m->next_tick_ms = now + adp_jitter(&m->rng, m->interval_ms) - m->interval_ms / 2;
-    m->tick_missed = true; /* the first cycle starts on connect */
-    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms + m->interval_ms);
+    /* A random phase, uniform over the whole interval, spreads many devices
+     * instead of sending every request in the same millisecond. */
+    m->next_tick_ms = now + adp_phase(&m->rng, m->interval_ms);
+    m->tick_missed = false;
+    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
     connect_start(m);
     return 0;
 }
@@ -535,11 +542,13 @@ static void mbt_stop(void *self)
     set_online(m, false);
     set_state(m, MBT_IDLE);
     gw_info("adapter '%s': stopped: %llu reads ok, %llu failed (%llu timeouts, %llu "
-            "exceptions), %llu discarded, %llu malformed, %llu reconnects",
+            "exceptions), %llu discarded, %llu malformed, %llu reconnects, %llu cycles over "
+            "the interval (%llu ticks skipped)",
             gw_ctx_name(m->ctx), (unsigned long long)m->stats.reads_ok,
             (unsigned long long)m->stats.reads_failed, (unsigned long long)m->stats.timeouts,
             (unsigned long long)m->stats.exceptions, (unsigned long long)m->stats.discarded,
-            (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects);
+            (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects,
+            (unsigned long long)m->stats.overruns, (unsigned long long)m->stats.missed_ticks);
 }
 
 static void mbt_destroy(void *self)

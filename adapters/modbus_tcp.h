@@ -37,7 +37,8 @@ typedef struct {
     uint64_t discarded; /* late or mismatched responses */
     uint64_t malformed; /* frames the codec rejected */
     uint64_t reconnects;
-    uint64_t overruns; /* ticks that found the previous cycle unfinished */
+    uint64_t overruns;     /* cycles that outlasted their interval */
+    uint64_t missed_ticks; /* ticks skipped because a cycle outlasted them */
 } mbt_stats_t;
 
 typedef struct {
@@ -75,7 +76,7 @@ typedef struct {
     bool resolved;
     /* the cycle in progress */
     bool in_cycle;
-    bool tick_missed;
+    bool tick_missed; /* a tick came while the first connection was on its way */
     size_t batch;
     mb_request_t req;
     uint16_t next_tid;

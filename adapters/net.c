@@ -76,12 +76,36 @@ const char *adp_connect_error(int err)
     }
 }
 
+static uint64_t xorshift(uint64_t *rng)
+{
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    return *rng;
+}
+
 uint64_t adp_jitter(uint64_t *rng, uint64_t ms)
 {
     uint64_t half = ms / 2;
 
-    *rng ^= *rng << 13;
-    *rng ^= *rng >> 7;
-    *rng ^= *rng << 17;
-    return half + *rng % (ms - half + 1);
+    return half + xorshift(rng) % (ms - half + 1);
+}
+
+uint64_t adp_phase(uint64_t *rng, uint64_t interval_ms)
+{
+    return interval_ms ? xorshift(rng) % interval_ms : 0;
+}
+
+uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_t *missed)
+{
+    uint64_t next = prev + interval_ms;
+    uint64_t k;
+
+    *missed = 0;
+    if (next >= now || interval_ms == 0)
+        return interval_ms ? next : now;
+    /* The first prev + k * interval at or after now; the k - 1 before it are skipped. */
+    k = (now - prev + interval_ms - 1) / interval_ms;
+    *missed = k - 1;
+    return prev + k * interval_ms;
 }

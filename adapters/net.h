@@ -25,7 +25,20 @@ int adp_connect_result(int fd);
 /* A short, static description of a connect error for logs and readings. */
 const char *adp_connect_error(int err);
 
-/* A random time in [ms/2, ms] from a xorshift state (never 0). */
+/* A random time in [ms/2, ms] from a xorshift state (never 0): backoff. */
 uint64_t adp_jitter(uint64_t *rng, uint64_t ms);
+
+/* A random phase, uniform in [0, interval_ms): a periodic schedule started
+ * at now + phase spreads N devices evenly over the whole interval. */
+uint64_t adp_phase(uint64_t *rng, uint64_t interval_ms);
+
+/*
+ * The next due time of a periodic schedule whose last tick was due at prev,
+ * keeping its phase: prev + interval. When that is already before now (the
+ * last cycle outlasted the interval, or the loop was late), the ticks that
+ * passed are skipped, not run late in a burst: the result is the first
+ * prev + k * interval at or after now, and *missed is set to k - 1.
+ */
+uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_t *missed);
 
 #endif

@@ -132,6 +132,8 @@ static void on_error(void *arg, lp_reason_t reason, const char *line, size_t len
 
 static void conn_on_io(gw_io_t *io, uint32_t events, void *arg);
 static void client_failed(rtcp_t *r, const char *cause);
+static void send_request(rtcp_t *r);
+static uint32_t client_mask(const rtcp_t *r);
 
 static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
 {
@@ -164,8 +166,8 @@ static void pause_all(rtcp_t *r)
 {
     r->paused = true;
     if (!r->server) {
-        if (r->client.fd >= 0)
-            gw_io_modify(loop_of(r), &r->client.io, 0);
+        if (r->client.fd >= 0 && r->state == RTCP_CONNECTED)
+            gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
         return;
     }
     for (size_t i = 0; i < r->max_clients; i++)
@@ -200,8 +202,14 @@ static void conn_on_io(gw_io_t *io, uint32_t events, void *arg)
     rtcp_conn_t *c = arg;
     rtcp_t *r = c->owner;
     (void)io;
-    (void)events;
 
+    if ((events & EPOLLOUT) && !r->server && r->tx_off < r->request_len) {
+        send_request(r);
+        if (c->fd < 0)
+            return; /* the send failed and closed the connection */
+    }
+    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
     if (!conn_read(c)) {
         if (r->server) {
             conn_close(c);
@@ -243,6 +251,7 @@ static void client_failed(rtcp_t *r, const char *cause)
     uint64_t wait = adp_jitter(&r->rng, r->backoff_ms);
 
     conn_close(&r->client);
+    r->tx_off = r->request_len; /* a partial request went with the connection */
     if (r->state == RTCP_CONNECTED || r->last_error != cause)
         gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(r->ctx), r->host,
                 r->port, cause, wait / 1000.0);
@@ -252,10 +261,17 @@ static void client_failed(rtcp_t *r, const char *cause)
     r->backoff_ms = r->backoff_ms * 2 > r->backoff_max_ms ? r->backoff_max_ms : r->backoff_ms * 2;
 }
 
+/* Reading unless paused; writing while a request is partly sent. */
+static uint32_t client_mask(const rtcp_t *r)
+{
+    return (r->paused ? 0 : EPOLLIN) | (r->tx_off < r->request_len ? EPOLLOUT : 0);
+}
+
 static void client_connected(rtcp_t *r)
 {
     gw_timer_stop(loop_of(r), &r->state_timer);
-    gw_io_modify(loop_of(r), &r->client.io, r->paused ? 0 : EPOLLIN);
+    r->tx_off = r->request_len;
+    gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
     r->backoff_ms = r->backoff_min_ms;
     r->last_error = NULL;
     r->stats.connections++;
@@ -325,27 +341,54 @@ static void client_state_timer(gw_timer_t *t, void *arg)
     }
 }
 
-/* Poll-style devices: the request goes out every interval while connected. */
+/*
+ * Sends what is left of the current request. A short write leaves the rest
+ * for when the socket is writable (EPOLLOUT), and no new request starts
+ * until this one is out whole: a device never sees half a request followed
+ * by another one.
+ */
+static void send_request(rtcp_t *r)
+{
+    while (r->tx_off < r->request_len) {
+        ssize_t n = send(r->client.fd, r->request + r->tx_off, r->request_len - r->tx_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            client_failed(r, "send failed");
+            return;
+        }
+        r->tx_off += (size_t)n;
+    }
+    gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
+}
+
+/* Poll-style devices: the request goes out every interval while connected,
+ * on an absolute schedule from a random phase (see adp_next_due). */
 static void client_request(gw_timer_t *t, void *arg)
 {
     rtcp_t *r = arg;
-    uint64_t now = gw_clock_now_ms();
-    ssize_t n;
+    uint64_t missed;
     (void)t;
 
-    r->next_request_ms += r->interval_ms;
-    if (r->next_request_ms + r->interval_ms < now)
-        r->next_request_ms = now + r->interval_ms;
+    r->next_request_ms =
+        adp_next_due(r->next_request_ms, r->interval_ms, gw_clock_now_ms(), &missed);
+    r->stats.requests_skipped += missed;
     gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     if (r->state != RTCP_CONNECTED || r->paused) {
         r->stats.requests_skipped++;
         return;
     }
-    n = send(r->client.fd, r->request, r->request_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EINTR)
-        client_failed(r, "send failed");
-    else if (n != (ssize_t)r->request_len)
-        r->stats.requests_skipped++; /* a device that stopped reading; never block */
+    if (r->tx_off < r->request_len) {
+        /* The device has not taken the previous request yet; never block. */
+        r->stats.requests_skipped++;
+        return;
+    }
+    r->tx_off = 0;
+    send_request(r);
 }
 
 /* --- server mode ----------------------------------------------------------- */
@@ -467,8 +510,10 @@ static int rtcp_start(void *self)
         return server_listen(r);
     r->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x2545f4914f6cdd1du;
     r->backoff_ms = r->backoff_min_ms;
+    r->tx_off = r->request_len; /* nothing to send yet */
     if (r->request) {
-        r->next_request_ms = now + r->interval_ms;
+        /* A random phase spreads many polled devices over the interval. */
+        r->next_request_ms = now + adp_phase(&r->rng, r->interval_ms);
         gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     }
     client_connect(r);
@@ -521,7 +566,7 @@ static void rtcp_resume(void *self)
     r->paused = false;
     if (!r->server) {
         if (r->state == RTCP_CONNECTED)
-            gw_io_modify(loop_of(r), &r->client.io, EPOLLIN);
+            gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
         return;
     }
     for (size_t i = 0; i < r->max_clients; i++)

@@ -40,7 +40,8 @@ typedef struct {
     uint64_t idle_closed;      /* server: closed after idle_timeout */
     uint64_t reconnects;       /* client */
     uint64_t unknown_sensors;  /* over max_sensors */
-    uint64_t requests_skipped; /* client: request due while not connected */
+    uint64_t requests_skipped; /* client: request due while not connected, paused, still
+                                  sending the previous one, or skipped by a late loop */
 } rtcp_stats_t;
 
 struct rtcp {
@@ -71,6 +72,7 @@ struct rtcp {
     gw_timer_t state_timer;   /* client: connect timeout or backoff */
     gw_timer_t request_timer; /* client: the request schedule */
     uint64_t next_request_ms;
+    size_t tx_off; /* bytes of the current request sent; request_len: none pending */
     uint64_t backoff_ms;
     uint64_t rng;
     const char *last_error;

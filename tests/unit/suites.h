@@ -21,6 +21,7 @@ int loop_suite(void);
 int modbus_codec_suite(void);
 int modbus_point_suite(void);
 int msgpool_suite(void);
+int net_suite(void);
 int outbox_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
