@@ -32,7 +32,9 @@
 
 /* Events taken per epoll_wait(); more ready fds are simply returned by the
  * next call, since the watchers are level-triggered. */
+#ifndef LOOP_MAX_EVENTS
 #define LOOP_MAX_EVENTS 256
+#endif
 
 struct gw_loop {
     int epfd;
