@@ -449,8 +449,9 @@ static void on_state_timer(gw_timer_t *t, void *arg)
  * or polled back to back, must not fire a timer per interval for nothing);
  * it is re-armed when the cycle ends, at the next due time of the schedule,
  * and the ticks that passed meanwhile are skipped and counted.
+ *
+ * advance_tick() moves next_tick_ms on to that due time and returns now.
  */
-/* Moves next_tick_ms on to the next due time of the schedule; returns now. */
 static uint64_t advance_tick(mbt_t *m)
 {
     uint64_t now = gw_clock_now_ms();
