@@ -205,6 +205,7 @@ static void fail_connection(mbt_t *m, const char *cause)
 
 static void start_cycle(mbt_t *m)
 {
+    gw_timer_stop(loop_of(m), &m->tick); /* re-armed when the cycle ends */
     m->in_cycle = true;
     m->tick_missed = false;
     m->batch = 0;
@@ -213,8 +214,6 @@ static void start_cycle(mbt_t *m)
 
 static void connected(mbt_t *m)
 {
-    gw_timer_stop(loop_of(m), &m->state_timer);
-    gw_io_modify(loop_of(m), &m->io, EPOLLIN);
     mb_decoder_reset(&m->dec);
     m->backoff_ms = m->backoff_min_ms;
     m->consecutive_timeouts = 0;
@@ -226,42 +225,38 @@ static void connected(mbt_t *m)
         start_cycle(m);
 }
 
-static void connect_start(mbt_t *m)
+/* The connector's answer: a connected socket, or why there is none. */
+static void on_connect(void *arg, int fd, int err, const char *cause)
 {
-    int rc;
+    mbt_t *m = arg;
+    (void)err;
 
-    if (!m->resolved) {
-        if (adp_resolve(m->host, m->port, &m->addr, &m->addr_len) != 0) {
-            fail_connection(m, "cannot resolve host");
-            return;
-        }
-        m->resolved = true;
-    }
-    rc = adp_connect_start(&m->addr, m->addr_len, &m->fd);
-    if (rc != 0 && rc != -EINPROGRESS) {
-        fail_connection(m, adp_connect_error(rc));
+    if (m->state != MBT_CONNECTING) {
+        gw_err("adapter '%s': connection result in state %s", gw_ctx_name(m->ctx),
+               state_names[m->state]);
+        if (fd >= 0)
+            close(fd);
         return;
     }
-    gw_io_init(&m->io, m->fd, on_io, m);
-    if (gw_io_start(loop_of(m), &m->io, EPOLLOUT) != 0) {
+    if (fd < 0) {
+        fail_connection(m, cause);
+        return;
+    }
+    m->fd = fd;
+    gw_io_init(&m->io, fd, on_io, m);
+    if (gw_io_start(loop_of(m), &m->io, EPOLLIN) != 0) {
         fail_connection(m, "cannot watch the socket");
         return;
     }
-    set_state(m, MBT_CONNECTING);
-    if (rc == 0)
-        connected(m);
-    else
-        gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + m->connect_timeout_ms);
+    connected(m);
 }
 
-static void connect_done(mbt_t *m)
+/* Resolves the host again (a name may have moved) and connects to each of
+ * its addresses in turn, without blocking the loop (see adp_connector_t). */
+static void connect_start(mbt_t *m)
 {
-    int rc = adp_connect_result(m->fd);
-
-    if (rc == 0)
-        connected(m);
-    else
-        fail_connection(m, adp_connect_error(rc));
+    set_state(m, MBT_CONNECTING);
+    adp_connector_start(&m->conn);
 }
 
 /* --- requests and responses ------------------------------------------------ */
@@ -299,16 +294,21 @@ static void send_batch(mbt_t *m)
     m->tx_off = 0;
     m->sample_ts_ms = gw_clock_wall_ms();
     set_state(m, MBT_WAITING);
-    gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + m->timeout_ms);
+    /* The response timeout is lazy: a timer still armed for an earlier
+     * request's deadline stays, and on_state_timer() moves it on to this
+     * one's. A device answering in time then costs no timer operation per
+     * request, where stopping and re-arming cost two heap updates. */
+    m->deadline_ms = gw_clock_now_ms() + m->timeout_ms;
+    if (!gw_timer_active(&m->state_timer))
+        gw_timer_start(loop_of(m), &m->state_timer, m->deadline_ms);
     flush_tx(m);
 }
 
 /* The current batch is answered (or given up): on to the next, or end the
- * cycle. A tick missed while the cycle ran starts the next cycle at once. */
+ * cycle. */
 static void next_batch(mbt_t *m)
 {
-    gw_timer_stop(loop_of(m), &m->state_timer);
-    set_state(m, MBT_READY);
+    set_state(m, MBT_READY); /* the response timer stays armed: see send_batch() */
     if (++m->batch < m->plan.n_batches) {
         send_batch(m);
         return;
@@ -346,6 +346,7 @@ static void read_input(mbt_t *m)
 {
     uint8_t buf[1024];
     int fd = m->fd;
+    bool more;
 
     for (;;) {
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -359,6 +360,7 @@ static void read_input(mbt_t *m)
             fail_connection(m, n == 0 ? "connection closed by the device" : "receive failed");
             return;
         }
+        more = (size_t)n == sizeof(buf);
         while (off < (size_t)n) {
             mb_response_t resp;
             size_t used = 0;
@@ -376,6 +378,11 @@ static void read_input(mbt_t *m)
                     return;
             }
         }
+        /* A short read took all there was: the watcher is level-triggered,
+         * so anything arriving later is reported again. Not asking once more
+         * saves a recv() that would fail with EAGAIN on every response. */
+        if (!more)
+            return;
     }
 }
 
@@ -385,9 +392,6 @@ static void on_io(gw_io_t *io, uint32_t events, void *arg)
     (void)io;
 
     switch (m->state) {
-    case MBT_CONNECTING:
-        connect_done(m);
-        break;
     case MBT_READY:
     case MBT_WAITING:
         if ((events & EPOLLOUT) && m->tx_off < m->tx_len) {
@@ -411,14 +415,16 @@ static void on_state_timer(gw_timer_t *t, void *arg)
     (void)t;
 
     switch (m->state) {
-    case MBT_CONNECTING:
-        fail_connection(m, "connect timeout");
-        break;
     case MBT_BACKOFF:
         m->stats.reconnects++;
         connect_start(m);
         break;
     case MBT_WAITING:
+        if (gw_clock_now_ms() < m->deadline_ms) {
+            /* Armed for an earlier request, answered since: wait for this one. */
+            gw_timer_start(loop_of(m), &m->state_timer, m->deadline_ms);
+            break;
+        }
         m->stats.timeouts++;
         m->stats.reads_failed++;
         emit_batch_bad(m, m->batch, "timeout");
@@ -429,35 +435,56 @@ static void on_state_timer(gw_timer_t *t, void *arg)
         }
         next_batch(m);
         break;
+    case MBT_READY:
+        break; /* the deadline of a request answered since (see send_batch) */
     default:
         gw_err("adapter '%s': timer in state %s", gw_ctx_name(m->ctx), state_names[m->state]);
     }
 }
 
-/* The polling schedule: absolute, so a slow cycle never shifts later ones. */
-static void arm_tick(mbt_t *m)
+/*
+ * The polling schedule: absolute, from a random phase, so a slow cycle never
+ * shifts later ones and devices stay spread over the interval. The tick is
+ * not armed while a cycle is in flight (a device slower than its interval,
+ * or polled back to back, must not fire a timer per interval for nothing);
+ * it is re-armed when the cycle ends, at the next due time of the schedule,
+ * and the ticks that passed meanwhile are skipped and counted.
+ *
+ * advance_tick() moves next_tick_ms on to that due time and returns now.
+ */
+static uint64_t advance_tick(mbt_t *m)
 {
     uint64_t now = gw_clock_now_ms();
+    uint64_t missed;
 
-    m->next_tick_ms += m->interval_ms;
-    if (m->next_tick_ms + m->interval_ms < now)
-        m->next_tick_ms = now + m->interval_ms;
+    m->next_tick_ms = adp_next_due(m->next_tick_ms, m->interval_ms, now, &missed);
+    if (missed) {
+        m->stats.overruns++;
+        m->stats.missed_ticks += missed;
+    }
+    return now;
+}
+
+static void arm_tick(mbt_t *m)
+{
+    advance_tick(m);
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
 }
 
-/* A cycle ended (answered, given up or cut by a lost connection). A tick
- * that came during it was not re-armed (a device slower than its interval
- * must not spin the timer heap): re-arm now and run the missed cycle. */
+/* A cycle ended (answered, given up or cut by a lost connection). When the
+ * next one is already due (a device polled back to back), it starts here, on
+ * the same phase, without a round trip through the timer heap. */
 static void cycle_ended(mbt_t *m)
 {
     m->in_cycle = false;
     m->sample_ts_ms = 0;
-    if (!m->running || !m->tick_missed)
+    if (!m->running || gw_timer_active(&m->tick))
         return;
-    if (!gw_timer_active(&m->tick))
-        arm_tick(m);
-    if (m->state == MBT_READY)
+    if (advance_tick(m) >= m->next_tick_ms && m->state == MBT_READY && !gw_ctx_blocked(m->ctx)) {
         start_cycle(m);
+        return;
+    }
+    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
 }
 
 static void on_tick(gw_timer_t *t, void *arg)
@@ -466,19 +493,22 @@ static void on_tick(gw_timer_t *t, void *arg)
     (void)t;
 
     if (m->in_cycle) {
-        m->stats.overruns++;
-        m->tick_missed = true; /* re-armed when the cycle ends */
+        gw_err("adapter '%s': tick during a cycle", gw_ctx_name(m->ctx));
+        return; /* start_cycle() stopped it; cycle_ended() re-arms it */
+    }
+    if (m->state == MBT_READY && !gw_ctx_blocked(m->ctx)) {
+        start_cycle(m); /* the tick is re-armed when it ends */
         return;
     }
     arm_tick(m);
     if (gw_ctx_blocked(m->ctx))
         return; /* overflow: block; this cycle is skipped, not queued */
-    if (m->state == MBT_READY) {
-        start_cycle(m);
-    } else {
-        m->sample_ts_ms = 0;
-        emit_all_bad(m, m->last_error ? m->last_error : "not connected");
+    if (m->state == MBT_CONNECTING && !m->last_error) {
+        m->tick_missed = true; /* the first connection is on its way: poll when it is up */
+        return;
     }
+    m->sample_ts_ms = 0;
+    emit_all_bad(m, m->last_error ? m->last_error : "not connected");
 }
 
 /* --- adapter interface ----------------------------------------------------- */
@@ -513,11 +543,13 @@ static int mbt_start(void *self)
     m->backoff_ms = m->backoff_min_ms;
     m->next_tid = (uint16_t)m->rng;
     m->running = true;
-    /* A random phase spreads many devices over the interval instead of
-     * sending every request in the same millisecond. */
-    m->next_tick_ms = now + adp_jitter(&m->rng, m->interval_ms) - m->interval_ms / 2;
-    m->tick_missed = true; /* the first cycle starts on connect */
-    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms + m->interval_ms);
+    adp_connector_init(&m->conn, loop_of(m), m->host, m->port, m->connect_timeout_ms, on_connect,
+                       m);
+    /* A random phase, uniform over the whole interval, spreads many devices
+     * instead of sending every request in the same millisecond. */
+    m->next_tick_ms = now + adp_phase(&m->rng, m->interval_ms);
+    m->tick_missed = false;
+    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
     connect_start(m);
     return 0;
 }
@@ -531,15 +563,18 @@ static void mbt_stop(void *self)
     m->running = false;
     gw_timer_stop(loop_of(m), &m->tick);
     gw_timer_stop(loop_of(m), &m->state_timer);
+    adp_connector_cancel(&m->conn);
     close_fd(m);
     set_online(m, false);
     set_state(m, MBT_IDLE);
     gw_info("adapter '%s': stopped: %llu reads ok, %llu failed (%llu timeouts, %llu "
-            "exceptions), %llu discarded, %llu malformed, %llu reconnects",
+            "exceptions), %llu discarded, %llu malformed, %llu reconnects, %llu cycles over "
+            "the interval (%llu ticks skipped)",
             gw_ctx_name(m->ctx), (unsigned long long)m->stats.reads_ok,
             (unsigned long long)m->stats.reads_failed, (unsigned long long)m->stats.timeouts,
             (unsigned long long)m->stats.exceptions, (unsigned long long)m->stats.discarded,
-            (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects);
+            (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects,
+            (unsigned long long)m->stats.overruns, (unsigned long long)m->stats.missed_ticks);
 }
 
 static void mbt_destroy(void *self)

@@ -11,6 +11,7 @@
 #include "adapters/adapter.h"
 #include "adapters/modbus_codec.h"
 #include "adapters/modbus_point.h"
+#include "adapters/net.h"
 
 typedef struct {
     mb_point_t p;
@@ -37,7 +38,8 @@ typedef struct {
     uint64_t discarded; /* late or mismatched responses */
     uint64_t malformed; /* frames the codec rejected */
     uint64_t reconnects;
-    uint64_t overruns; /* ticks that found the previous cycle unfinished */
+    uint64_t overruns;     /* cycles that outlasted their interval */
+    uint64_t missed_ticks; /* ticks skipped because a cycle outlasted them */
 } mbt_stats_t;
 
 typedef struct {
@@ -61,21 +63,20 @@ typedef struct {
     mbt_state_t state;
     int fd;
     gw_io_t io;
-    gw_timer_t state_timer; /* connect timeout, response timeout or backoff */
+    gw_timer_t state_timer; /* response timeout (lazy, see send_batch) or backoff */
     gw_timer_t tick;        /* the polling schedule */
     uint64_t next_tick_ms;
+    uint64_t deadline_ms; /* the response timeout of the request in flight */
     uint64_t backoff_ms;
     uint64_t rng;
     bool online;
     bool running;
     unsigned consecutive_timeouts;
     const char *last_error; /* why the device is not connected */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    bool resolved;
+    adp_connector_t conn;   /* resolves and connects; owns the socket until connected */
     /* the cycle in progress */
     bool in_cycle;
-    bool tick_missed;
+    bool tick_missed; /* a tick came while the first connection was on its way */
     size_t batch;
     mb_request_t req;
     uint16_t next_tid;

@@ -132,6 +132,9 @@ static void on_error(void *arg, lp_reason_t reason, const char *line, size_t len
 
 static void conn_on_io(gw_io_t *io, uint32_t events, void *arg);
 static void client_failed(rtcp_t *r, const char *cause);
+static void client_on_connect(void *arg, int fd, int err, const char *cause);
+static void send_request(rtcp_t *r);
+static uint32_t client_mask(const rtcp_t *r);
 
 static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
 {
@@ -164,8 +167,8 @@ static void pause_all(rtcp_t *r)
 {
     r->paused = true;
     if (!r->server) {
-        if (r->client.fd >= 0)
-            gw_io_modify(loop_of(r), &r->client.io, 0);
+        if (r->client.fd >= 0 && r->state == RTCP_CONNECTED)
+            gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
         return;
     }
     for (size_t i = 0; i < r->max_clients; i++)
@@ -200,8 +203,14 @@ static void conn_on_io(gw_io_t *io, uint32_t events, void *arg)
     rtcp_conn_t *c = arg;
     rtcp_t *r = c->owner;
     (void)io;
-    (void)events;
 
+    if ((events & EPOLLOUT) && !r->server && r->tx_off < r->request_len) {
+        send_request(r);
+        if (c->fd < 0)
+            return; /* the send failed and closed the connection */
+    }
+    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
     if (!conn_read(c)) {
         if (r->server) {
             conn_close(c);
@@ -243,6 +252,7 @@ static void client_failed(rtcp_t *r, const char *cause)
     uint64_t wait = adp_jitter(&r->rng, r->backoff_ms);
 
     conn_close(&r->client);
+    r->tx_off = r->request_len; /* a partial request went with the connection */
     if (r->state == RTCP_CONNECTED || r->last_error != cause)
         gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(r->ctx), r->host,
                 r->port, cause, wait / 1000.0);
@@ -252,10 +262,16 @@ static void client_failed(rtcp_t *r, const char *cause)
     r->backoff_ms = r->backoff_ms * 2 > r->backoff_max_ms ? r->backoff_max_ms : r->backoff_ms * 2;
 }
 
+/* Reading unless paused; writing while a request is partly sent. */
+static uint32_t client_mask(const rtcp_t *r)
+{
+    return (r->paused ? 0 : EPOLLIN) | (r->tx_off < r->request_len ? EPOLLOUT : 0);
+}
+
 static void client_connected(rtcp_t *r)
 {
-    gw_timer_stop(loop_of(r), &r->state_timer);
-    gw_io_modify(loop_of(r), &r->client.io, r->paused ? 0 : EPOLLIN);
+    r->tx_off = r->request_len;
+    gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
     r->backoff_ms = r->backoff_min_ms;
     r->last_error = NULL;
     r->stats.connections++;
@@ -263,37 +279,21 @@ static void client_connected(rtcp_t *r)
     gw_info("adapter '%s': connected to %s:%u", gw_ctx_name(r->ctx), r->host, r->port);
 }
 
-/* While connecting, the socket's first event says whether it worked. */
-static void client_on_connect(gw_io_t *io, uint32_t events, void *arg)
+/* The connector's answer: a connected socket, or why there is none. */
+static void client_on_connect(void *arg, int fd, int err, const char *cause)
 {
     rtcp_t *r = arg;
-    int rc = adp_connect_result(r->client.fd);
-    (void)io;
-    (void)events;
+    (void)err;
 
-    if (rc != 0) {
-        client_failed(r, adp_connect_error(rc));
+    if (r->state != RTCP_CONNECTING) {
+        gw_err("adapter '%s': connection result in state %s", gw_ctx_name(r->ctx),
+               state_names[r->state]);
+        if (fd >= 0)
+            close(fd);
         return;
     }
-    r->client.io.cb = conn_on_io;
-    r->client.io.arg = &r->client;
-    client_connected(r);
-}
-
-static void client_connect(rtcp_t *r)
-{
-    int fd, rc;
-
-    if (!r->resolved) {
-        if (adp_resolve(r->host, r->port, &r->addr, &r->addr_len) != 0) {
-            client_failed(r, "cannot resolve host");
-            return;
-        }
-        r->resolved = true;
-    }
-    rc = adp_connect_start(&r->addr, r->addr_len, &fd);
-    if (rc != 0 && rc != -EINPROGRESS) {
-        client_failed(r, adp_connect_error(rc));
+    if (fd < 0) {
+        client_failed(r, cause);
         return;
     }
     if (conn_open(r, &r->client, fd) != 0) {
@@ -301,15 +301,15 @@ static void client_connect(rtcp_t *r)
         client_failed(r, "cannot watch the socket");
         return;
     }
+    client_connected(r);
+}
+
+/* Resolves the host again and connects to each address in turn, without
+ * blocking the loop (see adp_connector_t). */
+static void client_connect(rtcp_t *r)
+{
     set_state(r, RTCP_CONNECTING);
-    if (rc == 0) {
-        client_connected(r);
-        return;
-    }
-    r->client.io.cb = client_on_connect;
-    r->client.io.arg = r;
-    gw_io_modify(loop_of(r), &r->client.io, EPOLLOUT);
-    gw_timer_start(loop_of(r), &r->state_timer, gw_clock_now_ms() + r->connect_timeout_ms);
+    adp_connector_start(&r->connector);
 }
 
 static void client_state_timer(gw_timer_t *t, void *arg)
@@ -317,35 +317,62 @@ static void client_state_timer(gw_timer_t *t, void *arg)
     rtcp_t *r = arg;
     (void)t;
 
-    if (r->state == RTCP_CONNECTING) {
-        client_failed(r, "connect timeout");
-    } else if (r->state == RTCP_BACKOFF) {
+    if (r->state == RTCP_BACKOFF) {
         r->stats.reconnects++;
         client_connect(r);
+    } else {
+        gw_err("adapter '%s': timer in state %s", gw_ctx_name(r->ctx), state_names[r->state]);
     }
 }
 
-/* Poll-style devices: the request goes out every interval while connected. */
+/*
+ * Sends what is left of the current request. A short write leaves the rest
+ * for when the socket is writable (EPOLLOUT), and no new request starts
+ * until this one is out whole: a device never sees half a request followed
+ * by another one.
+ */
+static void send_request(rtcp_t *r)
+{
+    while (r->tx_off < r->request_len) {
+        ssize_t n = send(r->client.fd, r->request + r->tx_off, r->request_len - r->tx_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            client_failed(r, "send failed");
+            return;
+        }
+        r->tx_off += (size_t)n;
+    }
+    gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
+}
+
+/* Poll-style devices: the request goes out every interval while connected,
+ * on an absolute schedule from a random phase (see adp_next_due). */
 static void client_request(gw_timer_t *t, void *arg)
 {
     rtcp_t *r = arg;
-    uint64_t now = gw_clock_now_ms();
-    ssize_t n;
+    uint64_t missed;
     (void)t;
 
-    r->next_request_ms += r->interval_ms;
-    if (r->next_request_ms + r->interval_ms < now)
-        r->next_request_ms = now + r->interval_ms;
+    r->next_request_ms =
+        adp_next_due(r->next_request_ms, r->interval_ms, gw_clock_now_ms(), &missed);
+    r->stats.requests_skipped += missed;
     gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     if (r->state != RTCP_CONNECTED || r->paused) {
         r->stats.requests_skipped++;
         return;
     }
-    n = send(r->client.fd, r->request, r->request_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EINTR)
-        client_failed(r, "send failed");
-    else if (n != (ssize_t)r->request_len)
-        r->stats.requests_skipped++; /* a device that stopped reading; never block */
+    if (r->tx_off < r->request_len) {
+        /* The device has not taken the previous request yet; never block. */
+        r->stats.requests_skipped++;
+        return;
+    }
+    r->tx_off = 0;
+    send_request(r);
 }
 
 /* --- server mode ----------------------------------------------------------- */
@@ -388,20 +415,15 @@ static void server_on_accept(gw_io_t *io, uint32_t events, void *arg)
     }
 }
 
-static int server_listen(rtcp_t *r)
+static int listen_on(rtcp_t *r, const adp_addr_t *addr)
 {
     int one = 1;
-    int fd;
+    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-    if (adp_resolve(r->host, r->port, &r->addr, &r->addr_len) != 0) {
-        gw_err("adapter '%s': cannot resolve %s", gw_ctx_name(r->ctx), r->host);
-        return -EHOSTUNREACH;
-    }
-    fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&r->addr, r->addr_len) != 0 || listen(fd, 128) != 0) {
+    if (bind(fd, &addr->u.sa, addr->len) != 0 || listen(fd, 128) != 0) {
         int err = -errno;
 
         gw_err("adapter '%s': cannot listen on %s:%u: %s", gw_ctx_name(r->ctx), r->host, r->port,
@@ -413,6 +435,29 @@ static int server_listen(rtcp_t *r)
     gw_io_init(&r->listen_io, fd, server_on_accept, r);
     gw_info("adapter '%s': listening on %s:%u", gw_ctx_name(r->ctx), r->host, r->port);
     return gw_io_start(loop_of(r), &r->listen_io, EPOLLIN);
+}
+
+static void server_resolved(void *arg, int status, const adp_addrs_t *addrs)
+{
+    rtcp_t *r = arg;
+
+    r->lookup = NULL;
+    if (status < 0) {
+        gw_err("adapter '%s': cannot resolve %s", gw_ctx_name(r->ctx), r->host);
+        return;
+    }
+    (void)listen_on(r, &addrs->a[0]); /* logs its own failure */
+}
+
+/* A numeric address listens at once; a name is resolved off the loop thread
+ * first, and the adapter listens on its first address when it is known. */
+static int server_listen(rtcp_t *r)
+{
+    adp_addrs_t addrs;
+
+    if (adp_addrs_numeric(r->host, r->port, &addrs) == 0)
+        return listen_on(r, &addrs.a[0]);
+    return adp_resolve_start(loop_of(r), r->host, r->port, server_resolved, r, &r->lookup);
 }
 
 /* --- adapter interface ----------------------------------------------------- */
@@ -466,9 +511,13 @@ static int rtcp_start(void *self)
     if (r->server)
         return server_listen(r);
     r->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x2545f4914f6cdd1du;
+    adp_connector_init(&r->connector, loop_of(r), r->host, r->port, r->connect_timeout_ms,
+                       client_on_connect, r);
     r->backoff_ms = r->backoff_min_ms;
+    r->tx_off = r->request_len; /* nothing to send yet */
     if (r->request) {
-        r->next_request_ms = now + r->interval_ms;
+        /* A random phase spreads many polled devices over the interval. */
+        r->next_request_ms = now + adp_phase(&r->rng, r->interval_ms);
         gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     }
     client_connect(r);
@@ -501,6 +550,10 @@ static void rtcp_stop(void *self)
     r->running = false;
     gw_timer_stop(loop_of(r), &r->state_timer);
     gw_timer_stop(loop_of(r), &r->request_timer);
+    adp_resolve_cancel(loop_of(r), r->lookup);
+    r->lookup = NULL;
+    if (!r->server)
+        adp_connector_cancel(&r->connector);
     conn_close(&r->client);
     for (size_t i = 0; r->server && i < r->max_clients; i++)
         conn_close(&r->conns[i]);
@@ -521,7 +574,7 @@ static void rtcp_resume(void *self)
     r->paused = false;
     if (!r->server) {
         if (r->state == RTCP_CONNECTED)
-            gw_io_modify(loop_of(r), &r->client.io, EPOLLIN);
+            gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
         return;
     }
     for (size_t i = 0; i < r->max_clients; i++)

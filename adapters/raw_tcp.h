@@ -10,6 +10,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/line_parser.h"
+#include "adapters/net.h"
 
 typedef struct rtcp rtcp_t;
 
@@ -40,7 +41,8 @@ typedef struct {
     uint64_t idle_closed;      /* server: closed after idle_timeout */
     uint64_t reconnects;       /* client */
     uint64_t unknown_sensors;  /* over max_sensors */
-    uint64_t requests_skipped; /* client: request due while not connected */
+    uint64_t requests_skipped; /* client: request due while not connected, paused, still
+                                  sending the previous one, or skipped by a late loop */
 } rtcp_stats_t;
 
 struct rtcp {
@@ -61,16 +63,16 @@ struct rtcp {
     lp_options_t lp_opts;
     lp_parser_t *parser;
     /* runtime */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    bool resolved;
+    adp_connector_t connector; /* client: resolves and connects */
+    adp_resolve_t *lookup;     /* server: the listen address being resolved */
     bool running;
     bool paused;
     rtcp_state_t state;       /* client mode */
     rtcp_conn_t client;       /* client mode: the one connection */
-    gw_timer_t state_timer;   /* client: connect timeout or backoff */
+    gw_timer_t state_timer;   /* client: backoff */
     gw_timer_t request_timer; /* client: the request schedule */
     uint64_t next_request_ms;
+    size_t tx_off; /* bytes of the current request sent; request_len: none pending */
     uint64_t backoff_ms;
     uint64_t rng;
     const char *last_error;

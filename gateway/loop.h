@@ -7,8 +7,9 @@
  * gw_loop_run(). Only gw_loop_wake() may be called from any other thread.
  *
  * Timers and fd watchers are owned by the caller (usually embedded in an
- * adapter's struct), so arming a timer never allocates. A watcher or timer
- * must be stopped before its memory is freed.
+ * adapter's struct). A timer is a node of the loop's heap itself, so arming
+ * one never allocates and cannot fail. A watcher or timer must be stopped
+ * before its memory is freed.
  */
 #ifndef GW_LOOP_H
 #define GW_LOOP_H
@@ -29,9 +30,12 @@ typedef void (*gw_signal_cb)(gw_loop_t *loop, int signo, void *arg);
 
 /* Fields are private to loop.c; the struct is public only so it can be embedded. */
 struct gw_timer {
-    uint64_t due_ms; /* absolute, gw_clock_now_ms() scale */
-    uint64_t order;  /* tie-breaker: timers due at the same ms fire in arming order */
-    size_t heap_idx; /* SIZE_MAX when not armed */
+    uint64_t due_ms;    /* absolute, gw_clock_now_ms() scale */
+    uint64_t order;     /* tie-breaker: timers due at the same ms fire in arming order */
+    gw_timer_t *parent; /* links of the intrusive heap (timer_heap.c) */
+    gw_timer_t *left;
+    gw_timer_t *right;
+    bool armed;
     gw_timer_cb cb;
     void *arg;
 };
@@ -79,14 +83,30 @@ void gw_loop_on_tick(gw_loop_t *loop, gw_loop_cb cb, void *arg);
 /* Timers. gw_timer_init() must be called once before any other use. */
 void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg);
 /* Arms (or re-arms) the timer for the absolute monotonic time due_ms. A due
- * time in the past fires on the next iteration. Returns 0 or -ENOMEM. */
-int gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms);
+ * time in the past fires on the next iteration. Never fails: the timer
+ * itself is the heap node. */
+void gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms);
 /* Disarms; a no-op for a timer that is not armed. */
 void gw_timer_stop(gw_loop_t *loop, gw_timer_t *timer);
 bool gw_timer_active(const gw_timer_t *timer);
 
 /* Number of armed timers (tests and stats). */
 size_t gw_loop_timer_count(const gw_loop_t *loop);
+
+/* What the loop did since gw_loop_new(), for stats and benchmarks. */
+typedef struct {
+    uint64_t iterations;   /* epoll_wait() calls */
+    uint64_t io_events;    /* fd events dispatched */
+    uint64_t timers_fired; /* timer callbacks run */
+    uint64_t wakeups;      /* wake callbacks run (gw_loop_wake() calls, coalesced) */
+} gw_loop_stats_t;
+
+/* Copies the counters. Loop thread (they are plain integers). */
+void gw_loop_stats(const gw_loop_t *loop, gw_loop_stats_t *out);
+
+/* The loop whose gw_loop_run() is running on the calling thread, or NULL;
+ * lets a callback several layers down (the stats message) find it. */
+gw_loop_t *gw_loop_current(void);
 
 /* fd watchers. The caller keeps ownership of fd and closes it after
  * gw_io_stop(). Level-triggered. Returns 0 or a negative errno. */

@@ -1,6 +1,9 @@
 /* The exit summary and the JSON stats message; see stats.h. */
 #include "gateway/stats.h"
 
+#include "gateway/clock.h"
+#include "gateway/loop.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -86,6 +89,24 @@ static void add_name(out_t *o, const char *name)
     add(o, "\"");
 }
 
+/* The event loop's counters, with the monotonic time they were read at so a
+ * reader can turn two messages into rates; null off the loop thread. */
+static void add_loop(out_t *o, gw_loop_t *loop)
+{
+    gw_loop_stats_t ls;
+
+    if (!loop) {
+        add(o, ",\"loop\":null");
+        return;
+    }
+    gw_loop_stats(loop, &ls);
+    add(o,
+        ",\"loop\":{\"ms\":%" PRIu64 ",\"iterations\":%" PRIu64 ",\"io_events\":%" PRIu64
+        ",\"timers_fired\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"timers\":%zu}",
+        gw_clock_now_ms(), ls.iterations, ls.io_events, ls.timers_fired, ls.wakeups,
+        gw_loop_timer_count(loop));
+}
+
 int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
                   const gw_adapter_stats_t *adapters, size_t n_adapters, char *buf, size_t cap)
 {
@@ -114,6 +135,7 @@ int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
         add(&o, ",\"paho_heap\":%ld}", ps->paho_heap);
     else
         add(&o, ",\"paho_heap\":null}");
+    add_loop(&o, gw_loop_current());
     add(&o, ",\"adapters\":{");
     for (size_t i = 0; i < n_adapters; i++) {
         add(&o, "%s", i ? "," : "");

@@ -26,8 +26,10 @@ int gw_stats_summary(const gw_store_stats_t *st, const gw_pub_stats_t *ps, char 
 
 /* Compact JSON: {"produced":..,"delivered":..,"resent":..,"dropped":{"overflow":..,...},
  * "queued":..,"in_flight":..,"spool":{"records":..,"bytes":..}|null,
- * "mqtt":{"connects":..,"lost":..},"adapters":{"NAME":{"reads_ok":..,"reads_failed":..,
- * "reconnects":..},...}}. Returns the length or -ENOSPC. */
+ * "mqtt":{"connects":..,"lost":..},"loop":{"ms":..,"iterations":..,"io_events":..,
+ * "timers_fired":..,"wakeups":..,"timers":..}|null,"adapters":{"NAME":{"reads_ok":..,
+ * "reads_failed":..,"reconnects":..},...}}. "loop" is the loop running on the calling
+ * thread (gw_loop_current()), null when none is. Returns the length or -ENOSPC. */
 int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
                   const gw_adapter_stats_t *adapters, size_t n_adapters, char *buf, size_t cap);
 

@@ -4,7 +4,9 @@ through mosquitto and mosquitto_sub:
 - every type and byte order decodes to the exact expected value;
 - a Modbus exception becomes quality bad with its name, NaN becomes bad;
 - a killed and restarted server is reconnected within the backoff bound and
-  polling resumes, with the device's status going offline and online;
+  polling resumes, with the device's status going offline and online (the
+  device is named `localhost`: resolved off the loop thread, again at every
+  reconnect);
 - a blackholed device and a slow device (late responses, discarded and
   counted) do not change the sampling rate of two healthy devices."""
 
@@ -62,8 +64,8 @@ VALUES = [  # name, point keys, expected JSON value
 ]
 
 
-def device(name, port, points, interval="100ms", extra=""):
-    lines = [f"  - name: {name}", "    type: modbus_tcp", "    host: 127.0.0.1",
+def device(name, port, points, interval="100ms", extra="", host="127.0.0.1"):
+    lines = [f"  - name: {name}", "    type: modbus_tcp", f"    host: {host}",
              f"    port: {port}", f"    interval: {interval}", "    timeout: 300ms",
              "    backoff_min: 100ms", "    backoff_max: 1s"]
     lines += [f"    {l}" for l in extra.splitlines()]
@@ -120,7 +122,7 @@ def reconnect():
         port = sbtest.free_port()
         server, _ = st.modbus_server(port=port)
         gw = st.gateway(HEADER.format(broker=broker) +
-                        device("plc", port, [("u16", "address: 0")]))
+                        device("plc", port, [("u16", "address: 0")], host="localhost"))
         check(sub.wait_for(lambda _: "u16" in latest(sub, "plc"), 10), "no first reading")
         server.kill()
         server.wait()

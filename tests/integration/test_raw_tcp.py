@@ -3,7 +3,9 @@
 played by Python sockets in this test:
 - client mode, a device streaming JSON lines;
 - client mode, a poll-style device answering a request string with CSV;
-- server mode, 50 devices pushing key=value lines at once.
+- server mode, 50 devices pushing key=value lines at once;
+- client mode, a polled device that stops reading for a while: the requests
+  it gets are whole, never half of one followed by the next.
 Exact values, units and per-sensor order are checked."""
 
 import json
@@ -200,10 +202,67 @@ def pushing_server():
             check([r["value"] for r in got[f"c{i:02d}_on"]] == [True] * 20, "bools")
 
 
+def slow_reader():
+    """A device with a tiny receive buffer that reads nothing for a second
+    while the gateway sends a 3 kB request every millisecond: the gateway's
+    writes come up short. What the device then reads must be whole requests
+    (and, at the very end, the start of one cut by the gateway's stop)."""
+    body = b"REQ:" + b"0123456789abcdef" * 190
+    received = []
+    done = threading.Event()
+
+    def lazy(conn):
+        time.sleep(1.0)
+        conn.settimeout(0.2)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            received.append(chunk)
+        done.set()
+
+    with sbtest.Stack() as st:
+        dev = DeviceServer.__new__(DeviceServer)
+        dev.sock = socket.socket()
+        dev.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # inherited by accept
+        dev.sock.bind(("127.0.0.1", 0))
+        dev.sock.listen(8)
+        dev.port = dev.sock.getsockname()[1]
+        dev.handler, dev.conns = lazy, []
+        threading.Thread(target=dev._accept, daemon=True).start()
+        st.closers.append(dev.close)
+        broker = st.broker()
+        gw = st.gateway(HEADER.format(broker=broker) + f"""\
+  - name: slow
+    type: raw_tcp
+    host: 127.0.0.1
+    port: {dev.port}
+    request: "{body.decode()}\\r\\n"
+    interval: 1ms
+    format: csv
+    columns: [sensor, value]
+""")
+        check(done.wait(15), "the device did not finish reading")
+        stop(gw)
+        data = b"".join(received)
+        parts = data.split(b"\r\n")
+        whole, tail = parts[:-1], parts[-1]
+        bad = [i for i, p in enumerate(whole) if p != body]
+        check(len(whole) >= 10, f"only {len(whole)} requests arrived")
+        check(not bad, f"{len(bad)} of {len(whole)} requests were not whole (first at "
+                       f"#{bad[0] if bad else 0}: {whole[bad[0]][:40] if bad else b''!r}...)")
+        check(body.startswith(tail), f"a trailing fragment that starts no request: {tail[:40]!r}")
+
+
 def main():
     streaming_client()
     polling_client()
     pushing_server()
+    slow_reader()
 
 
 if __name__ == "__main__":

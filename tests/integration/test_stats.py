@@ -24,7 +24,8 @@ adapters:
 """
 
 KEYS = ["produced", "recovered", "delivered", "resent", "dropped", "queued", "in_flight", "spool",
-        "mqtt", "adapters"]
+        "mqtt", "loop", "adapters"]
+LOOP_KEYS = ["ms", "iterations", "io_events", "timers_fired", "wakeups", "timers"]
 
 
 def main():
@@ -46,6 +47,14 @@ def main():
             check(s["adapters"]["sim"]["reads_failed"] == 0, "simulated reads never fail")
             check(s["adapters"]["sim"]["reads_ok"] == s["produced"], f"reads_ok vs produced: {s}")
             check(s["mqtt"]["connects"] == 1, f"connects {s['mqtt']}")
+            check(list(s["loop"].keys()) == LOOP_KEYS, f"loop keys {list(s['loop'].keys())}")
+        # The loop's counters grow; 3 sensors at 20 ms fire at least 3 timers per 20 ms.
+        for a, b in zip(stats, stats[1:]):
+            la, lb = a["loop"], b["loop"]
+            check(250 <= lb["ms"] - la["ms"] <= 1000, f"loop ms {la['ms']} -> {lb['ms']}")
+            check(lb["iterations"] > la["iterations"], "loop iterations do not grow")
+            check(lb["timers_fired"] - la["timers_fired"] >= 30, f"timers fired {la} -> {lb}")
+            check(lb["wakeups"] >= la["wakeups"], "wake-ups go backwards")
         produced = [s["produced"] for s in stats]
         check(produced == sorted(produced) and produced[-1] > produced[0], f"produced {produced}")
         # 3 sensors at 20 ms: about 45 readings between two messages 300 ms apart.

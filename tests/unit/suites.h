@@ -21,11 +21,13 @@ int loop_suite(void);
 int modbus_codec_suite(void);
 int modbus_point_suite(void);
 int msgpool_suite(void);
+int net_suite(void);
 int outbox_suite(void);
 int publisher_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
 int spool_suite(void);
+int timer_heap_suite(void);
 int utf8_suite(void);
 
 #endif
