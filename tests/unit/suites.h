@@ -25,5 +25,6 @@ int outbox_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
 int spool_suite(void);
+int spool_format_suite(void);
 
 #endif

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     int (*suites[])(void) = {config_suite,    fmath_suite,        line_parser_suite,
                              loop_suite,      modbus_codec_suite, modbus_point_suite,
                              msgpool_suite,   outbox_suite,       reading_suite,
-                             simulated_suite, spool_suite};
+                             simulated_suite, spool_suite,        spool_format_suite};
     unsigned failures;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
