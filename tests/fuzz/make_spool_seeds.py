@@ -23,9 +23,10 @@ def segment(first, n, **kw):
     return b"".join(record(r, **kw) for r in range(first, first + n))
 
 
-def spool(segs, head=None):
-    """segs: (name delta, bytes) pairs; head: offset from the first name, or None."""
-    flags = (len(segs) - 1) | (4 if head is not None else 0)
+def spool(segs, head=None, confirm=False):
+    """segs: (name delta, bytes) pairs; head: offset from the first name, or
+    None; confirm: confirm the first half of the records after the repair."""
+    flags = (len(segs) - 1) | (4 if head is not None else 0) | (8 if confirm else 0)
     out = bytes([flags, 0 if head is None else head + 8])
     for i, (delta, data) in enumerate(segs):
         out += bytes([delta])
@@ -60,6 +61,8 @@ def main():
         "duplicate_tail": spool([(0, s1 + record(3))]),
         "interrupted_repair": spool([(0, flip(s1, 2 * r + 30)), (1, s1[3 * r:]), (0, s2)]),
         "far_segment": spool([(0, s1), (0, segment(10 ** 9, 2))]),
+        "confirm_flip_middle": spool([(0, flip(s1, 2 * r + 30)), (0, s2), (0, s3)], confirm=True),
+        "confirm_declared_gap": spool([(0, s1), (2, segment(9, 4))], head=2, confirm=True),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
