@@ -399,7 +399,7 @@ static int read_at(gw_spool_t *sp, const seg_t *s, gw_spf_rec_t *h)
 
 int gw_spool_take(gw_spool_t *sp, gw_spool_rec_t *rec)
 {
-    gw_spf_rec_t h;
+    gw_spf_rec_t h = {0};
     int rc;
 
     if (!sp || !rec)

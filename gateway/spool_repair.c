@@ -191,7 +191,7 @@ static int consider(rcv_t *v, uint64_t name, uint64_t size, gw_spf_run_t *run)
 /* Copies a planned run into its own segment, through TMP_NAME. */
 static int copy_run(rcv_t *v, const place_t *p, const char *from)
 {
-    char to[GW_SPF_NAME_CAP], b[64];
+    char to[GW_SPF_NAME_CAP];
     int fd = openat(v->dirfd, TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), rc;
 
     if (fd < 0)
@@ -209,11 +209,14 @@ static int copy_run(rcv_t *v, const place_t *p, const char *from)
         return rc;
     }
     v->out->repaired = true;
-    if (strcmp(from, to) == 0)
+    if (strcmp(from, to) == 0) {
         gw_info("spool: %s: rewritten to start at record %llu", from, (ull)p->run.first);
-    else
+    } else {
+        char b[64];
+
         gw_info("spool: %s: %s moved to %s", from,
                 span(b, sizeof(b), p->run.first, p->run.first + p->run.count - 1), to);
+    }
     return 0;
 }
 
