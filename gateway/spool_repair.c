@@ -172,7 +172,7 @@ static int consider(rcv_t *v, uint64_t name, uint64_t size, gw_spf_run_t *run)
     gap = run->first > lo ? run->first - lo : 0;
     if (v->untrusted || gap > v->max_gap - v->gaps) {
         v->untrusted = true;
-        drop(v, seg, run, lo, "numbered past a gap wider than the spool can hold");
+        drop(v, seg, run, lo, "they come after a gap wider than the spool can hold");
         return 0;
     }
     to = v->kept ? v->end : name;
