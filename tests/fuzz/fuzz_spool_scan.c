@@ -288,6 +288,12 @@ static void on_disk(const seg_t *segs, size_t n, uint64_t head, int has_head, in
     gw_spool_close(sp);
 }
 
+static void remove_dir(void)
+{
+    clear_dir();
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     struct stat sb;
@@ -298,6 +304,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(dir, sizeof(dir), "%s/sb-fuzz-spool-XXXXXX",
              stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) ? "/dev/shm" : "/tmp");
     check(mkdtemp(dir) != NULL);
+    atexit(remove_dir); /* libFuzzer exits through exit() when its time is up */
     return 0;
 }
 
