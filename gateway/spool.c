@@ -14,6 +14,11 @@
  * small machine): gw_spool_untake rewinds to the start of the head's segment
  * and gw_spool_take skips what is below the head or confirmed.
  *
+ * Checking and repairing the files at open is spool_repair.c's. What it
+ * keeps follows without a gap; numbers a segment declares lost (its first
+ * record numbered above its name) are marked confirmed, and gw_spool_take
+ * steps over them.
+ *
  * The head file is written whenever the head moves under ALWAYS (with
  * fsync) and NEVER (without), and only by gw_spool_sync under INTERVAL,
  * which keeps SD card writes to one small file per interval.
@@ -28,6 +33,7 @@
 #include <unistd.h>
 
 #include "gateway/spool_format.h"
+#include "gateway/spool_repair.h"
 
 #define SEG_MIN (64 * 1024)
 
@@ -307,8 +313,10 @@ int gw_spool_append(gw_spool_t *sp, const char *topic, size_t topic_len, const c
 
     if (!sp || (!topic && topic_len) || (!payload && payload_len) || qos < 0 || qos > 2)
         return -EINVAL;
-    if (topic_len > UINT16_MAX || payload_len > UINT32_MAX || len > sp->seg_bytes)
+    if (topic_len > UINT16_MAX || payload_len > GW_SPF_BODY_MAX - topic_len || len > sp->seg_bytes)
         return -EMSGSIZE;
+    if (sp->next >= GW_SPF_RECNO_MAX)
+        return -EOVERFLOW; /* never by appending; only a forged head file gets here */
     if ((rc = rec_encode(sp, topic, topic_len, payload, payload_len, qos, retain, len)) != 0 ||
         (rc = make_room(sp, len)) != 0)
         return rc;
@@ -391,7 +399,7 @@ static int read_at(gw_spool_t *sp, const seg_t *s, gw_spf_rec_t *h)
 
 int gw_spool_take(gw_spool_t *sp, gw_spool_rec_t *rec)
 {
-    gw_spf_rec_t h;
+    gw_spf_rec_t h = {0};
     int rc;
 
     if (!sp || !rec)
@@ -411,6 +419,9 @@ int gw_spool_take(gw_spool_t *sp, gw_spool_rec_t *rec)
             rc = 0; /* an I/O error: the data there is lost all the same */
         if (rc < 0)
             return rc;
+        if (rc == 1 && sp->roff == 0 && h.recno > sp->rnext && h.recno < end &&
+            rest_done(sp, h.recno))
+            sp->rnext = h.recno; /* over the segment's declared gap */
         if (rc == 0 || h.recno != sp->rnext) {
             bool done = rest_done(sp, end);
 
@@ -537,89 +548,66 @@ void gw_spool_close(gw_spool_t *sp)
     destroy(sp);
 }
 
-/* --- opening: checking and repairing --- */
+/* --- opening --- */
 
-/* Lists the segments, in order. */
-static int seg_list(gw_spool_t *sp)
+/* Takes what the repair kept: the segments, the head (the oldest record not
+ * confirmed, at least the first segment's first record), the next number,
+ * and the numbers declared lost, marked confirmed. */
+static int adopt(gw_spool_t *sp, const gw_spr_result_t *res, uint64_t h)
 {
-    uint64_t *firsts = NULL;
-    size_t n = 0;
-    int rc = gw_spf_list(sp->dirfd, &firsts, &n);
-
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if ((rc = segs_reserve(sp)) == 0)
-            sp->segs[sp->nsegs++] = (seg_t){firsts[i], 0, 0};
-    free(firsts);
-    return rc;
-}
-
-/* Checks segment s; unless drop, cuts it after its last valid record. What
- * was cut off, or with drop (s does not follow the previous segment, it is
- * to be deleted) all of it, is counted as corrupt from record h on. */
-static int seg_scan(gw_spool_t *sp, seg_t *s, uint64_t h, bool drop, bool *repaired)
-{
-    gw_spf_scan_t sc;
-    uint64_t end;
-    int rc = gw_spf_check(sp->dirfd, &sp->rd, s->first, h, !drop, &sc);
-
-    if (rc != 0)
-        return rc;
-    s->count = sc.count;
-    s->size = sc.end;
-    end = s->first + s->count;
-    sp->st.corrupt += sc.lost;
-    if (drop && end > h)
-        sp->st.corrupt += end - (s->first > h ? s->first : h);
-    if (sc.end < sc.size)
-        *repaired = true;
-    return 0;
-}
-
-/* Checks every segment, repairs what is damaged, and sets the head, the next
- * record number and the counters. */
-static int recover(gw_spool_t *sp)
-{
-    uint64_t h = 0, end = 0;
-    bool hv = gw_spf_head_load(sp->dirfd, &h), chained = false, repaired = false;
-    size_t i = 0;
+    const gw_spr_seg_t *v = res->segs;
+    size_t n = res->nsegs;
     int rc;
 
-    (void)unlinkat(sp->dirfd, "head.tmp", 0);
-    if (!hv)
-        h = 0; /* start from the oldest record present */
-    /* A segment followed by one starting at or below the head is all confirmed. */
-    for (; sp->nsegs > 1 && sp->segs[1].first <= h; repaired = true)
-        seg_remove(sp, 0);
-    while (i < sp->nsegs) {
-        seg_t *s = &sp->segs[i];
-        bool drop = chained && s->first != end;
-
-        if ((rc = seg_scan(sp, s, h, drop, &repaired)) != 0)
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = segs_reserve(sp)) != 0)
             return rc;
-        sp->bytes += s->size;
-        if (!chained)
-            end = s->first;
-        chained = true;
-        if (drop || s->count == 0) {
-            seg_remove(sp, i);
-            repaired = true;
-            continue;
-        }
-        end = s->first + s->count;
-        i++;
+        sp->segs[sp->nsegs++] = (seg_t){v[i].first, v[i].count, v[i].size};
+        sp->bytes += v[i].size;
     }
-    sp->next = sp->nsegs ? end : 1;
-    sp->head = sp->nsegs ? sp->segs[0].first : 1;
+    sp->next = n ? v[n - 1].first + v[n - 1].count : 1;
+    sp->head = n ? v[0].start : 1;
     if (h > sp->head)
         sp->head = h;
     if (sp->head > sp->next)
         sp->next = sp->head;
     sp->base = sp->head & ~(uint64_t)63;
-    sp->npending = sp->st.recovered = sp->next - sp->head;
-    sp->head_durable = true;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t end = v[i].first + v[i].count;
+
+        for (uint64_t r = v[i].first > sp->head ? v[i].first : sp->head; r < v[i].start; r++)
+            if ((rc = mark(sp, r)) != 0)
+                return rc;
+        if (end > sp->head)
+            sp->npending += end - (v[i].start > sp->head ? v[i].start : sp->head);
+    }
+    (void)head_move(sp, sp->head); /* a head file naming a declared-lost number */
+    sp->st.recovered = sp->npending;
+    sp->st.corrupt = res->corrupt;
+    return 0;
+}
+
+/* Checks and repairs the segments, and sets the head, the next record
+ * number and the counters. */
+static int recover(gw_spool_t *sp)
+{
+    uint64_t h = 0;
+    gw_spr_result_t res;
+    int rc;
+
+    (void)unlinkat(sp->dirfd, "head.tmp", 0);
+    if (!gw_spf_head_load(sp->dirfd, &h))
+        h = 0; /* start from the oldest record present */
+    if ((rc = gw_spr_recover(sp->dirfd, &sp->rd, h, sp->max_bytes / GW_SPF_HDR_LEN, &res)) != 0)
+        return rc;
+    rc = adopt(sp, &res, h);
+    free(res.segs);
+    if (rc != 0)
+        return rc;
+    sp->head_durable = !sp->head_dirty;
     prune(sp);
     gw_spool_untake(sp);
-    if (repaired && fsync(sp->dirfd) != 0)
+    if (res.repaired && fsync(sp->dirfd) != 0)
         return -errno;
     return 0;
 }
@@ -647,7 +635,7 @@ int gw_spool_open(const gw_spool_opts_t *opts, gw_spool_t **out)
         rc = sp->dirfd;
         goto fail;
     }
-    if ((rc = seg_list(sp)) != 0 || (rc = recover(sp)) != 0)
+    if ((rc = recover(sp)) != 0)
         goto fail;
     *out = sp;
     return 0;

@@ -45,7 +45,8 @@ typedef struct {
     uint64_t taken;        /* handed out and not yet confirmed */
     uint64_t appended;     /* this run */
     uint64_t recovered;    /* valid records found at open (from a previous run) */
-    uint64_t corrupt;      /* records discarded at open: torn or failing the CRC */
+    uint64_t corrupt;      /* records lost to damage: found at open (torn, failing the
+                              CRC, missing) or while reading */
     uint64_t dropped_full; /* records deleted unconsumed to stay within max_bytes */
     uint64_t segments;
 } gw_spool_stats_t;
@@ -66,19 +67,25 @@ typedef struct gw_spool gw_spool_t;
 
 /*
  * Opens (creating) the spool, scans every segment and validates every record
- * from the head on. A segment whose tail is torn or corrupt is truncated
- * after its last valid record; later segments are kept only if they follow
- * without a gap. Never refuses to start because of bad data: a damaged spool
- * is repaired and what was lost is counted in stats.corrupt.
- * Returns 0, or a negative errno for an unusable directory (e.g. EACCES).
+ * from the head on. A damaged record costs only itself: the intact records
+ * after it, in its segment and in every later one, are found again and kept
+ * in order (the repair moves them to segments of their own, see
+ * spool_repair.h), and a torn or corrupt tail is cut off. Never refuses to
+ * start because of bad data: a damaged spool is repaired, what was lost is
+ * counted in stats.corrupt (exactly where the record numbers tell, else one
+ * per damaged tail) and logged, and a repaired spool counts nothing again at
+ * the next open.
+ * Returns 0, or a negative errno for an unusable directory (e.g. EACCES) or
+ * a repair that could not be written (e.g. ENOSPC, EIO).
  */
 int gw_spool_open(const gw_spool_opts_t *opts, gw_spool_t **out);
 
 /* Closes files (fsyncs first unless sync is NEVER). NULL-safe. */
 void gw_spool_close(gw_spool_t *sp);
 
-/* Appends one record. 0, -EMSGSIZE (a record larger than a segment), or a
- * negative errno from the file system (ENOSPC, EIO). */
+/* Appends one record. 0, -EMSGSIZE (a record larger than a segment, or a
+ * topic and payload larger than the largest MQTT message), or a negative
+ * errno from the file system (ENOSPC, EIO). */
 int gw_spool_append(gw_spool_t *sp, const char *topic, size_t topic_len, const char *payload,
                     size_t payload_len, int qos, bool retain);
 

@@ -16,6 +16,7 @@
 #define REC_MAGIC "SBR\001"
 #define HEAD_LEN 12
 #define CHUNK (64 * 1024) /* read-ahead */
+#define SKIP 4096         /* past a read error, a search goes on at the next block */
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {
@@ -118,8 +119,17 @@ void gw_spf_attach(gw_spf_reader_t *r, int fd, uint64_t first)
 {
     r->fd = fd;
     r->first = first;
+    r->mem = NULL;
+    r->mlen = 0;
     r->off = 0;
     r->len = 0;
+}
+
+void gw_spf_attach_mem(gw_spf_reader_t *r, const void *p, uint64_t len, uint64_t first)
+{
+    gw_spf_attach(r, -1, first);
+    r->mem = p;
+    r->mlen = len;
 }
 
 void gw_spf_close(gw_spf_reader_t *r)
@@ -129,13 +139,20 @@ void gw_spf_close(gw_spf_reader_t *r)
     gw_spf_attach(r, -1, 0);
 }
 
-/* Points *p at up to n bytes of the file at off; returns how many are there
- * (fewer at the end of the file) or a negative errno. The window grows to
- * the largest record read. */
+/* Points *p at up to n bytes of the segment at off; returns how many are
+ * there (fewer at its end) or a negative errno. The window grows to the
+ * largest record read, which callers have checked against the segment's
+ * size and GW_SPF_REC_MAX; larger requests are refused here all the same. */
 static ssize_t rd_get(gw_spf_reader_t *r, uint64_t off, size_t n, const unsigned char **p)
 {
     size_t avail;
 
+    if (n > GW_SPF_REC_MAX || off > UINT64_MAX - n)
+        return -EFBIG;
+    if (r->mem) {
+        *p = r->mem + (off < r->mlen ? (size_t)off : (size_t)r->mlen);
+        return off < r->mlen ? (ssize_t)(r->mlen - off < n ? r->mlen - off : n) : 0;
+    }
     if (off < r->off || off + n > r->off + r->len) {
         size_t want = n > CHUNK ? n : CHUNK;
         ssize_t got;
@@ -159,7 +176,11 @@ static ssize_t rd_get(gw_spf_reader_t *r, uint64_t off, size_t n, const unsigned
     return (ssize_t)(avail < n ? avail : n);
 }
 
-int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *rec)
+/* Reads the header at off of a segment of size bytes into *rec: 1 when it
+ * is plausible (magic, QoS, flags, a number up to GW_SPF_RECNO_MAX and a
+ * length that fits both the segment and GW_SPF_REC_MAX), 0 when it is not,
+ * or a negative errno. */
+static int read_hdr(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *rec)
 {
     const unsigned char *p;
     ssize_t n;
@@ -175,10 +196,19 @@ int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *r
     rec->tlen = (size_t)get_le(p + 20, 2);
     rec->qos = p[22];
     rec->retain = p[23] & 1;
-    rec->len = GW_SPF_HDR_LEN + (uint64_t)rec->tlen + rec->plen;
-    if (rec->len > size - off)
-        return 0;
-    if ((n = rd_get(r, off, (size_t)rec->len, &p)) < 0)
+    rec->len = GW_SPF_HDR_LEN + (uint64_t)rec->tlen + (uint64_t)get_le(p + 16, 4);
+    return rec->recno <= GW_SPF_RECNO_MAX && rec->len <= GW_SPF_REC_MAX && rec->len <= size - off;
+}
+
+int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *rec)
+{
+    const unsigned char *p;
+    ssize_t n;
+    int rc = read_hdr(r, off, size, rec);
+
+    if (rc != 1)
+        return rc;
+    if ((n = rd_get(r, off, (size_t)rec->len, &p)) < 0) /* len <= GW_SPF_REC_MAX: no truncation */
         return (int)n;
     if ((uint64_t)n < rec->len || crc(p + 8, rec->len - 8) != get_le(p + 4, 4))
         return 0;
@@ -186,75 +216,141 @@ int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *r
     return 1;
 }
 
-/* With no intact record after the damage: whether the damaged bytes start
- * with a record whose header is intact and in order (only its body fails the
- * CRC, a flipped bit) and more bytes follow it (a torn record): two lost
- * records, not one. */
-static bool torn_behind_damaged(gw_spf_reader_t *r, uint64_t off, uint64_t size, uint64_t expect)
+/* For the scan, a read error is damage like any other: only -ENOMEM stops it. */
+static int scan_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *rec)
 {
-    gw_spf_rec_t rec = {0};
+    int rc = gw_spf_read(r, off, size, rec);
 
-    return gw_spf_read(r, off, size, &rec) == 0 && rec.len > 0 && rec.recno == expect &&
-           off + rec.len < size;
+    return rc < 0 && rc != -ENOMEM ? 0 : rc;
 }
 
-/* How many records from h on the damaged bytes [off, size) held, expect
- * being the number the record at off should have had. */
-static int64_t count_lost(gw_spf_reader_t *r, uint64_t off, uint64_t size, uint64_t expect,
-                          uint64_t h)
+void gw_spf_cursor_init(gw_spf_cursor_t *c, uint64_t first, uint64_t size, uint64_t h)
 {
-    uint64_t o = off + 1, tail = off, last = 0, lost;
-    bool found = false;
-    gw_spf_rec_t rec = {0};
+    *c = (gw_spf_cursor_t){.size = size, .expect = first, .h = h};
+}
 
-    while (o < size && size - o >= GW_SPF_HDR_LEN) {
+/* Whether a record found at `at` after damage starting at off can be
+ * trusted: numbered from the expected number on, and no further than the
+ * damaged bytes could have held records (each takes a header at least). */
+static bool plausible(const gw_spf_cursor_t *c, uint64_t off, uint64_t at, uint64_t recno)
+{
+    return recno >= c->expect && recno - c->expect <= (at - off) / GW_SPF_HDR_LEN;
+}
+
+/* Searches the bytes after off for the first record that can be trusted
+ * after damage at off: 1 with *rec and *at, 0 when there is none, or
+ * -ENOMEM. The magic is searched for, then the record checked whole. */
+static int search(gw_spf_reader_t *r, const gw_spf_cursor_t *c, uint64_t off, gw_spf_rec_t *rec,
+                  uint64_t *at)
+{
+    uint64_t o = off + 1;
+
+    while (o < c->size && c->size - o >= GW_SPF_HDR_LEN) {
         const unsigned char *p, *m;
         ssize_t n = rd_get(r, o, CHUNK, &p);
         int rc;
 
         if (n == -ENOMEM)
-            return n;
-        if (n < 4)
-            break; /* a read error: the rest is damage */
+            return (int)n;
+        if (n < 4) { /* a read error (or a file that shrank): try the next block */
+            o = (o / SKIP + 1) * SKIP;
+            continue;
+        }
         if (!(m = memmem(p, (size_t)n, REC_MAGIC, 4))) {
             o += (uint64_t)n - 3;
             continue;
         }
         o += (uint64_t)(m - p);
-        if ((rc = gw_spf_read(r, o, size, &rec)) == -ENOMEM)
+        if ((rc = scan_read(r, o, c->size, rec)) < 0)
             return rc;
-        if (rc == 1 && rec.recno >= (found ? last + 1 : expect)) {
-            found = true;
-            last = rec.recno;
-            o = tail = o + rec.len;
-        } else {
-            o++;
+        if (rc == 1 && plausible(c, off, o, rec->recno)) {
+            *at = o;
+            return 1;
         }
+        o++;
     }
-    lost = found && last >= h ? last + 1 - (expect > h ? expect : h) : 0;
-    if (tail < size && (found ? last + 1 : expect) >= h)
-        lost++;
-    if (!found && expect >= h && torn_behind_damaged(r, off, size, expect))
-        lost++;
-    return (int64_t)lost;
+    return 0;
 }
 
-int gw_spf_scan(gw_spf_reader_t *r, uint64_t first, uint64_t size, uint64_t h, gw_spf_scan_t *out)
+/* The record at c->off is damaged (or out of order). Moves c->off to the
+ * next record that can be trusted: 1 with *rec; 0 when there is none, the
+ * rest of the segment being damage (c->tail set); or -ENOMEM. */
+static int resync(gw_spf_reader_t *r, gw_spf_cursor_t *c, gw_spf_rec_t *rec)
 {
-    gw_spf_rec_t rec = {0};
-    int64_t lost = 0;
-    int rc;
+    uint64_t off = c->off, at = 0;
+    gw_spf_rec_t hdr;
+    bool framed;
+    int rc = read_hdr(r, off, c->size, &hdr);
 
-    *out = (gw_spf_scan_t){0, 0, 0, size};
-    while ((rc = gw_spf_read(r, out->end, size, &rec)) == 1 && rec.recno == first + out->count) {
-        out->end += rec.len;
-        out->count++;
-    }
     if (rc == -ENOMEM)
         return rc;
-    if (out->end < size && (lost = count_lost(r, out->end, size, first + out->count, h)) < 0)
-        return (int)lost;
-    out->lost = (uint64_t)lost;
+    /* An intact header in order, only the rest failing the CRC (a flipped
+     * bit): the record ends where its header says, if an intact record with
+     * the next number starts right there. */
+    framed = rc == 1 && hdr.recno == c->expect;
+    rc = framed ? scan_read(r, off + hdr.len, c->size, rec) : 0;
+    if (rc == 1 && rec->recno == c->expect + 1)
+        at = off + hdr.len;
+    else if (rc >= 0)
+        rc = search(r, c, off, rec, &at);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        c->damaged += at - off;
+        c->off = at;
+        return 1;
+    }
+    /* Nothing intact after the damage: it held at least one record, two when
+     * a framed record is followed by more bytes (a torn one). */
+    c->damaged += c->size - off;
+    c->tail = c->expect < c->h ? 0 : framed && off + hdr.len < c->size ? 2 : 1;
+    c->off = c->size;
+    return 0;
+}
+
+int gw_spf_next_run(gw_spf_reader_t *r, gw_spf_cursor_t *c, gw_spf_run_t *run)
+{
+    gw_spf_rec_t rec = {0};
+    int rc;
+
+    if (c->off >= c->size)
+        return 0;
+    if ((rc = scan_read(r, c->off, c->size, &rec)) < 0)
+        return rc;
+    /* At byte 0, a number above the segment's is a gap declared by a repair. */
+    if (rc == 0 || rec.recno < c->expect || (rec.recno > c->expect && c->off > 0))
+        rc = resync(r, c, &rec);
+    if (rc <= 0)
+        return rc;
+    *run = (gw_spf_run_t){rec.recno, 1, c->off, rec.len};
+    while ((rc = scan_read(r, run->off + run->len, c->size, &rec)) == 1 &&
+           rec.recno == run->first + run->count) {
+        run->count++;
+        run->len += rec.len;
+    }
+    if (rc < 0)
+        return rc;
+    c->off = run->off + run->len;
+    c->expect = run->first + run->count;
+    return 1;
+}
+
+int gw_spf_copy(gw_spf_reader_t *r, uint64_t off, uint64_t len, int fd)
+{
+    for (uint64_t done = 0; done < len;) {
+        const unsigned char *p;
+        size_t want = len - done < CHUNK ? (size_t)(len - done) : CHUNK;
+        ssize_t n = rd_get(r, off + done, want, &p);
+        int rc;
+
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return -EIO;
+        if ((rc = gw_spf_pwrite(fd, p, (size_t)n, done)) != 0)
+            return rc;
+        done += (uint64_t)n;
+    }
     return 0;
 }
 
@@ -290,32 +386,10 @@ bool gw_spf_head_load(int dirfd, uint64_t *head)
         return false;
     n = gw_spf_pread(fd, b, sizeof(b), 0);
     close(fd);
-    if (n != HEAD_LEN || crc(b, 8) != get_le(b + 8, 4))
+    if (n != HEAD_LEN || crc(b, 8) != get_le(b + 8, 4) || get_le(b, 8) > GW_SPF_RECNO_MAX)
         return false;
     *head = get_le(b, 8);
     return true;
-}
-
-int gw_spf_check(int dirfd, gw_spf_reader_t *r, uint64_t first, uint64_t h, bool repair,
-                 gw_spf_scan_t *out)
-{
-    char name[GW_SPF_NAME_CAP];
-    struct stat sb;
-    int fd, rc;
-
-    gw_spf_name(name, first);
-    if ((fd = openat(dirfd, name, repair ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC)) < 0)
-        return -errno;
-    gw_spf_attach(r, fd, first);
-    if (fstat(fd, &sb) != 0)
-        rc = -errno;
-    else
-        rc = gw_spf_scan(r, first, (uint64_t)sb.st_size, h, out);
-    if (rc == 0 && repair && out->end < out->size &&
-        (ftruncate(fd, (off_t)out->end) != 0 || fsync(fd) != 0))
-        rc = -errno;
-    gw_spf_close(r);
-    return rc;
 }
 
 int gw_spf_dir_open(const char *dir)

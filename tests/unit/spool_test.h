@@ -37,6 +37,9 @@ void spt_put_range(gw_spool_t *sp, unsigned first, unsigned last);
 unsigned spt_take(gw_spool_t *sp, uint64_t *recno);
 /* Takes everything left, optionally confirming each; "1,2,3" (static). */
 const char *spt_take_all(gw_spool_t *sp, int confirm);
+/* The same, for spools whose record i was appended as record number i: a
+ * record whose number is not its label shows as "label@number". */
+const char *spt_take_numbered(gw_spool_t *sp);
 gw_spool_stats_t spt_stats(const gw_spool_t *sp);
 
 /* The directory's entries: segment numbers in order, then other names in
@@ -51,9 +54,14 @@ void spt_truncate(const char *path, off_t len);
 void spt_flip(const char *path, off_t off, unsigned char mask);
 void spt_append_bytes(const char *path, const void *data, size_t n);
 void spt_write_file(const char *path, const void *data, size_t n);
+/* Writes n bytes of src from off to a new file dst. */
+void spt_copy_range(const char *src, off_t off, size_t n, const char *dst);
+/* Replaces n bytes at off. */
+void spt_poke(const char *path, off_t off, const void *data, size_t n);
 /* Open file descriptors of this process. */
 int spt_fds(void);
 
 int spool_recovery_add(CU_pSuite s);
+int spool_resync_add(CU_pSuite s);
 
 #endif

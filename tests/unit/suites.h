@@ -27,6 +27,7 @@ int publisher_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
 int spool_suite(void);
+int spool_format_suite(void);
 int timer_heap_suite(void);
 int utf8_suite(void);
 

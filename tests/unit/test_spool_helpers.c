@@ -125,6 +125,26 @@ const char *spt_take_all(gw_spool_t *sp, int confirm)
     return out;
 }
 
+const char *spt_take_numbered(gw_spool_t *sp)
+{
+    static char out[8192];
+    size_t n = 0;
+    uint64_t recno = 0;
+    unsigned label;
+
+    out[0] = '\0';
+    while ((label = spt_take(sp, &recno)) != 0 && n + 48 < sizeof(out)) {
+        if (label == ~0u) {
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "%s-1", n ? "," : "");
+            break;
+        }
+        n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%u", n ? "," : "", label);
+        if (recno != label)
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "@%llu", (unsigned long long)recno);
+    }
+    return out;
+}
+
 gw_spool_stats_t spt_stats(const gw_spool_t *sp)
 {
     gw_spool_stats_t s;
@@ -261,4 +281,25 @@ int spt_fds(void)
         n++;
     closedir(d);
     return n - 1; /* the one opendir holds; "." and ".." are counted in both */
+}
+
+void spt_copy_range(const char *src, off_t off, size_t n, const char *dst)
+{
+    unsigned char *buf = malloc(n ? n : 1);
+    int fd = open(src, O_RDONLY);
+
+    CU_ASSERT_FATAL(fd >= 0 && buf != NULL);
+    CU_ASSERT_EQUAL(pread(fd, buf, n, off), (ssize_t)n);
+    close(fd);
+    spt_write_file(dst, buf, n);
+    free(buf);
+}
+
+void spt_poke(const char *path, off_t off, const void *data, size_t n)
+{
+    int fd = open(path, O_WRONLY);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(pwrite(fd, data, n, off), (ssize_t)n);
+    close(fd);
 }

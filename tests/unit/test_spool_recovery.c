@@ -121,23 +121,35 @@ static void test_bit_flip_last_record(void)
     }
 }
 
-/* Damage inside the last segment: the segment is cut there, and the intact
- * records found after the damage tell exactly how many were lost. */
+/* Damage inside the last segment costs only the damaged record. The intact
+ * records after it move to a segment of their own, named after the lost
+ * record: a segment whose first record is above its name declares the
+ * numbers in between lost, so the next start does not count them again. */
 static void test_bit_flip_middle_record(void)
 {
+    char want[256], again[300];
+
+    snprintf(want, sizeof(want), "%s,24,25", range(1, 22));
+    snprintf(again, sizeof(again), "%s,26", want);
     for (size_t i = 0; i < NFIELDS; i++) {
         const char *dir = build(25, SEG10); /* segments 1, 11, 21 */
         gw_spool_t *sp;
         uint64_t rn;
 
         spt_flip(spt_seg(dir, 21), 2 * SPT_LEN + fields[i], 0x80); /* record 23 */
-        sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 22, 3);
+        sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 24, 1);
+        CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1,11,21,23");
         CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 21)), 2 * SPT_LEN);
-        CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1,11,21");
-        CU_ASSERT_STRING_EQUAL(spt_take_all(sp, 0), range(1, 22));
-        CU_ASSERT_EQUAL(spt_put(sp, 23), 0);
-        CU_ASSERT_EQUAL(spt_take(sp, &rn), 23);
-        CU_ASSERT_EQUAL(rn, 23);
+        CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 23)), 2 * SPT_LEN);
+        CU_ASSERT_STRING_EQUAL(spt_take_numbered(sp), want);
+        CU_ASSERT_EQUAL(spt_put(sp, 26), 0);
+        CU_ASSERT_EQUAL(spt_take(sp, &rn), 26);
+        CU_ASSERT_EQUAL(rn, 26);
+        gw_spool_close(sp);
+
+        sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 25, 0);
+        CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1,11,21,23");
+        CU_ASSERT_STRING_EQUAL(spt_take_numbered(sp), again);
         gw_spool_close(sp);
         spt_rmtree(dir);
     }
@@ -160,30 +172,51 @@ static void test_flip_then_torn(void)
     spt_rmtree(dir);
 }
 
-/* Damage in an older segment: it is cut, and the later segments no longer
- * follow it, so they go too; every lost record is counted. */
+/* Damage in an older segment costs only the damaged record: the intact
+ * records after it in that segment and every later segment are kept and
+ * replayed in order, and the head moves over the lost number. */
 static void test_bit_flip_older_segment(void)
 {
     const char *dir = build(25, SEG10);
+    char want[256];
     gw_spool_t *sp;
     uint64_t rn;
 
     spt_flip(spt_seg(dir, 1), 4 * SPT_LEN + 39, 0x04); /* record 5's payload */
-    sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 4, 21);
-    CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1");
+    sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 24, 1);
+    CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1,5,11,21");
     CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 1)), 4 * SPT_LEN);
-    CU_ASSERT_EQUAL(spt_stats(sp).segments, 1);
-    CU_ASSERT_EQUAL(spt_stats(sp).bytes, 4 * SPT_LEN);
-    CU_ASSERT_EQUAL(spt_take(sp, &rn), 1);
-    CU_ASSERT_EQUAL(spt_put(sp, 5), 0); /* numbering continues after the last valid */
-    CU_ASSERT_STRING_EQUAL(spt_take_all(sp, 0), "2,3,4,5");
+    CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 5)), 5 * SPT_LEN); /* records 6..10 */
+    CU_ASSERT_EQUAL(spt_stats(sp).segments, 4);
+    CU_ASSERT_EQUAL(spt_stats(sp).bytes, 24 * SPT_LEN);
+    snprintf(want, sizeof(want), "1,2,3,4,%s", range(6, 25));
+    CU_ASSERT_STRING_EQUAL(spt_take_numbered(sp), want);
+    CU_ASSERT_EQUAL(spt_put(sp, 26), 0); /* numbering continues after the last record */
+    CU_ASSERT_EQUAL(spt_take(sp, &rn), 26);
+    CU_ASSERT_EQUAL(rn, 26);
     gw_spool_close(sp);
-    sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 5, 0);
+
+    /* Repaired: the same records, in the same order, nothing counted twice. */
+    sp = reopen(dir, SEG10, GW_SPOOL_SYNC_NEVER, 25, 0);
+    snprintf(want, sizeof(want), "1,2,3,4,%s", range(6, 26));
+    CU_ASSERT_STRING_EQUAL(spt_take_numbered(sp), want);
+    for (uint64_t r = 1; r <= 4; r++)
+        gw_spool_confirm(sp, r);
+    CU_ASSERT_EQUAL(spt_head(dir), 6);
+    CU_ASSERT_STRING_EQUAL(spt_ls(dir), "5,11,21,head");
+    for (uint64_t r = 6; r <= 26; r++)
+        gw_spool_confirm(sp, r);
+    CU_ASSERT_TRUE(gw_spool_empty(sp));
+    CU_ASSERT_STRING_EQUAL(spt_ls(dir), "21,head");
+    CU_ASSERT_EQUAL(spt_head(dir), 27);
     gw_spool_close(sp);
     spt_rmtree(dir);
 }
 
-/* A segment in the middle is missing: the ones after it cannot be trusted. */
+/* A segment in the middle is missing: its records are lost, and the number
+ * the next segment starts with tells how many. The segments after the gap
+ * are kept; the first of them is renamed to start where the gap starts, so
+ * that the next start does not count the gap again. */
 static void test_missing_segment(void)
 {
     const char *dir = build(10, SEG4);
@@ -191,12 +224,17 @@ static void test_missing_segment(void)
     uint64_t rn;
 
     CU_ASSERT_EQUAL(unlink(spt_seg(dir, 5)), 0);
-    sp = reopen(dir, SEG4, GW_SPOOL_SYNC_NEVER, 4, 2);
-    CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1");
-    CU_ASSERT_STRING_EQUAL(spt_take_all(sp, 0), "1,2,3,4");
-    CU_ASSERT_EQUAL(spt_put(sp, 5), 0);
-    CU_ASSERT_EQUAL(spt_take(sp, &rn), 5);
-    CU_ASSERT_EQUAL(rn, 5);
+    sp = reopen(dir, SEG4, GW_SPOOL_SYNC_NEVER, 6, 4);
+    CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1,5");
+    CU_ASSERT_EQUAL(spt_size(spt_seg(dir, 5)), 2 * SPT_LEN);
+    CU_ASSERT_STRING_EQUAL(spt_take_numbered(sp), "1,2,3,4,9,10");
+    CU_ASSERT_EQUAL(spt_put(sp, 11), 0);
+    CU_ASSERT_EQUAL(spt_take(sp, &rn), 11);
+    CU_ASSERT_EQUAL(rn, 11);
+    gw_spool_close(sp);
+
+    sp = reopen(dir, SEG4, GW_SPOOL_SYNC_NEVER, 7, 0);
+    CU_ASSERT_STRING_EQUAL(spt_take_numbered(sp), "1,2,3,4,9,10,11");
     gw_spool_close(sp);
     spt_rmtree(dir);
 }
