@@ -31,6 +31,9 @@ gw_spool_t *spt_open(const char *dir, uint64_t max_bytes, uint64_t seg_bytes, gw
 int spt_put(gw_spool_t *sp, unsigned i);
 /* Appends records first..last, asserting success. */
 void spt_put_range(gw_spool_t *sp, unsigned first, unsigned last);
+/* A closed spool of records 1..n in a new directory, segments of seg_bytes,
+ * max_bytes 1 MiB; returns the directory. */
+const char *spt_build(unsigned n, uint64_t seg_bytes);
 /* Takes one record and checks that its contents match its label; returns
  * the label (and its record number in *recno), 0 if there is none, or
  * ~0u on a take error or contents that do not match. */

@@ -303,3 +303,13 @@ void spt_poke(const char *path, off_t off, const void *data, size_t n)
     CU_ASSERT_EQUAL(pwrite(fd, data, n, off), (ssize_t)n);
     close(fd);
 }
+
+const char *spt_build(unsigned n, uint64_t seg_bytes)
+{
+    const char *dir = spt_mkdtemp();
+    gw_spool_t *sp = spt_open(dir, 1 << 20, seg_bytes, GW_SPOOL_SYNC_NEVER);
+
+    spt_put_range(sp, 1, n);
+    gw_spool_close(sp);
+    return dir;
+}

@@ -20,17 +20,6 @@
 #define SEG10 (10 * SPT_LEN) /* ten */
 #define BIG (1 << 20)
 
-/* A closed spool of records 1..n, segments of seg_bytes. */
-static const char *build(unsigned n, uint64_t seg_bytes)
-{
-    const char *dir = spt_mkdtemp();
-    gw_spool_t *sp = spt_open(dir, BIG, seg_bytes, GW_SPOOL_SYNC_NEVER);
-
-    spt_put_range(sp, 1, n);
-    gw_spool_close(sp);
-    return dir;
-}
-
 static const char *range(unsigned first, unsigned last)
 {
     static char out[1024];
@@ -64,7 +53,7 @@ static void test_torn_tail(void)
 
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
         gw_spool_sync_t sync = (gw_spool_sync_t)(i % 3);
-        const char *dir = build(10, SEG4);
+        const char *dir = spt_build(10, SEG4);
         gw_spool_t *sp;
         uint64_t rn;
 
@@ -91,7 +80,7 @@ static void test_torn_tail(void)
 /* A record missing entirely looks like one never written: nothing to count. */
 static void test_whole_record_lost(void)
 {
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
     gw_spool_t *sp;
 
     spt_truncate(spt_seg(dir, 9), SPT_LEN);
@@ -109,7 +98,7 @@ static const off_t fields[] = {0, 4, 8, 16, 20, 22, 23, 24, 39};
 static void test_bit_flip_last_record(void)
 {
     for (size_t i = 0; i < NFIELDS; i++) {
-        const char *dir = build(10, SEG4);
+        const char *dir = spt_build(10, SEG4);
         gw_spool_t *sp;
 
         spt_flip(spt_seg(dir, 9), SPT_LEN + fields[i], 0x01);
@@ -132,7 +121,7 @@ static void test_bit_flip_middle_record(void)
     snprintf(want, sizeof(want), "%s,24,25", range(1, 22));
     snprintf(again, sizeof(again), "%s,26", want);
     for (size_t i = 0; i < NFIELDS; i++) {
-        const char *dir = build(25, SEG10); /* segments 1, 11, 21 */
+        const char *dir = spt_build(25, SEG10); /* segments 1, 11, 21 */
         gw_spool_t *sp;
         uint64_t rn;
 
@@ -160,7 +149,7 @@ static void test_bit_flip_middle_record(void)
  * and both are counted. */
 static void test_flip_then_torn(void)
 {
-    const char *dir = build(25, SEG10); /* segments 1, 11, 21 */
+    const char *dir = spt_build(25, SEG10); /* segments 1, 11, 21 */
     gw_spool_t *sp;
 
     spt_flip(spt_seg(dir, 21), 3 * SPT_LEN + 30, 0x01); /* record 24's payload */
@@ -177,7 +166,7 @@ static void test_flip_then_torn(void)
  * replayed in order, and the head moves over the lost number. */
 static void test_bit_flip_older_segment(void)
 {
-    const char *dir = build(25, SEG10);
+    const char *dir = spt_build(25, SEG10);
     char want[256];
     gw_spool_t *sp;
     uint64_t rn;
@@ -219,7 +208,7 @@ static void test_bit_flip_older_segment(void)
  * that the next start does not count the gap again. */
 static void test_missing_segment(void)
 {
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
     gw_spool_t *sp;
     uint64_t rn;
 
@@ -251,7 +240,7 @@ static void test_garbage_tail(void)
     memset(junk[2], 0x5a, sizeof(junk[2]));
     memcpy(junk[2] + 10, "SBR\001", 4);
     for (size_t i = 0; i < 3; i++) {
-        const char *dir = build(10, SEG4);
+        const char *dir = spt_build(10, SEG4);
         gw_spool_t *sp;
 
         spt_append_bytes(spt_seg(dir, 9), junk[i], lens[i]);
@@ -268,7 +257,7 @@ static void test_garbage_tail(void)
 /* A copy of an earlier record appended again (a number out of sequence). */
 static void test_duplicate_record_tail(void)
 {
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
     unsigned char rec[SPT_LEN];
     FILE *f = fopen(spt_seg(dir, 9), "rb");
     gw_spool_t *sp;
@@ -286,7 +275,7 @@ static void test_duplicate_record_tail(void)
 
 static void test_head_file(void)
 {
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
     gw_spool_t *sp = spt_open(dir, BIG, SEG4, GW_SPOOL_SYNC_NEVER);
     static const unsigned char junk[13] = "not a head!!";
     uint64_t rn;
@@ -339,7 +328,7 @@ static void test_head_file(void)
  * them costs nothing. */
 static void test_damage_below_head(void)
 {
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
     gw_spool_t *sp;
 
     spt_write_head(dir, 9);

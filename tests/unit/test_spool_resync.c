@@ -21,16 +21,6 @@
 #define SEG10 (10 * SPT_LEN)
 #define BIG (1 << 20) /* max_bytes: the widest plausible gap is BIG / 24 records */
 
-static const char *build(unsigned n, uint64_t seg_bytes)
-{
-    const char *dir = spt_mkdtemp();
-    gw_spool_t *sp = spt_open(dir, BIG, seg_bytes, GW_SPOOL_SYNC_NEVER);
-
-    spt_put_range(sp, 1, n);
-    gw_spool_close(sp);
-    return dir;
-}
-
 /* "first,...,last" appended to out. */
 static char *cat_range(char *out, size_t cap, unsigned first, unsigned last)
 {
@@ -69,7 +59,7 @@ static void check_twice(const char *dir, uint64_t seg_bytes, uint64_t recovered,
 /* Three damaged records in two segments: three lost, 22 kept in order. */
 static void test_several_damaged_records(void)
 {
-    const char *dir = build(25, SEG10); /* segments 1, 11, 21 */
+    const char *dir = spt_build(25, SEG10); /* segments 1, 11, 21 */
     char want[256] = "";
 
     spt_flip(spt_seg(dir, 1), 2 * SPT_LEN + 30, 0x01); /* record 3's payload */
@@ -93,7 +83,7 @@ static void test_several_damaged_records(void)
 static void test_inconsistent_lengths(void)
 {
     static const unsigned char huge[4] = {0xf0, 0xff, 0xff, 0xff}, wide[2] = {0xff, 0xff};
-    const char *dir = build(25, SEG10);
+    const char *dir = spt_build(25, SEG10);
     char want[256] = "";
 
     spt_poke(spt_seg(dir, 1), 4 * SPT_LEN + 16, huge, sizeof(huge));  /* record 5 */
@@ -109,7 +99,7 @@ static void test_inconsistent_lengths(void)
  * start with the next intact record, keeping its name. */
 static void test_damaged_first_record(void)
 {
-    const char *dir = build(25, SEG10);
+    const char *dir = spt_build(25, SEG10);
     char want[256] = "";
 
     spt_flip(spt_seg(dir, 1), 0, 0x01);   /* record 1's magic */
@@ -127,7 +117,7 @@ static void test_damaged_first_record(void)
 static void test_junk_between_segments(void)
 {
     static unsigned char junk[100];
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
 
     memset(junk, 0xab, sizeof(junk));
     memcpy(junk + 7, "SBR\001", 4);
@@ -143,7 +133,7 @@ static void test_junk_between_segments(void)
  * repair had found lost is declared by the copy's name, not counted again. */
 static void test_interrupted_repair(void)
 {
-    const char *dir = build(25, SEG10);
+    const char *dir = spt_build(25, SEG10);
     char want[256] = "";
 
     spt_flip(spt_seg(dir, 1), 4 * SPT_LEN + 39, 0x04); /* record 5's payload */
@@ -177,7 +167,7 @@ static void test_gap_width(void)
 
     build_at(far, sizeof(far), 100000);
     build_at(near, sizeof(near), 1000);
-    snprintf(dir, sizeof(dir), "%s", build(10, SEG4));
+    snprintf(dir, sizeof(dir), "%s", spt_build(10, SEG4));
     spt_copy_range(spt_seg(far, 100000), 0, 2 * SPT_LEN, spt_seg(dir, 100000));
     sp = reopen(dir, SEG4, 10, 2);
     CU_ASSERT_STRING_EQUAL(spt_ls(dir), "1,5,9");
@@ -196,7 +186,7 @@ static void test_gap_width(void)
  * that still holds unconfirmed records. */
 static void test_damage_just_below_head(void)
 {
-    const char *dir = build(10, SEG4);
+    const char *dir = spt_build(10, SEG4);
 
     spt_write_head(dir, 7);
     spt_flip(spt_seg(dir, 5), SPT_LEN + 30, 0x01); /* record 6 */
@@ -236,7 +226,7 @@ static void peak_reset(void)
 static void test_length_beyond_any_message(void)
 {
     static const unsigned char huge[4] = {0x00, 0x00, 0x00, 0x11}; /* 272 MiB */
-    const char *dir = build(2, SEG10);
+    const char *dir = spt_build(2, SEG10);
     const char *seg = spt_seg(dir, 1);
     gw_spool_t *sp;
     long before;
