@@ -14,6 +14,7 @@
 
 #include <MQTTAsync.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct {
     int (*createWithOptions)(MQTTAsync *handle, const char *uri, const char *client_id,
@@ -29,6 +30,7 @@ typedef struct {
     const char *(*strerror)(int code);
     void (*freeMessage)(MQTTAsync_message **msg);
     void (*free)(void *ptr);
+    void *(*malloc)(size_t size);
     const char *(*reasonCode_toString)(enum MQTTReasonCodes value);
     /* Optional (NULL when the library lacks them): */
     int (*hasProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);

@@ -87,7 +87,7 @@ static int create_client(gw_pub_t *pub, MQTTAsync *client)
     cro.maxBufferedMessages = (int)pub->ring_cap + SEND_NKINDS;
     cro.MQTTVersion = pub->opts.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
-                                     MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
+                                     MQTTCLIENT_PERSISTENCE_USER, &pub->store, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
         gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri, pub->api->strerror(rc));
         return -GW_EMQTT;
@@ -109,9 +109,9 @@ static int create_client(gw_pub_t *pub, MQTTAsync *client)
  * reconnect starts from a new client. The new one is created before the old
  * one is destroyed: with no client left, Paho would stop and restart its
  * threads, which blocks. Destroying a client that holds unwritten publishes
- * leaks their topic and payload inside Paho (MQTTAsync_destroy clears the
- * pointers before freeing the commands), which is why a client is reused
- * whenever it holds nothing: docs/delivery.md.
+ * would leak their topic and payload inside Paho, but for the store they
+ * live in (paho_store.h); a client is reused whenever it holds nothing all
+ * the same, since a new one costs a round of Paho's set-up: docs/design.md.
  */
 static void renew_client(gw_pub_t *pub)
 {
@@ -407,6 +407,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     gw_timer_init(&pub->retry_timer, retry_due, pub);
     gw_timer_init(&pub->pause_timer, pause_over, pub);
     gw_timer_init(&pub->stop_timer, stop_deadline, pub);
+    gw_paho_store_init(&pub->store, api);
     rc = pr_init(pub, opts->max_inflight);
     if (rc == 0)
         rc = copy_opts(pub, opts);

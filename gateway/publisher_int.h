@@ -18,6 +18,7 @@
 #include "gateway/loop.h"
 #include "gateway/outbox.h"
 #include "gateway/paho.h"
+#include "gateway/paho_store.h"
 #include "gateway/publisher.h"
 
 /* Confirmations that wake the loop together; see post_send(). */
@@ -88,7 +89,8 @@ struct gw_pub {
     const gw_paho_t *api; /* the plain or the TLS library */
     gw_loop_t *loop;
     gw_outbox_t *ob;
-    gw_pub_opts_t opts; /* its strings point into `strings`, the publisher's own copy */
+    gw_pub_opts_t opts;           /* its strings point into `strings`, the publisher's own copy */
+    MQTTClient_persistence store; /* for every client it makes: paho_store.h */
     char *strings;
     pub_state_t state;
     gw_timer_t retry_timer;

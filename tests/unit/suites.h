@@ -23,6 +23,7 @@ int modbus_point_suite(void);
 int msgpool_suite(void);
 int net_suite(void);
 int outbox_suite(void);
+int paho_store_suite(void);
 int publisher_suite(void);
 int reading_suite(void);
 int simulated_suite(void);
