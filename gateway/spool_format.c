@@ -278,7 +278,7 @@ static int search(gw_spf_reader_t *r, const gw_spf_cursor_t *c, uint64_t off, gw
 static int resync(gw_spf_reader_t *r, gw_spf_cursor_t *c, gw_spf_rec_t *rec)
 {
     uint64_t off = c->off, at = 0;
-    gw_spf_rec_t hdr;
+    gw_spf_rec_t hdr = {0};
     bool framed;
     int rc = read_hdr(r, off, c->size, &hdr);
 
