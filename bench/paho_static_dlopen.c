@@ -33,7 +33,8 @@ static const struct {
     API(MQTTAsync_disconnect),        API(MQTTAsync_sendMessage),   API(MQTTAsync_destroy),
     API(MQTTAsync_strerror),          API(MQTTAsync_freeMessage),   API(MQTTAsync_free),
     API(MQTTReasonCode_toString),     API(MQTTAsync_create),        API(MQTTAsync_global_init),
-    API(MQTTAsync_isConnected),       API(MQTTAsync_setTraceLevel),
+    API(MQTTAsync_isConnected),       API(MQTTAsync_setTraceLevel), API(MQTTAsync_malloc),
+    API(MQTTProperties_hasProperty),  API(MQTTProperties_getNumericValue),
 #undef API
 };
 
