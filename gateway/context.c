@@ -27,7 +27,7 @@ const char *gw_ctx_name(const gw_ctx_t *ctx)
 
 bool gw_ctx_blocked(const gw_ctx_t *ctx)
 {
-    return ctx->gw->ob && gw_outbox_blocked(ctx->gw->ob);
+    return ctx->gw->ob && (gw_outbox_blocked(ctx->gw->ob) || ctx->gw->paced);
 }
 
 int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)

@@ -125,16 +125,47 @@ static void unblocked(void *arg)
  * rode out an outage does not keep its peak footprint for the rest of its
  * life (RSS matters on a small board).
  */
-static void trim_after_backlog(gw_gateway_t *gw)
+static void trim_after_backlog(gw_gateway_t *gw, const gw_outbox_stats_t *s)
 {
-    gw_outbox_stats_t s;
-
-    gw_outbox_stats(gw->ob, &s);
-    if (s.queued + s.in_flight > gw->backlog_peak)
-        gw->backlog_peak = s.queued + s.in_flight;
-    if (s.queued == 0 && s.in_flight == 0 && gw->backlog_peak >= TRIM_BACKLOG) {
+    if (s->queued + s->in_flight > gw->backlog_peak)
+        gw->backlog_peak = s->queued + s->in_flight;
+    if (s->queued == 0 && s->in_flight == 0 && gw->backlog_peak >= TRIM_BACKLOG) {
         gw->backlog_peak = 0;
         malloc_trim(0);
+    }
+}
+
+/*
+ * Pacing. While the broker is connected but takes messages more slowly than
+ * the devices produce them, a reading made now would only be dropped by the
+ * overflow policy, after the work of reading it. So once the outbox is half
+ * full (messages or bytes), adapters skip their cycles (gw_ctx_blocked)
+ * until it has drained to a quarter: the sampling rate falls to what can be
+ * delivered, and an overloaded gateway keeps delivering what it reads. With
+ * the broker away the overflow policy applies as configured (drop_oldest
+ * keeps the freshest readings); overflow: block has its own watermarks.
+ */
+static void pace(gw_gateway_t *gw, const gw_outbox_stats_t *s)
+{
+    const cfg_t *cfg = gw->cfg;
+    size_t held = s->queued + s->in_flight;
+    bool connected = gw_pub_connected(gw->pub);
+
+    if (cfg->outbox.overflow == GW_OVERFLOW_BLOCK)
+        return;
+    if (!gw->paced && connected &&
+        (held >= cfg->outbox.capacity / 2 || s->bytes >= cfg->outbox.max_bytes / 2)) {
+        gw->paced = true;
+        if (gw->paced_times++ == 0)
+            gw_warn("the broker takes fewer messages than the devices produce: devices skip "
+                    "their cycles while the outbox is over half full");
+        else
+            gw_debug("outbox half full: pacing the devices");
+    } else if (gw->paced && (!connected || (held <= cfg->outbox.capacity / 4 &&
+                                            s->bytes <= cfg->outbox.max_bytes / 4))) {
+        gw->paced = false;
+        gw_debug("outbox drained to a quarter: devices poll again");
+        unblocked(gw);
     }
 }
 
@@ -143,12 +174,15 @@ static void trim_after_backlog(gw_gateway_t *gw)
 static void on_tick(gw_loop_t *loop, void *arg)
 {
     gw_gateway_t *gw = arg;
+    gw_outbox_stats_t s;
     (void)loop;
 
     if (gw_pub_connected(gw->pub))
         gw_store_refill(gw->store);
     gw_pub_flush(gw->pub);
-    trim_after_backlog(gw);
+    gw_outbox_stats(gw->ob, &s);
+    trim_after_backlog(gw, &s);
+    pace(gw, &s);
     if (gw->phase == GW_RUNNING && gw->n_done == gw->n_ctxs) {
         gw_info("every adapter is done: delivering what is queued");
         begin_drain(gw, UINT64_MAX); /* the sentinel waits for every confirmation */

@@ -66,6 +66,8 @@ struct gw_gateway {
     bool ready;
     uint64_t encode_errors;
     size_t backlog_peak; /* queued + in flight since the last trim */
+    bool paced;          /* adapters skip cycles: see pace() in gateway.c */
+    uint64_t paced_times;
     gw_store_stats_t final;
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
