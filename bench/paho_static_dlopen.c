@@ -29,12 +29,23 @@ static const struct {
     {                                                                                              \
 #f, (void (*)(void))f                                                                      \
     }
-    API(MQTTAsync_createWithOptions), API(MQTTAsync_setCallbacks),  API(MQTTAsync_connect),
-    API(MQTTAsync_disconnect),        API(MQTTAsync_sendMessage),   API(MQTTAsync_destroy),
-    API(MQTTAsync_strerror),          API(MQTTAsync_freeMessage),   API(MQTTAsync_free),
-    API(MQTTReasonCode_toString),     API(MQTTAsync_create),        API(MQTTAsync_global_init),
-    API(MQTTAsync_isConnected),       API(MQTTAsync_setTraceLevel), API(MQTTAsync_malloc),
-    API(MQTTProperties_hasProperty),  API(MQTTProperties_getNumericValue),
+    API(MQTTAsync_createWithOptions),
+    API(MQTTAsync_setCallbacks),
+    API(MQTTAsync_connect),
+    API(MQTTAsync_disconnect),
+    API(MQTTAsync_sendMessage),
+    API(MQTTAsync_destroy),
+    API(MQTTAsync_strerror),
+    API(MQTTAsync_freeMessage),
+    API(MQTTAsync_free),
+    API(MQTTReasonCode_toString),
+    API(MQTTAsync_create),
+    API(MQTTAsync_global_init),
+    API(MQTTAsync_isConnected),
+    API(MQTTAsync_setTraceLevel),
+    API(MQTTAsync_malloc),
+    API(MQTTProperties_hasProperty),
+    API(MQTTProperties_getNumericValue),
 #undef API
 };
 

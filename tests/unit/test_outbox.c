@@ -769,7 +769,7 @@ static void test_requeue_after_partial_acks(void)
     CU_ASSERT_EQUAL(send(ob), 0);
     CU_ASSERT_EQUAL(ack(ob, 4), 0);
     CU_ASSERT_EQUAL(gw_outbox_requeue_inflight(ob), 3); /* 2, 5, 6 */
-    CU_ASSERT_EQUAL(stats(ob).requeued, 2); /* 2 and 4 went again */
+    CU_ASSERT_EQUAL(stats(ob).requeued, 2);             /* 2 and 4 went again */
     CU_ASSERT_STRING_EQUAL(drain(ob), "2,5,6,7,8,9");
     CU_ASSERT_EQUAL(stats(ob).requeued, 5);
     CU_ASSERT_EQUAL(stats(ob).delivered, 9);
