@@ -177,7 +177,7 @@ static ssize_t rd_get(gw_spf_reader_t *r, uint64_t off, size_t n, const unsigned
 }
 
 /* Reads the header at off of a segment of size bytes into *rec: 1 when it
- * is plausible (magic, QoS, flags, a number up to GW_SPF_RECNO_MAX and a
+ * is plausible (magic, QoS, flags, a number up to GW_SPF_RECNO_OPEN_MAX and a
  * length that fits both the segment and GW_SPF_REC_MAX), 0 when it is not,
  * or a negative errno. */
 static int read_hdr(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *rec)
@@ -197,7 +197,8 @@ static int read_hdr(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_
     rec->qos = p[22];
     rec->retain = p[23] & 1;
     rec->len = GW_SPF_HDR_LEN + (uint64_t)rec->tlen + (uint64_t)get_le(p + 16, 4);
-    return rec->recno <= GW_SPF_RECNO_MAX && rec->len <= GW_SPF_REC_MAX && rec->len <= size - off;
+    return rec->recno <= GW_SPF_RECNO_OPEN_MAX && rec->len <= GW_SPF_REC_MAX &&
+           rec->len <= size - off;
 }
 
 int gw_spf_read(gw_spf_reader_t *r, uint64_t off, uint64_t size, gw_spf_rec_t *rec)
@@ -386,7 +387,7 @@ bool gw_spf_head_load(int dirfd, uint64_t *head)
         return false;
     n = gw_spf_pread(fd, b, sizeof(b), 0);
     close(fd);
-    if (n != HEAD_LEN || crc(b, 8) != get_le(b + 8, 4) || get_le(b, 8) > GW_SPF_RECNO_MAX)
+    if (n != HEAD_LEN || crc(b, 8) != get_le(b + 8, 4) || get_le(b, 8) > GW_SPF_RECNO_OPEN_MAX)
         return false;
     *head = get_le(b, 8);
     return true;

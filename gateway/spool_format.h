@@ -44,9 +44,14 @@
  * packet (its remaining length), so no message the spool holds is larger. */
 #define GW_SPF_BODY_MAX 268435455u
 #define GW_SPF_REC_MAX ((uint64_t)GW_SPF_HDR_LEN + GW_SPF_BODY_MAX)
-/* Record numbers above this are damage: far beyond any number reachable by
- * appending, and first + count never overflows below it. */
+/* Appends stop at this record number: far beyond any number reachable, and
+ * first + count never overflows below it. */
 #define GW_SPF_RECNO_MAX ((uint64_t)1 << 62)
+/* A record number or head read from disk above this is damage. It is half
+ * the append limit, so that a spool that opened can always append again (a
+ * head file claiming 2^62 would otherwise leave a spool that opens but can
+ * never take another record). */
+#define GW_SPF_RECNO_OPEN_MAX ((uint64_t)1 << 61)
 
 /* A read-ahead window on one segment file, or a segment in memory. */
 typedef struct {
@@ -145,7 +150,7 @@ int gw_spf_list(int dirfd, uint64_t **firsts, size_t *n);
 
 /* Replaces the head file; durable: fsync the file and the directory. */
 int gw_spf_head_store(int dirfd, uint64_t head, bool durable);
-/* false when the head file is missing or damaged (or past GW_SPF_RECNO_MAX). */
+/* false when the head file is missing or damaged (or past GW_SPF_RECNO_OPEN_MAX). */
 bool gw_spf_head_load(int dirfd, uint64_t *head);
 
 #endif

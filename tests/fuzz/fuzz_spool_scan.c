@@ -97,8 +97,8 @@ static size_t split(const uint8_t *d, size_t n, seg_t *segs, uint64_t *head, int
             s->name = le(s->p + 8, 8) - delta;
         else
             s->name = prev + delta + 1;
-        if (s->name > GW_SPF_RECNO_MAX)
-            s->name = GW_SPF_RECNO_MAX;
+        if (s->name > GW_SPF_RECNO_OPEN_MAX)
+            s->name = GW_SPF_RECNO_OPEN_MAX;
         prev = s->name;
     }
     *head = k && d[1] >= 8 ? segs[0].name + d[1] - 8 : 0;
