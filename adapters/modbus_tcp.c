@@ -203,6 +203,8 @@ static void fail_connection(mbt_t *m, const char *cause)
     m->backoff_ms = m->backoff_ms * 2 > m->backoff_max_ms ? m->backoff_max_ms : m->backoff_ms * 2;
 }
 
+static void park_tick(mbt_t *m);
+
 static void start_cycle(mbt_t *m)
 {
     gw_timer_stop(loop_of(m), &m->tick); /* re-armed when the cycle ends */
@@ -221,8 +223,13 @@ static void connected(mbt_t *m)
     gw_info("adapter '%s': connected to %s:%u", gw_ctx_name(m->ctx), m->host, m->port);
     m->last_error = NULL;
     set_online(m, true);
-    if (m->tick_missed)
-        start_cycle(m);
+    if (m->tick_missed) {
+        m->tick_missed = false;
+        if (gw_ctx_blocked(m->ctx))
+            park_tick(m);
+        else
+            start_cycle(m);
+    }
 }
 
 /* The connector's answer: a connected socket, or why there is none. */
@@ -471,6 +478,16 @@ static void arm_tick(mbt_t *m)
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
 }
 
+/* The outbox holds the devices back (pacing or overflow: block): the tick is
+ * parked rather than fired every interval for nothing (at a 1 ms interval
+ * and thousands of devices that alone would saturate the loop), and
+ * mbt_resume() puts it back on the schedule. */
+static void park_tick(mbt_t *m)
+{
+    gw_timer_stop(loop_of(m), &m->tick);
+    m->parked = true;
+}
+
 /* A cycle ended (answered, given up or cut by a lost connection). When the
  * next one is already due (a device polled back to back), it starts here, on
  * the same phase, without a round trip through the timer heap. */
@@ -480,7 +497,11 @@ static void cycle_ended(mbt_t *m)
     m->sample_ts_ms = 0;
     if (!m->running || gw_timer_active(&m->tick))
         return;
-    if (advance_tick(m) >= m->next_tick_ms && m->state == MBT_READY && !gw_ctx_blocked(m->ctx)) {
+    if (gw_ctx_blocked(m->ctx)) {
+        park_tick(m);
+        return;
+    }
+    if (advance_tick(m) >= m->next_tick_ms && m->state == MBT_READY) {
         start_cycle(m);
         return;
     }
@@ -496,13 +517,16 @@ static void on_tick(gw_timer_t *t, void *arg)
         gw_err("adapter '%s': tick during a cycle", gw_ctx_name(m->ctx));
         return; /* start_cycle() stopped it; cycle_ended() re-arms it */
     }
-    if (m->state == MBT_READY && !gw_ctx_blocked(m->ctx)) {
+    if (gw_ctx_blocked(m->ctx)) {
+        m->stats.paced_ticks++;
+        park_tick(m); /* this cycle is skipped, not queued */
+        return;
+    }
+    if (m->state == MBT_READY) {
         start_cycle(m); /* the tick is re-armed when it ends */
         return;
     }
     arm_tick(m);
-    if (gw_ctx_blocked(m->ctx))
-        return; /* overflow: block; this cycle is skipped, not queued */
     if (m->state == MBT_CONNECTING && !m->last_error) {
         m->tick_missed = true; /* the first connection is on its way: poll when it is up */
         return;
@@ -549,6 +573,7 @@ static int mbt_start(void *self)
      * instead of sending every request in the same millisecond. */
     m->next_tick_ms = now + adp_phase(&m->rng, m->interval_ms);
     m->tick_missed = false;
+    m->parked = false;
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
     connect_start(m);
     return 0;
@@ -569,12 +594,28 @@ static void mbt_stop(void *self)
     set_state(m, MBT_IDLE);
     gw_info("adapter '%s': stopped: %llu reads ok, %llu failed (%llu timeouts, %llu "
             "exceptions), %llu discarded, %llu malformed, %llu reconnects, %llu cycles over "
-            "the interval (%llu ticks skipped)",
+            "the interval (%llu ticks skipped), %llu ticks held back by the outbox",
             gw_ctx_name(m->ctx), (unsigned long long)m->stats.reads_ok,
             (unsigned long long)m->stats.reads_failed, (unsigned long long)m->stats.timeouts,
             (unsigned long long)m->stats.exceptions, (unsigned long long)m->stats.discarded,
             (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects,
-            (unsigned long long)m->stats.overruns, (unsigned long long)m->stats.missed_ticks);
+            (unsigned long long)m->stats.overruns, (unsigned long long)m->stats.missed_ticks,
+            (unsigned long long)m->stats.paced_ticks);
+}
+
+/* The outbox takes readings again: a parked tick goes back on the schedule,
+ * at its next due time; the ticks it skipped are counted. */
+static void mbt_resume(void *self)
+{
+    mbt_t *m = self;
+    uint64_t missed;
+
+    if (!m->running || !m->parked)
+        return;
+    m->parked = false;
+    m->next_tick_ms = adp_next_due(m->next_tick_ms, m->interval_ms, gw_clock_now_ms(), &missed);
+    m->stats.paced_ticks += missed;
+    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
 }
 
 static void mbt_destroy(void *self)
@@ -603,6 +644,6 @@ const adp_ops_t adp_modbus_tcp_ops = {
     .start = mbt_start,
     .stop = mbt_stop,
     .destroy = mbt_destroy,
-    .resume = NULL,
+    .resume = mbt_resume,
     .stats = mbt_stats,
 };

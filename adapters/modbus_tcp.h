@@ -40,6 +40,7 @@ typedef struct {
     uint64_t reconnects;
     uint64_t overruns;     /* cycles that outlasted their interval */
     uint64_t missed_ticks; /* ticks skipped because a cycle outlasted them */
+    uint64_t paced_ticks;  /* ticks skipped while the outbox held the devices back */
 } mbt_stats_t;
 
 typedef struct {
@@ -77,6 +78,7 @@ typedef struct {
     /* the cycle in progress */
     bool in_cycle;
     bool tick_missed; /* a tick came while the first connection was on its way */
+    bool parked;      /* the outbox held a tick back: resume() re-arms it */
     size_t batch;
     mb_request_t req;
     uint16_t next_tid;

@@ -8,9 +8,13 @@ through mosquitto and mosquitto_sub:
   device is named `localhost`: resolved off the loop thread, again at every
   reconnect);
 - a blackholed device and a slow device (late responses, discarded and
-  counted) do not change the sampling rate of two healthy devices."""
+  counted) do not change the sampling rate of two healthy devices;
+- devices held back by a full outbox (overflow: block, broker away) wait
+  without firing a timer every interval, and poll again once it drains."""
 
 import json
+import os
+import re
 import signal
 import time
 
@@ -184,10 +188,69 @@ def isolation():
         check(stop and " 0 discarded" not in stop[0], f"late responses not counted: {stop}")
 
 
+def loop_wakeups(pid):
+    """Voluntary context switches of the gateway's main thread (the event
+    loop): one each time epoll_wait sleeps and is woken."""
+    with open(f"/proc/{pid}/task/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches")
+
+
+def held_back():
+    """60 devices polled every millisecond, overflow: block, an outbox of 50
+    and no broker yet: the outbox fills at once and holds them back. While it
+    does, their ticks are parked, not fired every millisecond to be skipped
+    (which woke the loop 1,000 times a second, and at 10,000 devices took
+    most of its time): over 2 s of waiting the loop thread sleeps and wakes
+    at most 100 times (reconnect attempts every 200 ms, Paho's wake-ups).
+    Once the broker is reachable every device polls again, and each one's
+    stop line counts the ticks it held back."""
+    n = 60
+    with sbtest.Stack() as st:
+        broker_port = sbtest.free_port()
+        gate = st.gate(broker_port)  # refuses connections: no broker yet
+        _, port = st.modbus_server()
+        cfg = HEADER.format(broker=gate.port).replace(
+            "adapters:\n", "outbox:\n  capacity: 50\n  overflow: block\nadapters:\n")
+        cfg = cfg.replace("uri:", "reconnect_min: 200ms\n  reconnect_max: 200ms\n  uri:")
+        for i in range(n):
+            cfg += device(f"d{i:02d}", port, [("u16", "address: 0")], interval="1ms")
+        gw = st.gateway(cfg)
+        gw.wait_log("cannot connect to", 10)
+        time.sleep(1.0)  # every device connected and the outbox full
+        before = loop_wakeups(gw.proc.pid)
+        time.sleep(2.0)
+        woke = loop_wakeups(gw.proc.pid) - before
+        print(f"held back: the loop woke {woke} times in 2 s")
+        check(woke <= 100, f"held-back devices woke the loop {woke} times in 2 s")
+
+        st.broker(broker_port)
+        sub = st.subscriber(broker_port)
+        gate.open()
+        names = {f"d{i:02d}" for i in range(n)}
+        ok = sub.wait_for(lambda _: {t.split("/")[2] for t, _ in sub.readings()} >= names, 15)
+        check(ok, "devices that never polled again: "
+              f"{sorted(names - {t.split('/')[2] for t, _ in sub.readings()})}")
+        gw.proc.send_signal(signal.SIGTERM)
+        check(gw.wait_exit(10) == 0, "exit status")
+        held = {}
+        for line in gw.log:
+            m = re.search(r"adapter '(d\d+)': stopped: .* (\d+) ticks held back by the outbox",
+                          line)
+            if m:
+                held[m.group(1)] = int(m.group(2))
+        check(set(held) == names, f"stop lines for {len(held)} of {n} devices")
+        check(all(v >= 1000 for v in held.values()),
+              f"ticks held back: min {min(held.values(), default=0)}, expected >= 1000 each")
+
+
 def main():
     values_and_errors()
     reconnect()
     isolation()
+    held_back()
 
 
 if __name__ == "__main__":
