@@ -16,6 +16,12 @@
  *   resume()  optional: the outbox drained after asking producers to pause
  *             (overflow: block); the adapter reschedules the reads it held.
  *
+ * Under `sensorbridge --test` (gw_ctx_once() true) an adapter with .once set
+ * reads every point once at start, reports each one (bad with the cause when
+ * the device cannot be reached or does not answer within its timeout) and
+ * calls gw_ctx_done(). Adapters without .once (devices that send on their
+ * own) run as usual for the test's --seconds.
+ *
  * Adding a protocol means one new file here and one line in registry.c.
  */
 #ifndef ADP_ADAPTER_H
@@ -40,12 +46,16 @@ typedef struct {
 
 typedef struct adp_ops {
     const char *kind; /* the `type:` in the config, e.g. "simulated" */
+    bool once;        /* supports reading every point once (--test) */
     int (*create)(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err);
     int (*start)(void *self);
     void (*stop)(void *self);
     void (*destroy)(void *self);
     void (*resume)(void *self); /* may be NULL */
     void (*stats)(const void *self, adp_stats_t *out);
+    /* --test: how long reading every point once may take at most (connect
+     * and response timeouts); NULL: no wait beyond --seconds. */
+    uint64_t (*longest_wait_ms)(const void *self);
 } adp_ops_t;
 
 /* The registered adapter kinds, or NULL for an unknown kind. */
@@ -77,6 +87,9 @@ int gw_ctx_status(gw_ctx_t *ctx, const char *state);
 /* True while the outbox asks producers to pause (overflow: block). An adapter
  * checks it before sampling and waits for resume() instead. */
 bool gw_ctx_blocked(const gw_ctx_t *ctx);
+
+/* True under `sensorbridge --test`: read every point once, then gw_ctx_done(). */
+bool gw_ctx_once(const gw_ctx_t *ctx);
 
 /* A finite adapter calls this once when it has produced everything it ever
  * will; when every adapter is done the gateway drains the outbox and exits. */

@@ -80,9 +80,15 @@ static double tidy_double(const mb_point_t *p, double d)
     return d;
 }
 
-static void emit_point(mbt_t *m, mbt_point_t *pt, const mb_value_t *v, const char *error)
+static void emit_point(mbt_t *m, mbt_point_t *pt, const mb_value_t *v, const char *error,
+                       const uint16_t *raw, size_t n_raw)
 {
     gw_reading_t r = {0};
+
+    r.device = m->device;
+    r.order = (uint32_t)(pt - m->points) + 1;
+    r.raw = raw;
+    r.n_raw = (uint8_t)n_raw;
 
     r.sensor = pt->name;
     r.seq = ++pt->seq;
@@ -130,7 +136,7 @@ static void emit_batch_bad(mbt_t *m, size_t batch, const char *error)
     const mb_batch_t *b = &m->plan.batches[batch];
 
     for (size_t k = 0; k < b->n_points; k++)
-        emit_point(m, batch_point(m, b, k), NULL, error);
+        emit_point(m, batch_point(m, b, k), NULL, error, NULL, 0);
 }
 
 static void emit_batch(mbt_t *m, const mb_response_t *resp)
@@ -149,11 +155,13 @@ static void emit_batch(mbt_t *m, const mb_response_t *resp)
             for (size_t w = 0; w < mb_point_width(&pt->p); w++)
                 regs[w] = mb_register(resp, off + w);
             if (mb_decode_registers(&pt->p, regs, &v) != 0) {
-                emit_point(m, pt, NULL, "invalid value");
+                emit_point(m, pt, NULL, "invalid value", regs, mb_point_width(&pt->p));
                 continue;
             }
+            emit_point(m, pt, &v, NULL, regs, mb_point_width(&pt->p));
+            continue;
         }
-        emit_point(m, pt, &v, NULL);
+        emit_point(m, pt, &v, NULL, NULL, 0);
     }
 }
 
@@ -161,6 +169,27 @@ static void emit_all_bad(mbt_t *m, const char *error)
 {
     for (size_t i = 0; i < m->plan.n_batches; i++)
         emit_batch_bad(m, i, error);
+}
+
+/* --test: the one cycle is over, every point reported; nothing more is
+ * scheduled. The connection stays until the adapter is stopped. */
+static void once_finished(mbt_t *m)
+{
+    if (m->once && !m->once_done) {
+        m->once_done = true;
+        gw_timer_stop(loop_of(m), &m->tick);
+        gw_timer_stop(loop_of(m), &m->state_timer);
+        gw_ctx_done(m->ctx);
+    }
+}
+
+/* --test: the device failed before every batch was answered: the batches
+ * from `first` on are reported bad with the cause, and the test is over. */
+static void once_failed(mbt_t *m, size_t first, const char *cause)
+{
+    for (size_t i = first; m->once && !m->once_done && i < m->plan.n_batches; i++)
+        emit_batch_bad(m, i, cause);
+    once_finished(m);
 }
 
 /* --- connection ------------------------------------------------------------ */
@@ -187,9 +216,18 @@ static void set_online(mbt_t *m, bool online)
 static void fail_connection(mbt_t *m, const char *cause)
 {
     uint64_t wait = adp_jitter(&m->rng, m->backoff_ms);
+    bool waiting = m->state == MBT_WAITING;
 
-    if (m->state == MBT_WAITING)
+    if (waiting)
         emit_batch_bad(m, m->batch, cause);
+    if (m->once) { /* --test: no reconnect; what is not read yet is reported */
+        close_fd(m);
+        set_state(m, MBT_IDLE);
+        if (!m->once_done)
+            gw_warn("adapter '%s': %s:%u: %s", gw_ctx_name(m->ctx), m->host, m->port, cause);
+        once_failed(m, m->in_cycle ? m->batch + waiting : 0, cause);
+        return;
+    }
     close_fd(m);
     if (m->online || m->last_error != cause)
         gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(m->ctx), m->host,
@@ -435,6 +473,11 @@ static void on_state_timer(gw_timer_t *t, void *arg)
         m->stats.timeouts++;
         m->stats.reads_failed++;
         emit_batch_bad(m, m->batch, "timeout");
+        if (m->once) { /* --test: a silent device is reported, not waited on */
+            set_state(m, MBT_READY);
+            once_failed(m, m->batch + 1, "timeout");
+            return;
+        }
         if (++m->consecutive_timeouts >= MBT_MAX_TIMEOUTS) {
             m->state = MBT_READY; /* the batch is already reported */
             fail_connection(m, "no response");
@@ -495,6 +538,10 @@ static void cycle_ended(mbt_t *m)
 {
     m->in_cycle = false;
     m->sample_ts_ms = 0;
+    if (m->once) {
+        once_finished(m);
+        return;
+    }
     if (!m->running || gw_timer_active(&m->tick))
         return;
     if (gw_ctx_blocked(m->ctx)) {
@@ -572,6 +619,11 @@ static int mbt_start(void *self)
     /* A random phase, uniform over the whole interval, spreads many devices
      * instead of sending every request in the same millisecond. */
     m->next_tick_ms = now + adp_phase(&m->rng, m->interval_ms);
+    if ((m->once = gw_ctx_once(m->ctx))) {
+        m->next_tick_ms = now; /* --test: read at once */
+        if (!m->device && asprintf(&m->device, "%s:%u unit %u", m->host, m->port, m->unit_id) < 0)
+            m->device = NULL;
+    }
     m->tick_missed = false;
     m->parked = false;
     gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
@@ -585,6 +637,7 @@ static void mbt_stop(void *self)
 
     if (!m->running)
         return;
+    once_failed(m, m->in_cycle ? m->batch : 0, "no answer within the test's time");
     m->running = false;
     gw_timer_stop(loop_of(m), &m->tick);
     gw_timer_stop(loop_of(m), &m->state_timer);
@@ -626,6 +679,7 @@ static void mbt_destroy(void *self)
         return;
     mb_plan_free(&m->plan);
     free(m->points);
+    free(m->device);
     free(m);
 }
 
@@ -638,12 +692,21 @@ static void mbt_stats(const void *self, adp_stats_t *out)
     out->reconnects = m->stats.reconnects;
 }
 
+static uint64_t mbt_longest_wait_ms(const void *self)
+{
+    const mbt_t *m = self;
+
+    return m->connect_timeout_ms + m->timeout_ms * m->plan.n_batches;
+}
+
 const adp_ops_t adp_modbus_tcp_ops = {
     .kind = "modbus_tcp",
+    .once = true,
     .create = mbt_create,
     .start = mbt_start,
     .stop = mbt_stop,
     .destroy = mbt_destroy,
     .resume = mbt_resume,
     .stats = mbt_stats,
+    .longest_wait_ms = mbt_longest_wait_ms,
 };

@@ -79,6 +79,9 @@ typedef struct {
     bool in_cycle;
     bool tick_missed; /* a tick came while the first connection was on its way */
     bool parked;      /* the outbox held a tick back: resume() re-arms it */
+    bool once;        /* --test: one cycle, every point reported, then done */
+    bool once_done;   /* --test: that cycle is over */
+    char *device;     /* --test: "host:port unit N" for the table */
     size_t batch;
     mb_request_t req;
     uint16_t next_tid;

@@ -13,7 +13,9 @@
  * read event takes at most RTCP_READ_BUDGET bytes from one connection, so a
  * fast client cannot starve the others.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +70,8 @@ static rtcp_seq_t *seq_slot(rtcp_t *r, const char *name)
 
 static void on_reading(void *arg, const lp_reading_t *lr)
 {
-    rtcp_t *r = arg;
+    rtcp_conn_t *c = arg;
+    rtcp_t *r = c->owner;
     rtcp_seq_t *slot = seq_slot(r, lr->sensor);
     gw_reading_t g = {0};
 
@@ -90,6 +93,7 @@ static void on_reading(void *arg, const lp_reading_t *lr)
     else
         g.value.s = lr->value.s;
     g.unit = lr->unit;
+    g.device = c->peer;
     gw_ctx_emit(r->ctx, &g);
 }
 
@@ -113,7 +117,7 @@ static void escape_excerpt(const char *line, size_t len, char *out, size_t cap)
 
 static void on_error(void *arg, lp_reason_t reason, const char *line, size_t len)
 {
-    rtcp_t *r = arg;
+    rtcp_t *r = ((rtcp_conn_t *)arg)->owner;
     uint64_t now = gw_clock_now_ms();
     char excerpt[100];
 
@@ -136,13 +140,48 @@ static void client_on_connect(void *arg, int fd, int err, const char *cause);
 static void send_request(rtcp_t *r);
 static uint32_t client_mask(const rtcp_t *r);
 
+/* --test: "address:port" of the socket's peer, malloc'd (NULL if unknown). */
+static char *peer_name(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char host[INET6_ADDRSTRLEN], *out = NULL;
+    const void *addr;
+    unsigned port;
+
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
+        return NULL;
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+
+        addr = &in->sin_addr;
+        port = ntohs(in->sin_port);
+    } else if (sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&sa;
+
+        addr = &in6->sin6_addr;
+        port = ntohs(in6->sin6_port);
+    } else {
+        return NULL;
+    }
+    if (!inet_ntop(sa.ss_family, addr, host, sizeof(host)))
+        return NULL;
+    if (asprintf(&out, sa.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port) < 0)
+        return NULL;
+    return out;
+}
+
 static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
 {
-    lp_sink_t sink = {on_reading, on_error, r};
+    lp_sink_t sink = {on_reading, on_error, c};
 
     c->owner = r;
     c->fd = fd;
     c->paused = false;
+    if (gw_ctx_once(r->ctx)) {
+        free(c->peer);
+        c->peer = peer_name(fd);
+    }
     if (!c->framer && lp_framer_new(r->parser, &sink, &c->framer) != 0)
         return -ENOMEM;
     gw_io_init(&c->io, fd, conn_on_io, c);
@@ -589,8 +628,11 @@ static void rtcp_destroy(void *self)
     if (!r)
         return;
     lp_framer_free(r->client.framer);
-    for (size_t i = 0; r->server && r->conns && i < r->max_clients; i++)
+    free(r->client.peer);
+    for (size_t i = 0; r->server && r->conns && i < r->max_clients; i++) {
         lp_framer_free(r->conns[i].framer);
+        free(r->conns[i].peer);
+    }
     for (size_t i = 0; r->seqs && i < r->seq_cap; i++)
         free(r->seqs[i].name);
     free(r->seqs);

@@ -23,6 +23,7 @@ typedef struct {
     gw_timer_t idle; /* server mode: closes a silent connection */
     lp_framer_t *framer;
     bool paused; /* reading stopped while the outbox is blocked */
+    char *peer;  /* --test: the device's "address:port", for the table */
 } rtcp_conn_t;
 
 /* Per-sensor sequence numbers for device-supplied names: a small open

@@ -25,6 +25,11 @@ const char *gw_ctx_name(const gw_ctx_t *ctx)
     return ctx->cfg->name;
 }
 
+bool gw_ctx_once(const gw_ctx_t *ctx)
+{
+    return ctx->gw->probe != NULL;
+}
+
 bool gw_ctx_blocked(const gw_ctx_t *ctx)
 {
     return ctx->gw->ob && (gw_outbox_blocked(ctx->gw->ob) || ctx->gw->paced);
@@ -40,6 +45,13 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
     tlen = gw_topic_render(gw->cfg->mqtt.topic, gw->cfg->gateway.id, r->adapter, r->sensor, topic,
                            sizeof(topic));
     plen = gw_reading_to_json(r, payload, sizeof(payload));
+    if (gw->probe) {
+        bool fits = tlen >= 0 && plen >= 0;
+
+        gw_probe_add(gw->probe, ctx, r, fits ? topic : NULL, fits ? payload : NULL,
+                     r->has_qos ? r->qos : ctx->qos, r->has_retain ? r->retain : ctx->retain);
+        return 0;
+    }
     if (tlen < 0 || plen < 0) {
         if (gw->encode_errors++ == 0)
             gw_err("adapter '%s': reading of sensor '%s' does not fit in a message (%d bytes "
@@ -62,6 +74,8 @@ int gw_ctx_status(gw_ctx_t *ctx, const char *state)
 
     if (n < 0 || (size_t)n >= sizeof(topic))
         return -ENOSPC;
+    if (gw->probe)
+        return 0; /* --test shows readings only */
     return gw_store_put(gw->store, topic, (size_t)n, state, strlen(state), 1, true,
                         gw_pub_connected(gw->pub));
 }

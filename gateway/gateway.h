@@ -32,6 +32,23 @@ const cfg_t *gw_gateway_config(const gw_gateway_t *gw);
  */
 int gw_gateway_run(gw_gateway_t *gw, const char *source);
 
+/* sensorbridge --test */
+typedef struct {
+    const char *const *adapters; /* the adapters to run; none: all */
+    size_t n_adapters;
+    uint64_t seconds_ms; /* how long devices that send on their own are heard */
+    bool json;           /* JSON lines as they would be published, not a table */
+} gw_probe_opts_t;
+
+/*
+ * Runs the adapters without a broker: each that can reads every point once,
+ * the others are listened to for seconds_ms; the run is bounded by that plus
+ * the longest connect and response timeouts. Prints the readings to stdout
+ * (a table, or JSON lines) and a one-line summary. Returns the exit code: 0
+ * when every point read good, 1 otherwise, 2 for an unknown adapter name.
+ */
+int gw_gateway_test(gw_gateway_t *gw, const gw_probe_opts_t *o);
+
 /* The first line of mqtt.password_file (NULL when none is configured) into
  * *out (malloc'd). 0, or -errno after logging why. */
 int gw_read_password(const cfg_t *cfg, char **out);

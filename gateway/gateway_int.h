@@ -42,6 +42,8 @@ struct gw_ctx {
     bool retain;
     bool done;
     bool started;
+    bool tested;     /* --test: started */
+    uint64_t probed; /* --test: readings seen */
 };
 
 struct gw_gateway {
@@ -69,6 +71,7 @@ struct gw_gateway {
     bool paced;          /* adapters skip cycles: see pace() in gateway.c */
     uint64_t paced_times;
     gw_store_stats_t final;
+    struct gw_probe *probe;       /* --test (probe.c): readings go there, not out */
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
 
@@ -94,6 +97,11 @@ void gw_gateway_reload(gw_gateway_t *gw);
 void gw_stats_due(gw_timer_t *t, void *arg);
 void gw_status_due(gw_timer_t *t, void *arg);
 void gw_log_summary(gw_gateway_t *gw);
+
+/* --test (probe.c): keeps a reading with the topic and payload it would be
+ * published with. */
+void gw_probe_add(struct gw_probe *p, gw_ctx_t *ctx, const gw_reading_t *r, const char *topic,
+                  const char *payload, int qos, bool retain);
 
 /* The repub_timer's callback: next_pub replaces the stopped pub (reload.c). */
 void gw_replace_publisher(gw_timer_t *t, void *arg);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,14 @@ static void usage(FILE *out)
         "  -c, --config FILE      configuration file (default: " CFG_DEFAULT_PATH ")\n"
         "      --check-config     validate the configuration, print a one-line summary\n"
         "                         and exit (0: valid, 1: invalid)\n"
+        "      --test             read every point once without a broker and print a\n"
+        "                         table of the readings (exit status 0: all good, 1: a\n"
+        "                         point read bad or a device did not answer, 2: a bad\n"
+        "                         configuration); devices that send on their own are\n"
+        "                         heard for --seconds\n"
+        "      --adapter NAME     with --test: only this adapter (repeatable)\n"
+        "      --seconds N        with --test: how long to listen (default 5)\n"
+        "      --json             with --test: JSON lines as they would be published\n"
         "  -l, --log-level LEVEL  error, warn, info or debug (overrides gateway.log_level)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
@@ -46,17 +55,48 @@ static void usage(FILE *out)
 typedef struct {
     const char *config_path; /* NULL: the default path, else the built-in default */
     bool check_only;
+    bool test;
+    bool json;
+    const char *seconds;
+    const char **adapters; /* --adapter, in argv */
+    size_t n_adapters;
     const char *log_level;
 } opts_t;
+
+/* "--seconds N": a whole number of seconds, 1 to 3600. */
+static int parse_seconds(const char *s, uint64_t *ms)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v < 1 || v > 3600) {
+        fprintf(stderr,
+                "sensorbridge: --seconds takes a whole number of seconds from 1 to "
+                "3600, not '%s'\n",
+                s);
+        return -EINVAL;
+    }
+    *ms = v * 1000;
+    return 0;
+}
 
 /* Fills *o from the command line; prints --help or --version and exits.
  * 0, or -EINVAL after telling the user what is wrong. */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},    {"check-config", no_argument, NULL, 'C'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"test", no_argument, NULL, 'T'},
+        {"adapter", required_argument, NULL, 'A'},
+        {"seconds", required_argument, NULL, 'S'},
+        {"json", no_argument, NULL, 'J'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
 
@@ -70,6 +110,18 @@ static int parse_args(int argc, char **argv, opts_t *o)
             break;
         case 'l':
             o->log_level = optarg;
+            break;
+        case 'T':
+            o->test = true;
+            break;
+        case 'A':
+            o->adapters[o->n_adapters++] = optarg; /* argc slots: never full */
+            break;
+        case 'S':
+            o->seconds = optarg;
+            break;
+        case 'J':
+            o->json = true;
             break;
         case 'h':
             usage(stdout);
@@ -85,6 +137,15 @@ static int parse_args(int argc, char **argv, opts_t *o)
     /* `--check-config FILE` reads naturally; accept the file as an operand. */
     if (optind < argc && o->check_only && !o->config_path)
         o->config_path = argv[optind++];
+    if (!o->test && (o->n_adapters || o->seconds || o->json)) {
+        fprintf(stderr, "sensorbridge: --adapter, --seconds and --json go with --test\n");
+        fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
+        return -EINVAL;
+    }
+    if (o->test && o->check_only) {
+        fprintf(stderr, "sensorbridge: --test and --check-config exclude each other\n");
+        return -EINVAL;
+    }
     if (optind < argc) {
         fprintf(stderr, "sensorbridge: unexpected argument '%s'\n", argv[optind]);
         fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
@@ -138,6 +199,7 @@ static void print_summary(const cfg_t *cfg)
 int main(int argc, char **argv)
 {
     opts_t o = {0};
+    gw_probe_opts_t probe = {.seconds_ms = 5000};
     cfg_t *cfg = NULL;
     cfg_error_t err = {0};
     gw_gateway_t *gw = NULL;
@@ -145,27 +207,44 @@ int main(int argc, char **argv)
     int rc = 1;
 
     gw_log_init();
-    if (parse_args(argc, argv, &o) != 0)
+    if (!(o.adapters = calloc((size_t)argc, sizeof(*o.adapters))))
+        return 1;
+    if (parse_args(argc, argv, &o) != 0 ||
+        (o.seconds && parse_seconds(o.seconds, &probe.seconds_ms) != 0)) {
+        free(o.adapters);
         return 2;
+    }
     if (o.log_level && gw_log_level_parse(o.log_level, &level) != 0) {
         fprintf(stderr, "sensorbridge: unknown log level '%s' (error, warn, info, debug)\n",
                 o.log_level);
+        free(o.adapters);
         return 2;
     }
     if (load_config(&o, &cfg, &err) != 0 ||
         gw_gateway_new(cfg, o.check_only, &gw, &err) != 0) { /* takes cfg */
         fprintf(stderr, "%s\n", err.text[0] ? err.text : "sensorbridge: out of memory");
+        rc = o.test ? 2 : 1;
         goto out;
     }
-    gw_log_set_level(o.log_level ? level : cfg->gateway.log_level);
+    /* --test: the table is the output; the log says only what went wrong. */
+    gw_log_set_level(o.log_level ? level : o.test ? GW_LOG_WARN : cfg->gateway.log_level);
     if (o.check_only) {
         print_summary(cfg);
         rc = 0;
+        goto out;
+    }
+    if (o.test) {
+        probe.adapters = o.adapters;
+        probe.n_adapters = o.n_adapters;
+        probe.json = o.json;
+        raise_fd_limit();
+        rc = gw_gateway_test(gw, &probe);
         goto out;
     }
     raise_fd_limit();
     rc = gw_gateway_run(gw, source_path(&o));
 out:
     gw_gateway_free(gw);
+    free(o.adapters);
     return rc;
 }

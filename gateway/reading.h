@@ -42,6 +42,14 @@ typedef struct {
     uint8_t qos;
     bool has_retain;
     bool retain;
+    /* Shown by `sensorbridge --test`, never published: the device the
+     * reading came from when the adapter is not the device itself (a
+     * connection of a raw_tcp server), and the Modbus registers the value
+     * was decoded from. */
+    const char *device;
+    const uint16_t *raw;
+    uint8_t n_raw;
+    uint32_t order; /* the point's place in the configuration, from 1 (0: none) */
 } gw_reading_t;
 
 /*
@@ -51,6 +59,10 @@ typedef struct {
  * -ENOSPC if cap is too small.
  */
 int gw_reading_to_json(const gw_reading_t *r, char *buf, size_t cap);
+
+/* The reading's value alone, as it appears in the payload ("21.5", "true",
+ * "\"text\"", "null"). Returns the length or -ENOSPC. */
+int gw_reading_value_json(const gw_reading_t *r, char *buf, size_t cap);
 
 /*
  * Topic templates: "{gateway}", "{adapter}" and "{sensor}" are replaced;

@@ -17,7 +17,8 @@ def sb(*args):
 def main():
     rc, out, _ = sb("--help")
     check(rc == 0 and out.startswith("Usage: sensorbridge [OPTION]..."), "--help")
-    for opt in ("--config FILE", "--check-config", "--log-level LEVEL", "--version"):
+    for opt in ("--config FILE", "--check-config", "--log-level LEVEL", "--version", "--test",
+                "--adapter NAME", "--seconds N", "--json"):
         check(opt in out, f"--help does not mention {opt}")
 
     rc, out, _ = sb("--version")
@@ -25,6 +26,14 @@ def main():
 
     rc, _, err = sb("--frobnicate")
     check(rc == 2 and "Try 'sensorbridge --help'" in err, f"bad option: {rc} {err!r}")
+
+    rc, _, err = sb("--json")
+    check(rc == 2 and err.startswith("sensorbridge: --adapter, --seconds and --json go with "
+                                     "--test\n"), f"--json alone: {rc} {err!r}")
+    for bad in ("0", "1.5", "-3", "3601", "x"):
+        rc, _, err = sb("--test", "--seconds", bad)
+        check(rc == 2 and err == "sensorbridge: --seconds takes a whole number of seconds "
+                                 f"from 1 to 3600, not '{bad}'\n", f"--seconds {bad}: {rc} {err!r}")
 
     rc, _, err = sb("--log-level", "loud", "--check-config")
     check(rc == 2 and "unknown log level 'loud'" in err, f"bad level: {rc} {err!r}")

@@ -26,6 +26,7 @@ struct gw_ctx {
     rec_t *recs;
     size_t n;
     bool blocked;
+    bool once; /* --test */
     int done_calls;
     uint64_t done_at_ms;
     size_t block_after; /* block once this many readings arrived (0: never) */
@@ -40,6 +41,11 @@ const char *gw_ctx_name(const gw_ctx_t *ctx)
 {
     (void)ctx;
     return "sim";
+}
+
+bool gw_ctx_once(const gw_ctx_t *ctx)
+{
+    return ctx->once;
 }
 
 bool gw_ctx_blocked(const gw_ctx_t *ctx)
@@ -137,6 +143,33 @@ static void test_concurrent_not_serialized(void)
         next_seq[s]++;
         /* Round-robin: reading i belongs to sensor i mod 4 (phases are spread, no bursts). */
         CU_ASSERT_EQUAL((size_t)s, i % 4);
+    }
+    unmake(self, cfg, &ctx);
+}
+
+/* --test: every sensor once, all at the start (not spread over the 10 s
+ * interval), then done; `count` does not matter. */
+static void test_once(void)
+{
+    gw_ctx_t ctx;
+    cfg_t *cfg;
+    void *self = make("adapters:\n  - name: sim\n    type: simulated\n    sensors: 3\n"
+                      "    interval: 10s\n    count: 7\n",
+                      &cfg, &ctx);
+    uint64_t t0 = gw_clock_now_ms();
+
+    ctx.once = true;
+    CU_ASSERT_EQUAL(adp_find("simulated")->start(self), 0);
+    CU_ASSERT_EQUAL(gw_loop_run(ctx.loop), 0);
+    CU_ASSERT_EQUAL(ctx.n, 3);
+    CU_ASSERT_EQUAL(ctx.done_calls, 1);
+    CU_ASSERT(ctx.done_at_ms - t0 < 1000);
+    for (size_t i = 0; i < ctx.n; i++) {
+        char want[32];
+
+        snprintf(want, sizeof(want), "TEMP_%02zu", i);
+        CU_ASSERT_STRING_EQUAL(ctx.recs[i].sensor, want);
+        CU_ASSERT_EQUAL(ctx.recs[i].seq, 1);
     }
     unmake(self, cfg, &ctx);
 }
@@ -274,6 +307,7 @@ int simulated_suite(void)
         !CU_add_test(s, "4 sensors x 5 at 50 ms run concurrently",
                      test_concurrent_not_serialized) ||
         !CU_add_test(s, "seed gives reproducible values", test_seed_reproducible) ||
+        !CU_add_test(s, "--test: every sensor once at the start", test_once) ||
         !CU_add_test(s, "Gaussian mean/stddev, names list, 2 decimals",
                      test_gaussian_and_rounding) ||
         !CU_add_test(s, "block pauses, resume continues the seq", test_block_and_resume) ||
