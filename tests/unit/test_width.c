@@ -1,0 +1,154 @@
+/*
+ * 32-bit hazards. On armhf long, size_t and pointers are 32 bits, and
+ * time_t and off_t are 64 bits only because the build asks for them
+ * (_TIME_BITS=64, _FILE_OFFSET_BITS=64). These tests check that what must
+ * not wrap at 2^32 (counters, ids, record numbers, offsets) or in January
+ * 2038 (timestamps) is 64 bits wide, and carry values past those limits
+ * through the code that handles them. Natively most of them hold by
+ * construction; scripts/cross-armhf runs them on armhf under qemu, where
+ * each fails if its type is narrowed back to long, size_t or 32 bits.
+ */
+#include <CUnit/CUnit.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gateway/clock.h"
+#include "gateway/reading.h"
+#include "gateway/spool_format.h"
+#include "spool_test.h"
+#include "suites.h"
+
+#define IS_U64(x) _Generic((x), uint64_t : 1, default : 0)
+#define IS_I64(x) _Generic((x), int64_t : 1, default : 0)
+
+/* 2100-01-01T00:00:00.123Z: past 2^31 seconds, whose milliseconds do not
+ * fit 32 bits either. */
+#define TS_2100_S 4102444800LL
+#define TS_2100_MS 4102444800123LL
+
+/* --- time -------------------------------------------------------------------- */
+
+static void test_time_types(void)
+{
+    gw_reading_t r;
+    struct timespec ts = {0};
+
+    CU_ASSERT_EQUAL(sizeof(time_t), 8); /* the build's _TIME_BITS=64 */
+    CU_ASSERT(IS_U64(gw_clock_now_ms()));
+    CU_ASSERT(IS_I64(gw_clock_wall_ms()));
+    CU_ASSERT(IS_I64(gw_clock_timespec_ms(&ts)));
+    CU_ASSERT(IS_I64(r.ts_ms));
+    CU_ASSERT(IS_U64(r.seq));
+}
+
+/* The clocks' arithmetic, on either side of 2^31 seconds (2038-01-19). */
+static void test_timespec_past_2038(void)
+{
+    struct timespec before = {.tv_sec = (time_t)INT32_MAX, .tv_nsec = 999999999};
+    struct timespec after = {.tv_sec = (time_t)INT32_MAX + 1, .tv_nsec = 0};
+    struct timespec later = {.tv_sec = (time_t)TS_2100_S, .tv_nsec = 123456789};
+
+    CU_ASSERT_EQUAL(gw_clock_timespec_ms(&before), 2147483647999LL);
+    CU_ASSERT_EQUAL(gw_clock_timespec_ms(&after), 2147483648000LL);
+    CU_ASSERT_EQUAL(gw_clock_timespec_ms(&later), TS_2100_MS);
+    /* Now (after November 2023) in milliseconds: 41 bits. */
+    CU_ASSERT(gw_clock_wall_ms() > 1700000000000LL);
+}
+
+/* A reading stamped in 2100 keeps its stamp in the JSON payload and in a
+ * spool record that holds it, read back from an odd address. */
+static void test_ts_past_2038_roundtrip(void)
+{
+    gw_reading_t r = {.sensor = "s",
+                      .adapter = "a",
+                      .seq = ((uint64_t)1 << 32) + 7,
+                      .ts_ms = TS_2100_MS,
+                      .kind = GW_VALUE_INT,
+                      .value.i = 1};
+    char json[256];
+    unsigned char *buf;
+    gw_spf_reader_t rd = {.fd = -1};
+    gw_spf_rec_t rec;
+    int n = gw_reading_to_json(&r, json, sizeof(json));
+    size_t len;
+
+    CU_ASSERT_FATAL(n > 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"ts\":4102444800123,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"seq\":4294967303,"));
+    len = GW_SPF_HDR_LEN + 3 + (size_t)n;
+    buf = malloc(len + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    gw_spf_encode(buf + 1, ((uint64_t)1 << 32) + 1, "t/s", 3, json, (size_t)n, 1, false);
+    gw_spf_attach_mem(&rd, buf + 1, len, 0);
+    CU_ASSERT_EQUAL(gw_spf_read(&rd, 0, len, &rec), 1);
+    CU_ASSERT_EQUAL(rec.recno, ((uint64_t)1 << 32) + 1);
+    CU_ASSERT_EQUAL(rec.plen, (size_t)n);
+    CU_ASSERT_EQUAL(memcmp(rec.p + GW_SPF_HDR_LEN + 3, json, (size_t)n), 0);
+    gw_spf_close(&rd);
+    free(buf);
+}
+
+/* --- file offsets ------------------------------------------------------------ */
+
+static void test_offset_types(void)
+{
+    gw_spf_reader_t rd;
+    gw_spf_rec_t rec;
+    gw_spf_run_t run;
+    gw_spf_cursor_t c;
+
+    CU_ASSERT_EQUAL(sizeof(off_t), 8); /* the build's _FILE_OFFSET_BITS=64 */
+    CU_ASSERT(_Generic(&gw_spf_pread, ssize_t(*)(int, void *, size_t, uint64_t) : 1, default : 0));
+    CU_ASSERT(
+        _Generic(&gw_spf_pwrite, int (*)(int, const void *, size_t, uint64_t) : 1, default : 0));
+    CU_ASSERT(IS_U64(rd.off) && IS_U64(rd.mlen) && IS_U64(rd.first));
+    CU_ASSERT(IS_U64(rec.recno) && IS_U64(rec.len));
+    CU_ASSERT(IS_U64(run.first) && IS_U64(run.count) && IS_U64(run.off) && IS_U64(run.len));
+    CU_ASSERT(IS_U64(c.size) && IS_U64(c.off) && IS_U64(c.expect) && IS_U64(c.damaged));
+}
+
+/* A record written and read back 4 GiB + 3 bytes into a (sparse) segment:
+ * with a 32-bit off_t the offset would wrap to 3. */
+static void test_offset_past_4gib(void)
+{
+    const char *dir = spt_mkdtemp();
+    const uint64_t off = ((uint64_t)1 << 32) + 3;
+    unsigned char rec_bytes[GW_SPF_HDR_LEN + 2 + 5], back[sizeof(rec_bytes)];
+    gw_spf_reader_t rd = {.fd = -1};
+    gw_spf_rec_t rec;
+    int fd = open(spt_path(dir, "big"), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    gw_spf_encode(rec_bytes, 42, "t/", 2, "hello", 5, 0, false);
+    CU_ASSERT_EQUAL(gw_spf_pwrite(fd, "x", 1, 3), 0); /* where a wrapped offset lands */
+    CU_ASSERT_EQUAL(gw_spf_pwrite(fd, rec_bytes, sizeof(rec_bytes), off), 0);
+    CU_ASSERT_EQUAL(lseek(fd, 0, SEEK_END), (off_t)(off + sizeof(rec_bytes)));
+    CU_ASSERT_EQUAL(gw_spf_pread(fd, back, sizeof(back), off), (ssize_t)sizeof(back));
+    CU_ASSERT_EQUAL(memcmp(back, rec_bytes, sizeof(back)), 0);
+    gw_spf_attach(&rd, fd, 0); /* the reader closes fd */
+    CU_ASSERT_EQUAL(gw_spf_read(&rd, off, off + sizeof(rec_bytes), &rec), 1);
+    CU_ASSERT_EQUAL(rec.recno, 42);
+    CU_ASSERT_EQUAL(rec.len, sizeof(rec_bytes));
+    gw_spf_close(&rd);
+    spt_rmtree(dir);
+}
+
+int width_suite(void)
+{
+    static const sb_test_t tests[] = {
+        {"time: 64-bit types", test_time_types},
+        {"time: clock arithmetic past 2038", test_timespec_past_2038},
+        {"time: a 2100 stamp through JSON and a spool record", test_ts_past_2038_roundtrip},
+        {"offsets: 64-bit types", test_offset_types},
+        {"offsets: a record past 4 GiB", test_offset_past_4gib},
+    };
+    CU_pSuite s = CU_add_suite("width", NULL, NULL);
+
+    return s ? SB_ADD_TESTS(s, tests) : -1;
+}
