@@ -18,9 +18,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapters/adapter.h"
+#include "adapters/line_parser.h"
+#include "adapters/modbus_tcp.h"
+#include "adapters/raw_tcp.h"
 #include "gateway/clock.h"
+#include "gateway/loop.h"
+#include "gateway/msgpool.h"
+#include "gateway/paho.h"
+#include "gateway/publisher.h"
 #include "gateway/reading.h"
 #include "gateway/spool_format.h"
+#include "gateway/stats.h"
+#include "gateway/store.h"
 #include "spool_test.h"
 #include "suites.h"
 
@@ -94,6 +104,53 @@ static void test_ts_past_2038_roundtrip(void)
     free(buf);
 }
 
+/* --- counters ------------------------------------------------------------------ */
+
+/* Event counts, bytes and per-sensor sequence numbers outgrow 2^32 in a
+ * long run; none is a size_t, unsigned or long. */
+static void test_counter_types(void)
+{
+    gw_outbox_stats_t ob;
+    gw_pub_stats_t ps;
+    gw_loop_stats_t lo;
+    gw_pool_stats_t po;
+    gw_store_stats_t st;
+    gw_spool_stats_t sp;
+    adp_stats_t ad;
+    gw_adapter_stats_t ga;
+    lp_counters_t lp;
+    mbt_stats_t mb;
+    mbt_point_t mp;
+    rtcp_stats_t rt;
+    rtcp_seq_t rs;
+
+    CU_ASSERT(IS_U64(ob.produced) && IS_U64(ob.delivered) && IS_U64(ob.dropped[0]) &&
+              IS_U64(ob.dropped_total) && IS_U64(ob.moved) && IS_U64(ob.requeued) &&
+              IS_U64(ob.stale_acks));
+    CU_ASSERT(IS_U64(ps.connects) && IS_U64(ps.connect_fails) && IS_U64(ps.lost) &&
+              IS_U64(ps.sent) && IS_U64(ps.renewed));
+    CU_ASSERT(IS_I64(ps.paho_heap)); /* bytes, -1 for none: not a long */
+    CU_ASSERT(IS_I64(gw_paho_heap_bytes()));
+    CU_ASSERT(IS_U64(lo.iterations) && IS_U64(lo.io_events) && IS_U64(lo.timers_fired) &&
+              IS_U64(lo.wakeups));
+    CU_ASSERT(IS_U64(po.refused));
+    CU_ASSERT(IS_U64(st.produced) && IS_U64(st.spool_errors));
+    CU_ASSERT(IS_U64(sp.records) && IS_U64(sp.bytes) && IS_U64(sp.taken) && IS_U64(sp.appended) &&
+              IS_U64(sp.recovered) && IS_U64(sp.corrupt) && IS_U64(sp.dropped_full) &&
+              IS_U64(sp.segments));
+    CU_ASSERT(IS_U64(ad.reads_ok) && IS_U64(ad.reads_failed) && IS_U64(ad.reconnects));
+    CU_ASSERT(IS_U64(ga.reads_ok) && IS_U64(ga.reads_failed) && IS_U64(ga.reconnects));
+    CU_ASSERT(IS_U64(lp.lines) && IS_U64(lp.lines_ok) && IS_U64(lp.blank) && IS_U64(lp.readings) &&
+              IS_U64(lp.errors[0]));
+    CU_ASSERT(IS_U64(mb.reads_ok) && IS_U64(mb.reads_failed) && IS_U64(mb.timeouts) &&
+              IS_U64(mb.exceptions) && IS_U64(mb.discarded) && IS_U64(mb.malformed) &&
+              IS_U64(mb.reconnects) && IS_U64(mb.overruns) && IS_U64(mb.missed_ticks) &&
+              IS_U64(mb.paced_ticks));
+    CU_ASSERT(IS_U64(mp.seq) && IS_U64(rs.seq));
+    CU_ASSERT(IS_U64(rt.connections) && IS_U64(rt.refused_clients) && IS_U64(rt.idle_closed) &&
+              IS_U64(rt.reconnects) && IS_U64(rt.unknown_sensors) && IS_U64(rt.requests_skipped));
+}
+
 /* --- file offsets ------------------------------------------------------------ */
 
 static void test_offset_types(void)
@@ -145,6 +202,7 @@ int width_suite(void)
         {"time: 64-bit types", test_time_types},
         {"time: clock arithmetic past 2038", test_timespec_past_2038},
         {"time: a 2100 stamp through JSON and a spool record", test_ts_past_2038_roundtrip},
+        {"counters: 64-bit types", test_counter_types},
         {"offsets: 64-bit types", test_offset_types},
         {"offsets: a record past 4 GiB", test_offset_past_4gib},
     };
