@@ -185,7 +185,9 @@ static void test_offset_past_4gib(void)
     gw_spf_encode(rec_bytes, 42, "t/", 2, "hello", 5, 0, false);
     CU_ASSERT_EQUAL(gw_spf_pwrite(fd, "x", 1, 3), 0); /* where a wrapped offset lands */
     CU_ASSERT_EQUAL(gw_spf_pwrite(fd, rec_bytes, sizeof(rec_bytes), off), 0);
-    CU_ASSERT_EQUAL(lseek(fd, 0, SEEK_END), (off_t)(off + sizeof(rec_bytes)));
+    CU_ASSERT_EQUAL((uint64_t)lseek(fd, 0, SEEK_END), off + sizeof(rec_bytes));
+    CU_ASSERT_EQUAL(gw_spf_pread(fd, back, 1, 3), 1);
+    CU_ASSERT_EQUAL(back[0], 'x'); /* not overwritten */
     CU_ASSERT_EQUAL(gw_spf_pread(fd, back, sizeof(back), off), (ssize_t)sizeof(back));
     CU_ASSERT_EQUAL(memcmp(back, rec_bytes, sizeof(back)), 0);
     gw_spf_attach(&rd, fd, 0); /* the reader closes fd */
