@@ -9,7 +9,10 @@
  * each fails if its type is narrowed back to long, size_t or 32 bits.
  */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +23,17 @@
 
 #include "adapters/adapter.h"
 #include "adapters/line_parser.h"
+#include "adapters/modbus_codec.h"
 #include "adapters/modbus_tcp.h"
 #include "adapters/raw_tcp.h"
 #include "gateway/clock.h"
 #include "gateway/loop.h"
 #include "gateway/msgpool.h"
+#include "gateway/outbox.h"
 #include "gateway/paho.h"
 #include "gateway/publisher.h"
 #include "gateway/reading.h"
+#include "gateway/spool.h"
 #include "gateway/spool_format.h"
 #include "gateway/stats.h"
 #include "gateway/store.h"
@@ -41,6 +47,8 @@
  * fit 32 bits either. */
 #define TS_2100_S 4102444800LL
 #define TS_2100_MS 4102444800123LL
+
+#define U32_WRAP ((uint64_t)1 << 32)
 
 /* --- time -------------------------------------------------------------------- */
 
@@ -151,6 +159,175 @@ static void test_counter_types(void)
               IS_U64(rt.reconnects) && IS_U64(rt.unknown_sensors) && IS_U64(rt.requests_skipped));
 }
 
+static gw_outbox_t *outbox(size_t capacity, size_t max_bytes, size_t max_inflight)
+{
+    gw_outbox_opts_t o = {.capacity = capacity,
+                          .max_bytes = max_bytes,
+                          .max_inflight = max_inflight,
+                          .overflow = GW_OVERFLOW_DROP_OLDEST};
+    gw_outbox_t *ob = gw_outbox_new(&o);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ob);
+    return ob;
+}
+
+static void test_message_id_types(void)
+{
+    gw_msg_t m;
+    gw_spool_rec_t r;
+    gw_spool_opts_t o;
+
+    CU_ASSERT(IS_U64(m.id) && IS_U64(m.origin) && IS_U64(m.send));
+    CU_ASSERT(IS_U64(gw_outbox_send_of(NULL, 0)));
+    CU_ASSERT(
+        _Generic(&gw_outbox_ack, int (*)(gw_outbox_t *, uint64_t, uint64_t) : 1, default : 0));
+    CU_ASSERT(IS_U64(r.recno) && IS_U64(o.max_bytes) && IS_U64(o.segment_bytes));
+    CU_ASSERT(IS_U64(gw_spool_pending(NULL)));
+    CU_ASSERT(_Generic(&gw_spool_confirm, void (*)(gw_spool_t *, uint64_t) : 1, default : 0));
+}
+
+/* Ids, send numbers and counters go on past 2^32: every message is
+ * confirmed by its own id and send, and a confirmation naming a send cut to
+ * 32 bits is stale. */
+static void test_outbox_past_2_32(void)
+{
+    gw_outbox_t *ob = outbox(16, 4096, 16);
+    gw_outbox_stats_t s;
+    gw_msg_t *m[4];
+    uint64_t id[4], send[4];
+
+    CU_ASSERT_EQUAL(gw_outbox_fast_forward(ob, U32_WRAP - 2), 0);
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(gw_outbox_push(ob, "t", 1, "p", 1, 1, false), 0);
+        m[i] = gw_outbox_next(ob);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+        gw_outbox_mark_inflight(ob, m[i]);
+        id[i] = m[i]->id;
+        send[i] = m[i]->send;
+    }
+    CU_ASSERT_EQUAL(gw_outbox_fast_forward(ob, 1), -EBUSY);
+    CU_ASSERT_EQUAL(id[0], U32_WRAP - 1);
+    CU_ASSERT_EQUAL(id[3], U32_WRAP + 2);
+    CU_ASSERT_EQUAL(send[1], U32_WRAP);
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, id[3] & UINT32_MAX, send[3]), -ENOENT);
+    CU_ASSERT_EQUAL(gw_outbox_ack(ob, id[3], send[3] & UINT32_MAX), -ENOENT);
+    for (int i = 3; i >= 0; i--)
+        CU_ASSERT_EQUAL(gw_outbox_ack(ob, id[i], send[i]), 0);
+    gw_outbox_stats(ob, &s);
+    CU_ASSERT_EQUAL(s.produced, U32_WRAP + 2);
+    CU_ASSERT_EQUAL(s.delivered, U32_WRAP + 2);
+    CU_ASSERT_EQUAL(s.stale_acks, 2);
+    CU_ASSERT_TRUE(gw_outbox_empty(ob));
+    gw_outbox_free(ob);
+}
+
+/* Spool record numbers past 2^32: appended, taken, confirmed, and the head
+ * file and segment name that keep them across a restart. */
+static void test_spool_past_2_32(void)
+{
+    const char *dir = spt_mkdtemp();
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    gw_spool_t *sp;
+    uint64_t recno, head;
+
+    CU_ASSERT_FATAL(dfd >= 0);
+    CU_ASSERT_EQUAL(gw_spf_head_store(dfd, U32_WRAP - 2, true), 0);
+    sp = spt_open(dir, 1 << 20, 0, GW_SPOOL_SYNC_NEVER);
+    for (unsigned i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(spt_put(sp, i), 0);
+    CU_ASSERT_EQUAL(gw_spool_pending(sp), 4);
+    for (uint64_t want = U32_WRAP - 2; want < U32_WRAP + 2; want++) {
+        spt_take(sp, &recno);
+        CU_ASSERT_EQUAL(recno, want);
+        gw_spool_confirm(sp, recno);
+    }
+    CU_ASSERT_EQUAL(access(spt_seg(dir, U32_WRAP - 2), F_OK), 0);
+    gw_spool_close(sp);
+    CU_ASSERT_TRUE(gw_spf_head_load(dfd, &head));
+    CU_ASSERT_EQUAL(head, U32_WRAP + 2);
+    sp = spt_open(dir, 1 << 20, 0, GW_SPOOL_SYNC_NEVER);
+    CU_ASSERT_EQUAL(spt_put(sp, 9), 0);
+    spt_take(sp, &recno);
+    CU_ASSERT_EQUAL(recno, U32_WRAP + 2);
+    gw_spool_close(sp);
+    close(dfd);
+    spt_rmtree(dir);
+}
+
+/* --- size_t limits and alignment ------------------------------------------------ */
+
+/* Lengths whose sum wraps a 32-bit size_t are refused before anything is
+ * allocated or read (the pointers below hold 2 bytes). */
+static void test_size_limits(void)
+{
+    const size_t half = SIZE_MAX / 2 + 1;
+    gw_outbox_t *ob = outbox(4, SIZE_MAX, 4);
+    gw_outbox_stats_t s;
+    const char *dir = spt_mkdtemp();
+    gw_spool_t *sp;
+
+    CU_ASSERT_EQUAL(gw_outbox_push(ob, "t", half, "p", half, 1, false), -ENOBUFS);
+    CU_ASSERT_EQUAL(gw_outbox_push(ob, "t", SIZE_MAX, "p", 1, 1, false), -ENOBUFS);
+    gw_outbox_stats(ob, &s);
+    CU_ASSERT_EQUAL(s.dropped[GW_DROP_TOO_BIG], 2);
+    CU_ASSERT_EQUAL(s.bytes, 0);
+    /* The byte budget's arithmetic near SIZE_MAX: a small message fits. */
+    CU_ASSERT_EQUAL(gw_outbox_push(ob, "t", 1, "p", 1, 1, false), 0);
+    gw_outbox_stats(ob, &s);
+    CU_ASSERT_EQUAL(s.bytes, 2);
+    gw_outbox_free(ob);
+
+    sp = spt_open(dir, 1 << 20, 0, GW_SPOOL_SYNC_NEVER);
+    CU_ASSERT_EQUAL(gw_spool_append(sp, "t", 10, "p", SIZE_MAX - 5, 0, false), -EMSGSIZE);
+    CU_ASSERT_EQUAL(gw_spool_append(sp, "t", SIZE_MAX, "p", 1, 0, false), -EMSGSIZE);
+    CU_ASSERT_EQUAL(gw_spool_pending(sp), 0);
+    gw_spool_close(sp);
+    spt_rmtree(dir);
+}
+
+/* Messages hold 64-bit fields, which 32-bit ARM loads in pairs (LDRD) that
+ * need 8-byte alignment: the pool hands out max_align_t-aligned memory
+ * whatever the sizes asked before. */
+static void test_pool_alignment(void)
+{
+    gw_pool_t *pool = gw_pool_new(4);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+    CU_ASSERT(alignof(max_align_t) >= alignof(uint64_t));
+    for (size_t size = 1; size < 200; size += 3) {
+        void *p = gw_pool_alloc(pool, sizeof(gw_msg_t) + size);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_EQUAL((uintptr_t)p % alignof(max_align_t), 0);
+        CU_ASSERT_EQUAL((uintptr_t)p % alignof(gw_msg_t), 0);
+    }
+    gw_pool_destroy(pool);
+}
+
+/* Frames from the wire at odd addresses: fields are assembled byte by byte. */
+static void test_wire_unaligned(void)
+{
+    static const uint8_t frame[] = {0x12, 0x34, 0, 0, 0, 7, 0x11, 0x03, 4, 0x00, 0x2a, 0xff, 0xfe};
+    static const uint8_t request[] = {0x56, 0x78, 0, 0, 0, 6, 0x01, 0x04, 0x12, 0x34, 0x00, 0x7d};
+    uint8_t buf[1 + sizeof(frame) + sizeof(request)];
+    mb_decoder_t d;
+    mb_response_t r;
+    mb_request_t q;
+    size_t used;
+
+    memcpy(buf + 1, frame, sizeof(frame));
+    mb_decoder_reset(&d);
+    CU_ASSERT_EQUAL(mb_decoder_feed(&d, buf + 1, sizeof(frame), &used, &r), MB_FRAME);
+    CU_ASSERT_EQUAL(r.tid, 0x1234);
+    CU_ASSERT_EQUAL(mb_register(&r, 0), 0x002a);
+    CU_ASSERT_EQUAL(mb_register(&r, 1), 0xfffe);
+    memcpy(buf + 1, request, sizeof(request));
+    CU_ASSERT_EQUAL(mb_decode_request(buf + 1, sizeof(request), &q), MB_REQ_LEN);
+    CU_ASSERT_EQUAL(q.tid, 0x5678);
+    CU_ASSERT_EQUAL(q.address, 0x1234);
+    CU_ASSERT_EQUAL(q.quantity, 125);
+}
+
 /* --- file offsets ------------------------------------------------------------ */
 
 static void test_offset_types(void)
@@ -205,6 +382,12 @@ int width_suite(void)
         {"time: clock arithmetic past 2038", test_timespec_past_2038},
         {"time: a 2100 stamp through JSON and a spool record", test_ts_past_2038_roundtrip},
         {"counters: 64-bit types", test_counter_types},
+        {"ids: 64-bit types", test_message_id_types},
+        {"ids: outbox ids, sends and counters past 2^32", test_outbox_past_2_32},
+        {"ids: spool record numbers past 2^32", test_spool_past_2_32},
+        {"sizes: lengths that wrap a 32-bit size_t", test_size_limits},
+        {"alignment: pooled messages", test_pool_alignment},
+        {"alignment: wire frames at odd addresses", test_wire_unaligned},
         {"offsets: 64-bit types", test_offset_types},
         {"offsets: a record past 4 GiB", test_offset_past_4gib},
     };
