@@ -6,11 +6,17 @@
 #define GW_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds on CLOCK_MONOTONIC; used for every timer and timeout. */
 uint64_t gw_clock_now_ms(void);
 
 /* Wall-clock milliseconds since the Unix epoch; used only to stamp readings. */
 int64_t gw_clock_wall_ms(void);
+
+/* ts in milliseconds, computed in 64 bits: right past 2038 (time_t is 64-bit
+ * on every target, armhf through _TIME_BITS=64) and whatever the width of
+ * long, which holds tv_nsec. */
+int64_t gw_clock_timespec_ms(const struct timespec *ts);
 
 #endif

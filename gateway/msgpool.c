@@ -47,7 +47,7 @@ struct gw_pool {
     size_t n_blocks;
     size_t max_blocks;
     size_t live;
-    size_t refused;
+    uint64_t refused;
 };
 
 static block_t *block_of(const void *ptr)

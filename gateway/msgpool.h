@@ -20,15 +20,17 @@
 #define GW_MSGPOOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GW_POOL_BLOCK ((size_t)64 * 1024)
 
 typedef struct gw_pool gw_pool_t;
 
 typedef struct {
-    size_t blocks;  /* mapped, the spare included */
-    size_t live;    /* allocations not yet freed */
-    size_t refused; /* allocations refused (too big, or at the limit) */
+    size_t blocks;    /* mapped, the spare included */
+    size_t live;      /* allocations not yet freed */
+    uint64_t refused; /* allocations refused (too big, or at the limit): a count of
+                         events, 64-bit so it does not wrap on 32-bit targets */
 } gw_pool_stats_t;
 
 /* max_blocks >= 1: the most blocks mapped at once. */

@@ -626,6 +626,16 @@ int gw_outbox_push_origin(gw_outbox_t *ob, const char *topic, size_t topic_len, 
     return rc;
 }
 
+int gw_outbox_fast_forward(gw_outbox_t *ob, uint64_t n)
+{
+    if (!gw_outbox_empty(ob))
+        return -EBUSY;
+    ob->st.produced += n;
+    ob->st.delivered += n;
+    ob->sends += n;
+    return 0;
+}
+
 size_t gw_outbox_in_flight(const gw_outbox_t *ob)
 {
     return ob->st.in_flight;

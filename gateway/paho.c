@@ -86,15 +86,15 @@ const gw_paho_t *gw_paho_load(bool tls)
     return api;
 }
 
-long gw_paho_heap_bytes(void)
+int64_t gw_paho_heap_bytes(void)
 {
-    long total = -1;
+    int64_t total = -1;
 
     for (int i = 0; i < 2; i++) {
         if (loaded[i] && apis[i].heap_info) {
             const size_t *info = apis[i].heap_info();
 
-            total = (total < 0 ? 0 : total) + (long)(info ? info[0] : 0);
+            total = (total < 0 ? 0 : total) + (int64_t)(info ? info[0] : 0);
         }
     }
     return total;

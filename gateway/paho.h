@@ -15,6 +15,7 @@
 #include <MQTTAsync.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int (*createWithOptions)(MQTTAsync *handle, const char *uri, const char *client_id,
@@ -46,7 +47,7 @@ void gw_paho_fake(const gw_paho_t *api);
 
 /* Bytes Paho's own heap holds now, in the libraries loaded so far; -1 when
  * no loaded library tracks its heap. Any thread. */
-long gw_paho_heap_bytes(void);
+int64_t gw_paho_heap_bytes(void);
 
 /* The Paho library for plain TCP or for TLS, loaded on first use (it stays
  * loaded). NULL, after logging why, if it cannot be loaded. Loop thread. */

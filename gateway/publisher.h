@@ -48,7 +48,7 @@ typedef struct {
     uint64_t lost;          /* connections lost */
     uint64_t sent;          /* messages handed to the client library */
     uint64_t renewed;       /* reconnects that needed a new Paho client */
-    long paho_heap;         /* bytes Paho's own heap holds, -1: not tracked */
+    int64_t paho_heap;      /* bytes Paho's own heap holds, -1: not tracked */
 } gw_pub_stats_t;
 
 typedef struct gw_pub gw_pub_t;

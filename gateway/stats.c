@@ -132,7 +132,7 @@ int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
         ",\"renewed\":%" PRIu64 ",\"stale_acks\":%" PRIu64,
         ps->connects, ps->lost, ps->sent, ps->renewed, st->outbox.stale_acks);
     if (ps->paho_heap >= 0)
-        add(&o, ",\"paho_heap\":%ld}", ps->paho_heap);
+        add(&o, ",\"paho_heap\":%" PRId64 "}", ps->paho_heap);
     else
         add(&o, ",\"paho_heap\":null}");
     add_loop(&o, gw_loop_current());

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
         config_suite,       fmath_suite,   line_parser_suite, loop_suite,   modbus_codec_suite,
         modbus_point_suite, msgpool_suite, net_suite,         outbox_suite, paho_store_suite,
         publisher_suite,    reading_suite, simulated_suite,   spool_suite,  spool_format_suite,
-        timer_heap_suite,   utf8_suite};
+        timer_heap_suite,   utf8_suite,    width_suite};
     unsigned failures;
 
     if (CU_initialize_registry() != CUE_SUCCESS)

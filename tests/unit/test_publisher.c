@@ -18,6 +18,7 @@
 #include "gateway/outbox.h"
 #include "gateway/paho.h"
 #include "gateway/publisher.h"
+#include "gateway/publisher_int.h"
 #include "suites.h"
 
 #define MAX_SENT 64
@@ -289,6 +290,36 @@ static void test_window(void)
     teardown(&r);
 }
 
+/* Paho's per-message context is a slot holding the message id and send
+ * number in 64 bits, not a pointer-sized integer (32 bits on armhf):
+ * messages numbered past 2^32 are confirmed as themselves. */
+static void test_ids_past_2_32(void)
+{
+    const uint64_t base = ((uint64_t)1 << 32) - 2;
+    rig_t r;
+    gw_outbox_stats_t s;
+
+    setup(&r, 8);
+    CU_ASSERT_EQUAL_FATAL(gw_outbox_fast_forward(r.ob, base), 0);
+    push(&r, 4);
+    turn(&r);
+    CU_ASSERT_EQUAL_FATAL(fk.n_sent, 1 + 4);
+    for (int i = 1; i <= 4; i++) {
+        const pub_slot_t *slot = fk.sent[i].context;
+
+        CU_ASSERT_EQUAL(slot->id, base + (uint64_t)i);
+        CU_ASSERT_EQUAL(slot->send, base + (uint64_t)i);
+    }
+    for (int i = 4; i >= 1; i--)
+        callback(i, true);
+    turn(&r);
+    s = stats(&r);
+    CU_ASSERT_EQUAL(s.delivered, base + 4);
+    CU_ASSERT_EQUAL(s.stale_acks, 0);
+    CU_ASSERT_EQUAL(s.in_flight, 0);
+    teardown(&r);
+}
+
 /* A lost connection with nothing left in Paho reuses the client (destroying
  * one that holds unwritten publishes leaks them inside Paho); with sends
  * still held, the reconnect starts from a new client and the old one's
@@ -397,6 +428,7 @@ int publisher_suite(void)
         {"a new Paho client only when Paho still holds sends", test_renew_only_when_held},
         {"stop twice, and after stopping", test_stop_twice},
         {"take back everything", test_take_back},
+        {"message ids and sends past 2^32 through Paho's context", test_ids_past_2_32},
     };
     CU_pSuite s = CU_add_suite("publisher", NULL, NULL);
 
