@@ -31,5 +31,6 @@ int spool_suite(void);
 int spool_format_suite(void);
 int timer_heap_suite(void);
 int utf8_suite(void);
+int command_json_suite(void);
 
 #endif
