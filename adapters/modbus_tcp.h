@@ -19,8 +19,13 @@ typedef struct {
     const char *unit; /* NULL: none */
     int qos;          /* -1: the adapter's */
     int retain;       /* -1: the adapter's */
+    bool writable;    /* commands may write it (coil or holding register) */
     uint64_t seq;
 } mbt_point_t;
+
+/* Which function writes registers: FC 6 for one register and FC 16 for
+ * more (auto), or always one of them. */
+typedef enum { MBT_WRITE_AUTO, MBT_WRITE_SINGLE, MBT_WRITE_MULTIPLE } mbt_write_fn_t;
 
 typedef enum {
     MBT_IDLE,
@@ -59,6 +64,8 @@ typedef struct {
     uint16_t max_gap;
     mbt_point_t *points;
     size_t n_points;
+    mbt_write_fn_t write_fn;
+    unsigned max_pending_writes;
     mb_plan_t plan;
     /* connection */
     mbt_state_t state;

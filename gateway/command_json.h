@@ -24,7 +24,7 @@ typedef enum {
     CJ_STRING,
 } cj_kind_t;
 
-typedef struct {
+typedef struct cj_value {
     cj_kind_t kind;
     bool b;
     double d;      /* CJ_NUMBER: strtod of the text (may be +-inf: too large) */
