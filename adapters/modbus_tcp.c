@@ -230,7 +230,7 @@ static void fail_connection(mbt_t *m, const char *cause)
     if (waiting)
         emit_batch_bad(m, m->batch, cause);
     mbt_write_abort(m, cause); /* commands: the one on the wire failed, none waits */
-    if (m->once) { /* --test: no reconnect; what is not read yet is reported */
+    if (m->once) {             /* --test: no reconnect; what is not read yet is reported */
         close_fd(m);
         set_state(m, MBT_IDLE);
         if (!m->once_done)

@@ -73,7 +73,7 @@ typedef struct {
     bool has_cur;
     mb_write_t w; /* its request, to match the response */
     uint8_t tx[MB_MAX_ADU];
-    bool readback;        /* a written point to read back before polling on */
+    bool readback; /* a written point to read back before polling on */
     size_t readback_point;
 } mbt_wq_t;
 

@@ -261,8 +261,8 @@ static void rmw_read(mbt_t *m, const mb_response_t *resp)
 void mbt_write_frame(mbt_t *m, const mb_response_t *resp)
 {
     mbt_wq_t *wq = m->wq;
-    int match = m->req_kind == MBT_REQ_WRITE ? mb_match_write(&wq->w, resp)
-                                             : mb_match(&m->req, resp);
+    int match =
+        m->req_kind == MBT_REQ_WRITE ? mb_match_write(&wq->w, resp) : mb_match(&m->req, resp);
 
     if (match != MB_MATCH) {
         discarded(m, resp, match);

@@ -51,7 +51,9 @@ typedef struct {
  * \"value\"", "no \"value\" in the object", "\"value\" must be a number,
  * true, false or a string", "duplicate key", "\"ts\" must be a number of
  * milliseconds", "\"id\" must be a string or a number", "not valid UTF-8".
- * Unknown keys in the object are ignored (room for later additions).
+ * Unknown keys in the object are ignored (room for later additions). On
+ * an error, out->id is kept when it was read before the error (has_id), so
+ * the refusal can still be answered with it.
  */
 int cj_parse_command(const char *payload, size_t n, char *buf, size_t cap, cj_command_t *out,
                      const char **why);

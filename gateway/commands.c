@@ -273,6 +273,11 @@ static void on_message(void *arg, const gw_inbound_t *m)
                 r->ctx->cfg->name, r->name);
         return;
     }
+    if (!m->too_big && m->payload_len == 0) { /* how a retained command is cleared */
+        c->stats.refused++;
+        gw_info("command %s/%s: empty, ignored", r->ctx->cfg->name, r->name);
+        return;
+    }
     if (!(cmd = command_new(c, m, r))) {
         c->stats.refused++;
         gw_err("command %s/%s: out of memory", r->ctx->cfg->name, r->name);
@@ -284,6 +289,9 @@ static void on_message(void *arg, const gw_inbound_t *m)
     }
     if (cj_parse_command(m->payload, m->payload_len, cmd->buf, m->payload_len + 2, &parsed, &why) !=
         0) {
+        /* An id read before the error is still echoed. */
+        if (parsed.has_id && cj_write_value(&parsed.id, cmd->id, sizeof(cmd->id)) < 0)
+            snprintf(cmd->id, sizeof(cmd->id), "null");
         gw_command_refuse(cmd, why);
         return;
     }

@@ -304,10 +304,9 @@ static void load_image(modbus_mapping_t *map)
  * --exception, writes by --write-exception, for any address they touch. */
 static int exception_for(const opts_t *o, const uint8_t *pdu, int len)
 {
-    bool write = pdu[0] == MODBUS_FC_WRITE_SINGLE_COIL ||
-                 pdu[0] == MODBUS_FC_WRITE_SINGLE_REGISTER ||
-                 pdu[0] == MODBUS_FC_WRITE_MULTIPLE_COILS ||
-                 pdu[0] == MODBUS_FC_WRITE_MULTIPLE_REGISTERS;
+    bool write =
+        pdu[0] == MODBUS_FC_WRITE_SINGLE_COIL || pdu[0] == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+        pdu[0] == MODBUS_FC_WRITE_MULTIPLE_COILS || pdu[0] == MODBUS_FC_WRITE_MULTIPLE_REGISTERS;
 
     if (len < 5 ||
         (!write && (pdu[0] < MODBUS_FC_READ_COILS || pdu[0] > MODBUS_FC_READ_INPUT_REGISTERS))) {
