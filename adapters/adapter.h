@@ -37,6 +37,9 @@
 /* The gateway side of one adapter instance; owned by the gateway. */
 typedef struct gw_ctx gw_ctx_t;
 
+/* A command that writes one point (gateway/commands.c); see write() below. */
+typedef struct gw_command gw_command_t;
+
 /* What an adapter reports for the stats message and the exit summary. */
 typedef struct {
     uint64_t reads_ok;     /* successful reads (or readings) */
@@ -56,6 +59,14 @@ typedef struct adp_ops {
     /* --test: how long reading every point once may take at most (connect
      * and response timeouts); NULL: no wait beyond --seconds. */
     uint64_t (*longest_wait_ms)(const void *self);
+    /* Write-back, both NULL when the adapter has nothing writable.
+     * writable() names its i-th writable point (NULL past the last); the
+     * name lives as long as the adapter. write() takes a command for that
+     * point and answers it exactly once, at once or later, with
+     * gw_command_done(), _fail() or _refuse(); stop() answers every command
+     * still held. */
+    const char *(*writable)(const void *self, size_t i);
+    void (*write)(void *self, size_t i, gw_command_t *cmd);
 } adp_ops_t;
 
 /* The registered adapter kinds, or NULL for an unknown kind. */
@@ -90,6 +101,18 @@ bool gw_ctx_blocked(const gw_ctx_t *ctx);
 
 /* True under `sensorbridge --test`: read every point once, then gw_ctx_done(). */
 bool gw_ctx_once(const gw_ctx_t *ctx);
+
+/* The value a command asks to write (command_json.h); valid until the
+ * command is answered. */
+const struct cj_value *gw_command_value(const gw_command_t *cmd);
+/* The answers to a command; each frees it. done: the device confirmed the
+ * write. fail: the device was asked and the write failed or its outcome is
+ * unknown (error: "timeout", an exception's name, ...). refuse: nothing was
+ * sent to the device (error: "busy", "not connected", "out of range for
+ * int16", ...). */
+void gw_command_done(gw_command_t *cmd);
+void gw_command_fail(gw_command_t *cmd, const char *error);
+void gw_command_refuse(gw_command_t *cmd, const char *error);
 
 /* A finite adapter calls this once when it has produced everything it ever
  * will; when every adapter is done the gateway drains the outbox and exits. */

@@ -22,6 +22,10 @@
 #define MB_REQ_LENGTH 6   /* unit id, function code, address, quantity */
 #define MB_EXC_LENGTH 3   /* unit id, function code, exception code */
 #define MB_EXC_ADU (MB_MBAP_LEN + 2)
+#define MB_WRITE_LENGTH 6  /* a write response, FC 5/6 request: unit, fc, address, value */
+#define MB_MULTI_HEADER 13 /* FC 15/16 request up to its byte count */
+#define MB_MULTI_LENGTH 7  /* its MBAP length without values: unit, fc, address, quantity, count */
+#define MB_COIL_ON 0xFF00
 
 static uint16_t get_be16(const uint8_t *p)
 {
@@ -50,6 +54,22 @@ static bool fc_is_read(uint8_t fc)
 static bool fc_is_bits(uint8_t fc)
 {
     return fc == MB_FC_READ_COILS || fc == MB_FC_READ_DISCRETE_INPUTS;
+}
+
+static bool fc_is_write(uint8_t fc)
+{
+    return fc == MB_FC_WRITE_SINGLE_COIL || fc == MB_FC_WRITE_SINGLE_REGISTER ||
+           fc == MB_FC_WRITE_MULTIPLE_COILS || fc == MB_FC_WRITE_MULTIPLE_REGISTERS;
+}
+
+static bool fc_is_single_write(uint8_t fc)
+{
+    return fc == MB_FC_WRITE_SINGLE_COIL || fc == MB_FC_WRITE_SINGLE_REGISTER;
+}
+
+static bool fc_writes_bits(uint8_t fc)
+{
+    return fc == MB_FC_WRITE_SINGLE_COIL || fc == MB_FC_WRITE_MULTIPLE_COILS;
 }
 
 /* Data bytes of a read response for this quantity of registers or bits. */
@@ -86,10 +106,13 @@ static int check_response(const uint8_t *b, size_t have)
     if (rc < 0 || have <= MB_MBAP_LEN)
         return rc;
     length = b[5];
-    if (!fc_is_read(b[7] & MB_FC_MASK))
+    if (!fc_is_read(b[7] & MB_FC_MASK) && !fc_is_write(b[7] & MB_FC_MASK))
         return MB_EFUNCTION;
     if (b[7] & MB_EXCEPTION_BIT)
         return length == MB_EXC_LENGTH ? 0 : MB_EEXCEPTION_LENGTH;
+    /* A write response has no byte count: its length is fixed. */
+    if (fc_is_write(b[7]))
+        return length == MB_WRITE_LENGTH ? 0 : MB_ELENGTH;
     if (length < 3)
         return MB_ELENGTH;
     if (have > 8 && b[8] != length - 3)
@@ -109,10 +132,16 @@ static void fill_response(const uint8_t *b, mb_response_t *out)
     out->unit = b[6];
     out->fc = b[7] & MB_FC_MASK;
     out->exception = (b[7] & MB_EXCEPTION_BIT) != 0;
-    if (out->exception) {
-        out->exception_code = b[8];
+    out->address = 0;
+    out->value = 0;
+    if (out->exception || fc_is_write(out->fc)) {
+        out->exception_code = out->exception ? b[8] : 0;
         out->data = NULL;
         out->data_len = 0;
+        if (!out->exception) {
+            out->address = get_be16(b + 8);
+            out->value = get_be16(b + 10);
+        }
     } else {
         out->exception_code = 0;
         out->data = b + 9;
@@ -147,6 +176,8 @@ const char *mb_status_name(int status)
         return "function mismatch";
     case MB_MISMATCH_COUNT:
         return "byte count mismatch";
+    case MB_MISMATCH_ECHO:
+        return "write echo mismatch";
     default:
         return "unknown status";
     }
@@ -318,4 +349,165 @@ int mb_encode_exception(const mb_request_t *req, uint8_t code, uint8_t *buf, siz
     buf[7] = req->fc | MB_EXCEPTION_BIT;
     buf[8] = code;
     return MB_EXC_ADU;
+}
+
+/* ---- writes ---- */
+
+/* Bytes of values a write request carries after its header (FC 15, 16). */
+static size_t write_data_bytes(uint8_t fc, uint16_t quantity)
+{
+    return fc == MB_FC_WRITE_MULTIPLE_COILS ? ((size_t)quantity + 7) / 8 : (size_t)quantity * 2;
+}
+
+static bool write_quantity_valid(uint8_t fc, uint16_t address, uint16_t quantity)
+{
+    unsigned max = fc_is_single_write(fc)             ? 1
+                   : fc == MB_FC_WRITE_MULTIPLE_COILS ? MB_MAX_WRITE_BITS
+                                                      : MB_MAX_WRITE_REGISTERS;
+
+    return fc_is_write(fc) && quantity >= 1 && quantity <= max &&
+           (uint32_t)address + quantity <= 65536;
+}
+
+static bool write_valid(const mb_write_t *w)
+{
+    return write_quantity_valid(w->fc, w->address, w->quantity) &&
+           (fc_writes_bits(w->fc) ? w->bits != NULL : w->regs != NULL);
+}
+
+/* The second word of an FC 5/6 request or of any write response. */
+static uint16_t echo_value(const mb_write_t *w)
+{
+    switch (w->fc) {
+    case MB_FC_WRITE_SINGLE_COIL:
+        return w->bits[0] ? MB_COIL_ON : 0;
+    case MB_FC_WRITE_SINGLE_REGISTER:
+        return w->regs[0];
+    default:
+        return w->quantity;
+    }
+}
+
+int mb_encode_write(const mb_write_t *w, uint8_t *buf, size_t cap)
+{
+    size_t count, len;
+
+    if (!w || !buf || !write_valid(w))
+        return -EINVAL;
+    count = fc_is_single_write(w->fc) ? 0 : write_data_bytes(w->fc, w->quantity);
+    len = fc_is_single_write(w->fc) ? MB_REQ_LEN : MB_MULTI_HEADER + count;
+    if (cap < len)
+        return -ENOSPC;
+    put_mbap(buf, w->tid, (uint16_t)(len - 6), w->unit);
+    buf[7] = w->fc;
+    put_be16(buf + 8, w->address);
+    put_be16(buf + 10, echo_value(w));
+    if (fc_is_single_write(w->fc))
+        return (int)len;
+    buf[12] = (uint8_t)count;
+    if (w->fc == MB_FC_WRITE_MULTIPLE_COILS) {
+        memset(buf + MB_MULTI_HEADER, 0, count);
+        for (size_t i = 0; i < w->quantity; i++)
+            if (w->bits[i])
+                buf[MB_MULTI_HEADER + i / 8] |= (uint8_t)(1u << (i % 8));
+    } else {
+        for (size_t i = 0; i < w->quantity; i++)
+            put_be16(buf + MB_MULTI_HEADER + 2 * i, w->regs[i]);
+    }
+    return (int)len;
+}
+
+int mb_match_write(const mb_write_t *w, const mb_response_t *resp)
+{
+    if (resp->tid != w->tid)
+        return MB_MISMATCH_TID;
+    if (resp->unit != w->unit)
+        return MB_MISMATCH_UNIT;
+    if (resp->fc != w->fc || !fc_is_write(w->fc))
+        return MB_MISMATCH_FUNCTION;
+    if (resp->exception)
+        return MB_MATCH;
+    if ((w->fc == MB_FC_WRITE_SINGLE_COIL && !w->bits) ||
+        (w->fc == MB_FC_WRITE_SINGLE_REGISTER && !w->regs))
+        return MB_MISMATCH_ECHO;
+    if (resp->address != w->address || resp->value != echo_value(w))
+        return MB_MISMATCH_ECHO;
+    return MB_MATCH;
+}
+
+/* Framing checks of a write request prefix, in wire order; 0 while it may
+ * still be valid. The function code is not judged here: an unknown one waits
+ * for the whole frame so that a server can answer it. */
+static int check_write_framing(const uint8_t *in, size_t n)
+{
+    int rc = check_mbap(in, n, MB_WRITE_LENGTH, MB_MAX_LENGTH);
+
+    if (rc < 0 || n <= MB_MBAP_LEN)
+        return rc;
+    if (fc_is_single_write(in[7]) && in[5] != MB_WRITE_LENGTH)
+        return MB_ELENGTH;
+    if (fc_is_write(in[7]) && !fc_is_single_write(in[7])) {
+        if (in[5] <= MB_MULTI_LENGTH) /* at least one byte of values */
+            return MB_ELENGTH;
+        if (n >= MB_MULTI_HEADER && in[12] != in[5] - MB_MULTI_LENGTH)
+            return MB_EBYTECOUNT;
+    }
+    return 0;
+}
+
+static void unpack_values(const uint8_t *in, mb_write_t *w, mb_write_values_t *vals)
+{
+    const uint8_t *data = in + MB_MULTI_HEADER;
+
+    if (w->fc == MB_FC_WRITE_SINGLE_COIL) {
+        vals->bits[0] = get_be16(in + 10) == MB_COIL_ON;
+    } else if (w->fc == MB_FC_WRITE_SINGLE_REGISTER) {
+        vals->regs[0] = get_be16(in + 10);
+    } else if (w->fc == MB_FC_WRITE_MULTIPLE_COILS) {
+        for (size_t i = 0; i < w->quantity; i++)
+            vals->bits[i] = (data[i / 8] >> (i % 8)) & 1;
+    } else {
+        for (size_t i = 0; i < w->quantity; i++)
+            vals->regs[i] = get_be16(data + 2 * i);
+    }
+    if (fc_writes_bits(w->fc))
+        w->bits = vals->bits;
+    else
+        w->regs = vals->regs;
+}
+
+int mb_decode_write_request(const uint8_t *in, size_t n, mb_write_t *w, mb_write_values_t *vals)
+{
+    int rc = check_write_framing(in, n);
+    size_t len;
+
+    if (rc < 0 || n <= MB_MBAP_LEN || n < (len = frame_len(in)))
+        return rc;
+    *w = (mb_write_t){.tid = get_be16(in), .unit = in[6], .fc = in[7]};
+    if (len >= MB_REQ_LEN) {
+        w->address = get_be16(in + 8);
+        w->quantity = fc_is_single_write(w->fc) ? 1 : get_be16(in + 10);
+    }
+    if (!fc_is_write(w->fc))
+        return MB_EFUNCTION;
+    if (!write_quantity_valid(w->fc, w->address, w->quantity) ||
+        (w->fc == MB_FC_WRITE_SINGLE_COIL && get_be16(in + 10) != MB_COIL_ON &&
+         get_be16(in + 10) != 0) ||
+        (!fc_is_single_write(w->fc) && in[12] != write_data_bytes(w->fc, w->quantity)))
+        return MB_EQUANTITY;
+    unpack_values(in, w, vals);
+    return (int)len;
+}
+
+int mb_encode_write_response(const mb_write_t *w, uint8_t *buf, size_t cap)
+{
+    if (!w || !buf || !write_valid(w))
+        return -EINVAL;
+    if (cap < MB_WRITE_RESP_LEN)
+        return -ENOSPC;
+    put_mbap(buf, w->tid, MB_WRITE_LENGTH, w->unit);
+    buf[7] = w->fc;
+    put_be16(buf + 8, w->address);
+    put_be16(buf + 10, echo_value(w));
+    return MB_WRITE_RESP_LEN;
 }

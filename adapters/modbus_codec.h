@@ -1,7 +1,7 @@
 /*
- * A sans-IO Modbus TCP (MBAP) codec: builds read requests and decodes
- * responses from whatever bytes have arrived so far. It never touches a file
- * descriptor; the adapter owns the socket and feeds bytes in.
+ * A sans-IO Modbus TCP (MBAP) codec: builds read and write requests and
+ * decodes responses from whatever bytes have arrived so far. It never touches
+ * a file descriptor; the adapter owns the socket and feeds bytes in.
  *
  * Why not libmodbus for this: libmodbus's I/O blocks in select() (and select()
  * cannot watch fds >= 1024), so it cannot run on the loop thread with
@@ -26,12 +26,19 @@
 #define MB_REQ_LEN 12  /* a read request: MBAP + fc + address + quantity */
 #define MB_MAX_REGISTERS 125
 #define MB_MAX_BITS 2000
+#define MB_MAX_WRITE_REGISTERS 123 /* FC 16: 7-byte header + 246 bytes fill the PDU */
+#define MB_MAX_WRITE_BITS 1968     /* FC 15: the same 246 bytes of coils */
+#define MB_WRITE_RESP_LEN 12       /* a write response: MBAP + fc + address + value */
 
 enum {
     MB_FC_READ_COILS = 0x01,
     MB_FC_READ_DISCRETE_INPUTS = 0x02,
     MB_FC_READ_HOLDING_REGISTERS = 0x03,
     MB_FC_READ_INPUT_REGISTERS = 0x04,
+    MB_FC_WRITE_SINGLE_COIL = 0x05,
+    MB_FC_WRITE_SINGLE_REGISTER = 0x06,
+    MB_FC_WRITE_MULTIPLE_COILS = 0x0F,
+    MB_FC_WRITE_MULTIPLE_REGISTERS = 0x10,
 };
 
 /*
@@ -47,9 +54,9 @@ typedef enum {
     MB_EPROTOCOL = -GW_EMB_PROTOCOL,                 /* protocol id is not 0 */
     MB_ELENGTH = -GW_EMB_LENGTH,                     /* MBAP length not 2..254 */
     MB_EBYTECOUNT = -GW_EMB_BYTECOUNT,               /* byte count disagrees with the length */
-    MB_EFUNCTION = -GW_EMB_FUNCTION,                 /* function code this codec does not read */
+    MB_EFUNCTION = -GW_EMB_FUNCTION,                 /* function code this codec does not know */
     MB_EEXCEPTION_LENGTH = -GW_EMB_EXCEPTION_LENGTH, /* exception response of the wrong length */
-    MB_EQUANTITY = -GW_EMB_QUANTITY,                 /* quantity 0, too large or past 65535 */
+    MB_EQUANTITY = -GW_EMB_QUANTITY, /* quantity 0, too large or past 65535; bad coil value */
 } mb_status_t;
 
 /* Stable lower-case name of a status or mb_match_t ("bad protocol id", ...);
@@ -63,6 +70,12 @@ const char *mb_status_name(int status);
  * "exception N" (static buffer for unknown codes: not thread-safe). */
 const char *mb_exception_name(uint8_t code);
 
+/*
+ * A decoded response. A read response carries data; a write response (FC 5,
+ * 6, 15, 16) echoes the request's address and its value (FC 5: 0xFF00 or
+ * 0x0000; FC 6: the register) or quantity (FC 15, 16), with data NULL. An
+ * exception response has neither.
+ */
 typedef struct {
     uint16_t tid;
     uint8_t unit;
@@ -71,6 +84,8 @@ typedef struct {
     uint8_t exception_code;
     const uint8_t *data; /* register or bit bytes (after the byte count) */
     size_t data_len;
+    uint16_t address; /* write responses: echoed address; 0 otherwise */
+    uint16_t value;   /* write responses: echoed value or quantity; 0 otherwise */
 } mb_response_t;
 
 typedef struct {
@@ -82,7 +97,9 @@ void mb_decoder_reset(mb_decoder_t *d);
 
 /*
  * Feeds up to n bytes. Stops after one complete frame: *consumed says how
- * many bytes were taken (the caller feeds the rest again). Returns MB_FRAME
+ * many bytes were taken (the caller feeds the rest again). Responses to
+ * function codes 1 to 6, 15 and 16 are framed, and their exceptions; a write
+ * response's MBAP length must be 6 (MB_ELENGTH otherwise). Returns MB_FRAME
  * with *out pointing into the decoder (valid until the next feed or reset),
  * MB_NEED_MORE, or the error of the first bad field: MB_EPROTOCOL,
  * MB_ELENGTH, MB_EFUNCTION, MB_EEXCEPTION_LENGTH or MB_EBYTECOUNT. An error
@@ -113,6 +130,7 @@ typedef enum {
     MB_MISMATCH_UNIT = -GW_EMB_UNIT,
     MB_MISMATCH_FUNCTION = -GW_EMB_FC, /* also when req's function is not 1 to 4 */
     MB_MISMATCH_COUNT = -GW_EMB_COUNT, /* byte count does not fit the quantity asked */
+    MB_MISMATCH_ECHO = -GW_EMB_ECHO,   /* write response echoes another address or value */
 } mb_match_t;
 
 /* Whether a decoded response answers this request (an exception response with
@@ -126,6 +144,34 @@ uint16_t mb_register(const mb_response_t *resp, size_t i);
 /* Bit i of a matched coil/discrete response (LSB of the first byte first;
  * false if i is past data_len). */
 bool mb_bit(const mb_response_t *resp, size_t i);
+
+/* One write request as sent; kept to check the response against it. The
+ * values are borrowed: the caller keeps them alive while the struct is used. */
+typedef struct {
+    uint16_t tid;
+    uint8_t unit;
+    uint8_t fc;           /* MB_FC_WRITE_...: 5, 6, 15 or 16 */
+    uint16_t address;     /* first register or coil */
+    uint16_t quantity;    /* registers or coils: 1 for FC 5 and 6 */
+    const uint16_t *regs; /* FC 6 and 16: quantity registers, host order */
+    const bool *bits;     /* FC 5 and 15: quantity coils */
+} mb_write_t;
+
+/* Writes the request ADU: 12 bytes for FC 5 and 6, 13 + byte count for FC
+ * 15 (coils packed LSB first, unused high bits 0) and 16. Returns its length;
+ * -EINVAL if w or buf is NULL, the function is not a write, the quantity is
+ * not 1 for FC 5 and 6, is 0 or above 1968 coils (FC 15) or 123 registers (FC
+ * 16), the range passes 65535, or the values the function needs are NULL;
+ * -ENOSPC if cap is too small (MB_MAX_ADU always suffices). */
+int mb_encode_write(const mb_write_t *w, uint8_t *buf, size_t cap);
+
+/* Whether a decoded response answers this write request: MB_MATCH or the
+ * first mismatch, checked in the order tid, unit, function (also when w's
+ * function is not a write), then, unless it is an exception, the echoed
+ * address and value (FC 5: 0xFF00 or 0x0000 for the coil, FC 6: the
+ * register) or quantity (FC 15, 16): MB_MISMATCH_ECHO. w is as given to
+ * mb_encode_write(); FC 5 or 6 without its value is an echo mismatch. */
+int mb_match_write(const mb_write_t *w, const mb_response_t *resp);
 
 /* --- server side (test peers and simulators) --- */
 
@@ -149,5 +195,33 @@ int mb_encode_response(const mb_request_t *req, const uint16_t *registers, const
  * buf is NULL or req->fc is 0 or already has the exception bit (0x80);
  * -ENOSPC if cap is below 9. */
 int mb_encode_exception(const mb_request_t *req, uint8_t code, uint8_t *buf, size_t cap);
+
+/* Room for the values of any write request, for mb_decode_write_request(). */
+typedef struct {
+    uint16_t regs[MB_MAX_WRITE_REGISTERS];
+    bool bits[MB_MAX_WRITE_BITS];
+} mb_write_values_t;
+
+/*
+ * Decodes one write request (FC 5, 6, 15, 16) from a complete or partial
+ * buffer; a server looks at the function code (in[7]) to choose between this
+ * and mb_decode_request(). Returns the request length with *w filled, its
+ * regs or bits pointing into *vals (owned by the caller); 0 if more bytes are
+ * needed; or an error. Errors that lose the framing are reported as soon as
+ * their byte is in: MB_EPROTOCOL; MB_ELENGTH (MBAP length outside 6..254,
+ * not 6 for FC 5 and 6, below 8 for FC 15 and 16); MB_EBYTECOUNT (FC 15, 16: byte count is not
+ * the MBAP length - 7). The others wait for the whole frame, 6 + its MBAP
+ * length bytes, so a server can skip it and answer with an exception:
+ * MB_EFUNCTION (not a write) and MB_EQUANTITY (quantity 0, above the maximum,
+ * past 65535 or not the byte count's; FC 5 value neither 0xFF00 nor 0x0000).
+ * With these two *w holds tid, unit, fc and, when present, address and
+ * quantity, without values.
+ */
+int mb_decode_write_request(const uint8_t *in, size_t n, mb_write_t *w, mb_write_values_t *vals);
+
+/* Encodes the response that echoes a write request (12 bytes). Returns 12;
+ * -EINVAL if w or buf is NULL or mb_encode_write() would refuse w; -ENOSPC if
+ * cap is below 12. Exceptions to writes use mb_encode_exception(). */
+int mb_encode_write_response(const mb_write_t *w, uint8_t *buf, size_t cap);
 
 #endif

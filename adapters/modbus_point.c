@@ -1,5 +1,6 @@
 /*
- * Modbus points: names, widths, decoding and request batching.
+ * Modbus points: names, widths, decoding and request batching. Encoding for
+ * writes, the inverse of decoding, is in modbus_point_encode.c.
  *
  * Decoding works on register values as the codec hands them over: host-order
  * uint16_t, each holding one big-endian wire register. A multi-register value
@@ -20,9 +21,9 @@
 #include <strings.h>
 
 #include "adapters/modbus_point.h"
+#include "adapters/modbus_point_int.h"
 #include "gateway/utf8.h"
 
-#define MB_STRING_MAX_REGS 125
 #define MB_ADDRESS_SPACE 65536u
 
 _Static_assert(sizeof(((mb_value_t *)0)->s) == 2 * MB_STRING_MAX_REGS + 1, "string buffer");
@@ -120,30 +121,15 @@ uint16_t mb_point_width(const mb_point_t *p)
 
 /* ---- decoding ---- */
 
-static bool word_swapped(mb_order_t o)
-{
-    return o == MB_ORDER_CDAB || o == MB_ORDER_DCBA;
-}
-
-static bool byte_swapped(mb_order_t o)
-{
-    return o == MB_ORDER_BADC || o == MB_ORDER_DCBA;
-}
-
-static uint16_t swap16(uint16_t r)
-{
-    return (uint16_t)((r >> 8) | (r << 8));
-}
-
 /* The n registers as one big-endian bit pattern, swaps undone. */
 static uint64_t assemble(const uint16_t *regs, unsigned n, mb_order_t order)
 {
     uint64_t v = 0;
 
     for (unsigned i = 0; i < n; i++) {
-        uint16_t r = word_swapped(order) ? regs[n - 1 - i] : regs[i];
+        uint16_t r = mb_word_swapped(order) ? regs[n - 1 - i] : regs[i];
 
-        v = (v << 16) | (byte_swapped(order) ? swap16(r) : r);
+        v = (v << 16) | (mb_byte_swapped(order) ? mb_swap16(r) : r);
     }
     return v;
 }
@@ -159,11 +145,6 @@ static int64_t to_signed(uint64_t v, unsigned bits)
     return -(int64_t)(~v & mask) - 1;
 }
 
-static bool scaled(const mb_point_t *p)
-{
-    return p->scale != 1.0 || p->offset != 0.0;
-}
-
 static int set_double(mb_value_t *out, double d)
 {
     if (!isfinite(d))
@@ -175,7 +156,7 @@ static int set_double(mb_value_t *out, double d)
 
 static int set_int(const mb_point_t *p, int64_t v, mb_value_t *out)
 {
-    if (scaled(p))
+    if (mb_point_scaled(p))
         return set_double(out, (double)v * p->scale + p->offset);
     out->kind = MB_VAL_INT;
     out->i = v;
@@ -184,7 +165,7 @@ static int set_int(const mb_point_t *p, int64_t v, mb_value_t *out)
 
 static int set_uint(const mb_point_t *p, uint64_t v, mb_value_t *out)
 {
-    if (scaled(p))
+    if (mb_point_scaled(p))
         return set_double(out, (double)v * p->scale + p->offset);
     out->kind = MB_VAL_UINT;
     out->u = v;
@@ -195,7 +176,7 @@ static int set_float(const mb_point_t *p, double raw, mb_value_t *out)
 {
     if (!isfinite(raw))
         return -ERANGE;
-    return set_double(out, scaled(p) ? raw * p->scale + p->offset : raw);
+    return set_double(out, mb_point_scaled(p) ? raw * p->scale + p->offset : raw);
 }
 
 static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *out)
@@ -206,7 +187,7 @@ static int decode_string(const mb_point_t *p, const uint16_t *regs, mb_value_t *
     if (p->length == 0 || p->length > MB_STRING_MAX_REGS)
         return -EINVAL;
     for (size_t i = 0; i < p->length; i++) {
-        uint16_t r = byte_swapped(p->order) ? swap16(regs[i]) : regs[i];
+        uint16_t r = mb_byte_swapped(p->order) ? mb_swap16(regs[i]) : regs[i];
 
         raw[2 * i] = (unsigned char)(r >> 8);
         raw[2 * i + 1] = (unsigned char)(r & 0xFF);

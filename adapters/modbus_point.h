@@ -1,8 +1,8 @@
 /*
  * Modbus points: what one configured value is (table, address, type, order,
- * bit, scale, offset), how it decodes from registers, and how the points of
- * one device are batched into as few read requests as possible. Pure logic,
- * no I/O.
+ * bit, scale, offset), how it decodes from registers and encodes back into
+ * them for a write, and how the points of one device are batched into as few
+ * read requests as possible. Pure logic, no I/O.
  */
 #ifndef ADP_MODBUS_POINT_H
 #define ADP_MODBUS_POINT_H
@@ -97,6 +97,58 @@ int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *o
 /* A bit-table point (coil/discrete) from its bit: always MB_VAL_BOOL, never
  * scaled; *out is zeroed first. */
 void mb_decode_bit(const mb_point_t *p, bool bit, mb_value_t *out);
+
+/*
+ * A value to write, as an MQTT command gives it. For MB_IN_NUMBER, d is
+ * always set; when the JSON text was an integer literal whose magnitude fits
+ * in 64 bits, is_int is true and neg and mag give it exactly (a uint64 above
+ * 2^53 can only be written that way). For MB_IN_STRING, s holds s_len bytes
+ * (no NUL needed), borrowed for the call.
+ */
+typedef struct {
+    enum { MB_IN_BOOL, MB_IN_NUMBER, MB_IN_STRING } kind;
+    bool b;
+    double d;
+    bool is_int;
+    bool neg;
+    uint64_t mag;
+    const char *s;
+    size_t s_len;
+} mb_input_t;
+
+/*
+ * The encoders are the inverse of the decoders above: what they write reads
+ * back as the value asked for, or they refuse. They return 0, or a negative
+ * errno with *why (when why is not NULL) a short static English sentence for
+ * the command's result ("out of range for int16"); *why is NULL on success.
+ * -EINVAL: an input of the wrong kind ("expected a number", "expected true or
+ * false", "expected a string"), a point that cannot be written ("not
+ * writable": input registers and discrete inputs), or the wrong encoder for
+ * the point. -ERANGE: a value of the right kind that the point cannot hold
+ * (out of range, not a whole number, not finite, finer than the scale, a
+ * string too long or with bytes that do not read back). Nothing is written on
+ * failure. Any thread.
+ *
+ * Numbers: without scale and offset, integer types take exactly the integer
+ * asked for; with them, raw = (value - offset) / scale rounded to the nearest
+ * integer, accepted when it decodes to the value asked for at 15 significant
+ * digits (as readings are published). float32 takes the nearest float,
+ * float64 the value itself.
+ */
+
+/* A holding-register point (any type but a bool that is one bit of a
+ * register): fills regs[0..mb_point_width(p)) in the point's order. */
+int mb_encode_registers(const mb_point_t *p, const mb_input_t *in, uint16_t *regs,
+                        const char **why);
+
+/* A coil: true or false only (coils read as booleans, so numbers are refused). */
+int mb_encode_bit(const mb_point_t *p, const mb_input_t *in, bool *bit, const char **why);
+
+/* A bool point of a holding register: *out is the register to write, current
+ * (read just before, by the caller) with the point's bit set or cleared; for
+ * bit -1 (the whole register) 1 or 0. */
+int mb_encode_register_bit(const mb_point_t *p, const mb_input_t *in, uint16_t current,
+                           uint16_t *out, const char **why);
 
 /* One planned read request: `count` registers or bits from `address`, and the
  * indices (into the caller's point array) of the points it covers. */

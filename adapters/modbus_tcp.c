@@ -25,6 +25,7 @@
 #include "adapters/modbus_tcp.h"
 #include "adapters/net.h"
 #include "gateway/clock.h"
+#include "gateway/error.h"
 #include "gateway/log.h"
 
 /* After this many timeouts in a row the connection is presumed dead (a
@@ -139,29 +140,37 @@ static void emit_batch_bad(mbt_t *m, size_t batch, const char *error)
         emit_point(m, batch_point(m, b, k), NULL, error, NULL, 0);
 }
 
-static void emit_batch(mbt_t *m, const mb_response_t *resp)
+void mbt_emit_bad(mbt_t *m, mbt_point_t *pt, const char *error)
 {
-    const mb_batch_t *b = &m->plan.batches[m->batch];
+    emit_point(m, pt, NULL, error, NULL, 0);
+}
+
+void mbt_emit_read(mbt_t *m, mbt_point_t *pt, const mb_response_t *resp, size_t off)
+{
     uint16_t regs[MB_MAX_REGISTERS];
     mb_value_t v;
 
+    if (mb_table_is_bits(pt->p.table)) {
+        mb_decode_bit(&pt->p, mb_bit(resp, off), &v);
+        emit_point(m, pt, &v, NULL, NULL, 0);
+        return;
+    }
+    for (size_t w = 0; w < mb_point_width(&pt->p); w++)
+        regs[w] = mb_register(resp, off + w);
+    if (mb_decode_registers(&pt->p, regs, &v) != 0)
+        emit_point(m, pt, NULL, "invalid value", regs, mb_point_width(&pt->p));
+    else
+        emit_point(m, pt, &v, NULL, regs, mb_point_width(&pt->p));
+}
+
+static void emit_batch(mbt_t *m, const mb_response_t *resp)
+{
+    const mb_batch_t *b = &m->plan.batches[m->batch];
+
     for (size_t k = 0; k < b->n_points; k++) {
         mbt_point_t *pt = batch_point(m, b, k);
-        size_t off = (size_t)(pt->p.address - b->address);
 
-        if (mb_table_is_bits(pt->p.table)) {
-            mb_decode_bit(&pt->p, mb_bit(resp, off), &v);
-        } else {
-            for (size_t w = 0; w < mb_point_width(&pt->p); w++)
-                regs[w] = mb_register(resp, off + w);
-            if (mb_decode_registers(&pt->p, regs, &v) != 0) {
-                emit_point(m, pt, NULL, "invalid value", regs, mb_point_width(&pt->p));
-                continue;
-            }
-            emit_point(m, pt, &v, NULL, regs, mb_point_width(&pt->p));
-            continue;
-        }
-        emit_point(m, pt, &v, NULL, NULL, 0);
+        mbt_emit_read(m, pt, resp, (size_t)(pt->p.address - b->address));
     }
 }
 
@@ -216,11 +225,12 @@ static void set_online(mbt_t *m, bool online)
 static void fail_connection(mbt_t *m, const char *cause)
 {
     uint64_t wait = adp_jitter(&m->rng, m->backoff_ms);
-    bool waiting = m->state == MBT_WAITING;
+    bool waiting = m->state == MBT_WAITING && m->req_kind == MBT_REQ_POLL;
 
     if (waiting)
         emit_batch_bad(m, m->batch, cause);
-    if (m->once) { /* --test: no reconnect; what is not read yet is reported */
+    mbt_write_abort(m, cause); /* commands: the one on the wire failed, none waits */
+    if (m->once) {             /* --test: no reconnect; what is not read yet is reported */
         close_fd(m);
         set_state(m, MBT_IDLE);
         if (!m->once_done)
@@ -309,7 +319,7 @@ static void connect_start(mbt_t *m)
 static void flush_tx(mbt_t *m)
 {
     while (m->tx_off < m->tx_len) {
-        ssize_t n = send(m->fd, m->tx + m->tx_off, m->tx_len - m->tx_off, MSG_NOSIGNAL);
+        ssize_t n = send(m->fd, m->tx_buf + m->tx_off, m->tx_len - m->tx_off, MSG_NOSIGNAL);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -326,18 +336,12 @@ static void flush_tx(mbt_t *m)
     gw_io_modify(loop_of(m), &m->io, EPOLLIN);
 }
 
-static void send_batch(mbt_t *m)
+void mbt_send(mbt_t *m, const uint8_t *buf, size_t len, mbt_req_kind_t kind)
 {
-    const mb_batch_t *b = &m->plan.batches[m->batch];
-
-    m->req.tid = m->next_tid++;
-    m->req.unit = m->unit_id;
-    m->req.fc = mb_table_fc(b->table);
-    m->req.address = b->address;
-    m->req.quantity = b->count;
-    m->tx_len = (size_t)mb_encode_read(&m->req, m->tx, sizeof(m->tx));
+    m->tx_buf = buf;
+    m->tx_len = len;
     m->tx_off = 0;
-    m->sample_ts_ms = gw_clock_wall_ms();
+    m->req_kind = kind;
     set_state(m, MBT_WAITING);
     /* The response timeout is lazy: a timer still armed for an earlier
      * request's deadline stays, and on_state_timer() moves it on to this
@@ -349,20 +353,64 @@ static void send_batch(mbt_t *m)
     flush_tx(m);
 }
 
+static void send_batch(mbt_t *m)
+{
+    const mb_batch_t *b = &m->plan.batches[m->batch];
+    int n;
+
+    m->req.tid = m->next_tid++;
+    m->req.unit = m->unit_id;
+    m->req.fc = mb_table_fc(b->table);
+    m->req.address = b->address;
+    m->req.quantity = b->count;
+    n = mb_encode_read(&m->req, m->tx, sizeof(m->tx));
+    if (n < 0) { /* the plan made it: cannot happen */
+        gw_err("adapter '%s': cannot encode a read request: %s", gw_ctx_name(m->ctx),
+               gw_strerror(n));
+        abort();
+    }
+    m->sample_ts_ms = gw_clock_wall_ms();
+    mbt_send(m, m->tx, (size_t)n, MBT_REQ_POLL);
+}
+
 /* The current batch is answered (or given up): on to the next, or end the
  * cycle. */
 static void next_batch(mbt_t *m)
 {
-    set_state(m, MBT_READY); /* the response timer stays armed: see send_batch() */
-    if (++m->batch < m->plan.n_batches) {
-        send_batch(m);
+    m->batch++;
+    mbt_link_free(m);
+}
+
+/* Nothing on the wire (the response timer stays armed: see mbt_send()). A
+ * command goes first, then the polling cycle goes on, or a cycle that came
+ * due while a command held the link starts. */
+void mbt_link_free(mbt_t *m)
+{
+    set_state(m, MBT_READY);
+    if (mbt_write_next(m))
+        return;
+    if (m->in_cycle) {
+        if (m->batch < m->plan.n_batches)
+            send_batch(m);
+        else
+            cycle_ended(m);
         return;
     }
-    cycle_ended(m);
+    if (m->cycle_due && m->running) {
+        m->cycle_due = false;
+        if (gw_ctx_blocked(m->ctx))
+            park_tick(m);
+        else
+            start_cycle(m);
+    }
 }
 
 static void on_frame(mbt_t *m, const mb_response_t *resp)
 {
+    if (m->state == MBT_WAITING && m->req_kind != MBT_REQ_POLL) {
+        mbt_write_frame(m, resp);
+        return;
+    }
     int match = m->state == MBT_WAITING ? mb_match(&m->req, resp) : MB_MISMATCH_TID;
 
     if (match != MB_MATCH) {
@@ -471,6 +519,10 @@ static void on_state_timer(gw_timer_t *t, void *arg)
             break;
         }
         m->stats.timeouts++;
+        if (m->req_kind != MBT_REQ_POLL) {
+            mbt_write_timeout(m);
+            break;
+        }
         m->stats.reads_failed++;
         emit_batch_bad(m, m->batch, "timeout");
         if (m->once) { /* --test: a silent device is reported, not waited on */
@@ -564,6 +616,10 @@ static void on_tick(gw_timer_t *t, void *arg)
         gw_err("adapter '%s': tick during a cycle", gw_ctx_name(m->ctx));
         return; /* start_cycle() stopped it; cycle_ended() re-arms it */
     }
+    if (m->state == MBT_WAITING) { /* a command holds the link */
+        m->cycle_due = true;
+        return; /* mbt_link_free() starts the cycle */
+    }
     if (gw_ctx_blocked(m->ctx)) {
         m->stats.paced_ticks++;
         park_tick(m); /* this cycle is skipped, not queued */
@@ -638,6 +694,7 @@ static void mbt_stop(void *self)
     if (!m->running)
         return;
     once_failed(m, m->in_cycle ? m->batch : 0, "no answer within the test's time");
+    mbt_write_abort(m, "the adapter stopped");
     m->running = false;
     gw_timer_stop(loop_of(m), &m->tick);
     gw_timer_stop(loop_of(m), &m->state_timer);
@@ -678,6 +735,7 @@ static void mbt_destroy(void *self)
     if (!m)
         return;
     mb_plan_free(&m->plan);
+    mbt_write_free(m);
     free(m->points);
     free(m->device);
     free(m);
@@ -709,4 +767,6 @@ const adp_ops_t adp_modbus_tcp_ops = {
     .resume = mbt_resume,
     .stats = mbt_stats,
     .longest_wait_ms = mbt_longest_wait_ms,
+    .writable = mbt_writable,
+    .write = mbt_write,
 };

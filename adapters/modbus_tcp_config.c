@@ -17,7 +17,9 @@ static const char *const order_names[] = {"ABCD",     "CDAB",     "BADC",     "D
                                           "GHEFCDAB", "BADCFEHG", "HGFEDCBA", NULL};
 
 /* The enum index in table_names/type_names is the mb_*_t value. */
+static const char *const write_fns[] = {"auto", "single", "multiple", NULL};
 _Static_assert(MB_TABLE_COIL == 0 && MB_TABLE_INPUT == 3, "table order");
+_Static_assert(MBT_WRITE_AUTO == 0 && MBT_WRITE_MULTIPLE == 2, "write_fns[] order");
 _Static_assert(MB_TYPE_BOOL == 0 && MB_TYPE_STRING == 9, "type order");
 
 static int read_point_keys(mbt_point_t *pt, const cfg_node_t *item, cfg_error_t *err)
@@ -42,7 +44,8 @@ static int read_point_keys(mbt_point_t *pt, const cfg_node_t *item, cfg_error_t 
         (rc = cfg_get_double(item, "scale", -1e300, 1e300, 1.0, &p->scale, err)) ||
         (rc = cfg_get_double(item, "offset", -1e300, 1e300, 0.0, &p->offset, err)) ||
         (rc = cfg_get_string(item, "unit", NULL, &pt->unit, err)) ||
-        (rc = cfg_get_int(item, "qos", 0, 2, -1, &qos, err)))
+        (rc = cfg_get_int(item, "qos", 0, 2, -1, &qos, err)) ||
+        (rc = cfg_get_bool(item, "writable", false, &pt->writable, err)))
         return rc;
     p->address = (uint16_t)address;
     p->type = (mb_type_t)type;
@@ -78,6 +81,11 @@ static int check_point(const mbt_point_t *pt, const cfg_node_t *item, cfg_error_
                               pt->name);
     if ((uint32_t)p->address + mb_point_width(p) > 65536)
         return cfg_node_error(item, err, "point '%s' runs past address 65535", pt->name);
+    if (pt->writable && (p->table == MB_TABLE_INPUT || p->table == MB_TABLE_DISCRETE))
+        return cfg_node_error(cfg_get_node(item, "writable"), err,
+                              "point '%s': the %s table is read-only; only coil and holding "
+                              "points can be writable",
+                              pt->name, mb_table_name(p->table));
     return 0;
 }
 
@@ -146,9 +154,9 @@ static int plan_batches(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err)
 
 int mbt_read_config(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err)
 {
-    int64_t port, unit_id, max_regs, max_gap;
+    int64_t port, unit_id, max_regs, max_gap, max_pending;
     const cfg_node_t *n = cfg->node;
-    int rc;
+    int write_fn, rc;
 
     if ((rc = cfg_get_string(n, "host", NULL, &m->host, err)))
         return rc;
@@ -164,8 +172,12 @@ int mbt_read_config(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err)
         (rc = cfg_get_duration(n, "backoff_max", 1, 3600000, 30000, &m->backoff_max_ms, err)) ||
         (rc = cfg_get_int(n, "max_registers_per_request", 1, MB_MAX_REGISTERS, MB_MAX_REGISTERS,
                           &max_regs, err)) ||
-        (rc = cfg_get_int(n, "max_gap", 0, MB_MAX_REGISTERS, 0, &max_gap, err)))
+        (rc = cfg_get_int(n, "max_gap", 0, MB_MAX_REGISTERS, 0, &max_gap, err)) ||
+        (rc = cfg_get_enum(n, "write_function", write_fns, MBT_WRITE_AUTO, &write_fn, err)) ||
+        (rc = cfg_get_int(n, "max_pending_writes", 1, 1024, 16, &max_pending, err)))
         return rc;
+    m->write_fn = (mbt_write_fn_t)write_fn;
+    m->max_pending_writes = (unsigned)max_pending;
     m->port = (uint16_t)port;
     m->unit_id = (uint8_t)unit_id;
     m->max_registers = (uint16_t)max_regs;

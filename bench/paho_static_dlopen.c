@@ -46,6 +46,8 @@ static const struct {
     API(MQTTAsync_malloc),
     API(MQTTProperties_hasProperty),
     API(MQTTProperties_getNumericValue),
+    API(MQTTAsync_subscribeMany),
+    API(MQTTProperties_getProperty),
 #undef API
 };
 

@@ -1,8 +1,10 @@
 /*
  * The delivery keys of the configuration: MQTT protocol version, TLS to the
- * broker, and the disk spool of the outbox.
+ * broker, the disk spool of the outbox, and the commands that come back.
  */
 #include <string.h>
+
+#include "gateway/reading.h"
 
 #include "config/cfg_internal.h"
 #include "config/config.h"
@@ -14,6 +16,7 @@ static const char *const versions[] = {"3.1.1", "5", NULL};
 static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "verify", NULL};
 static const char *const spool_keys[] = {"dir", "max_bytes", "sync", "sync_interval", NULL};
 static const char *const syncs[] = {"always", "interval", "never", NULL};
+static const char *const commands_keys[] = {"topic", "accept_retained", "max_age", NULL};
 _Static_assert(GW_SPOOL_SYNC_ALWAYS == 0 && GW_SPOOL_SYNC_NEVER == 2, "syncs[] order");
 
 /* A nested mapping such as mqtt.tls: NULL when absent, else checked to be a
@@ -78,5 +81,50 @@ int cfg_load_spool(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err)
     cfg->outbox.spool.sync = sync;
     if (!cfg->outbox.spool.dir[0])
         return cfg_node_error(sp, err, "outbox.spool: dir must not be empty");
+    return 0;
+}
+
+/* A command topic template: the reading-topic placeholders, and {topic}
+ * for the point's own reading topic. */
+static const char *command_topic_check(const char *tmpl)
+{
+    char copy[512];
+    size_t o = 0;
+
+    for (const char *p = tmpl; *p && o + 16 < sizeof(copy); p++) {
+        if (strncmp(p, "{topic}", 7) == 0) {
+            memcpy(copy + o, "t", 1);
+            o += 1;
+            p += 6;
+        } else {
+            copy[o++] = *p;
+        }
+    }
+    copy[o] = '\0';
+    if (strlen(tmpl) + 16 >= sizeof(copy))
+        return "too long";
+    return gw_topic_check(copy);
+}
+
+int cfg_load_commands(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err)
+{
+    const cfg_node_t *sec;
+    const char *problem;
+    int rc;
+
+    if ((rc = subsection(root, "commands", "commands", commands_keys, &sec, err)) < 0)
+        return rc;
+    if ((rc = cfg_get_string(sec, "topic", "{topic}/set", &cfg->commands.topic, err)) < 0 ||
+        (rc = cfg_get_bool(sec, "accept_retained", false, &cfg->commands.accept_retained, err)) <
+            0 ||
+        (rc = cfg_get_duration(sec, "max_age", 0, 7 * 86400 * 1000ull, 0, &cfg->commands.max_age_ms,
+                               err)) < 0)
+        return rc;
+    if ((problem = command_topic_check(cfg->commands.topic)) != NULL) {
+        char buf[CFG_SHOW_CAP];
+
+        return cfg_node_error(cfg_get_node(sec, "topic"), err, "commands.topic %s is invalid: %s",
+                              cfg_describe(cfg_get_node(sec, "topic"), buf), problem);
+    }
     return 0;
 }

@@ -97,5 +97,7 @@ bool cfg_find_dup(cfg_dup_item_t *items, size_t n, size_t *dup, size_t *first);
  * NULL), and outbox.spool (sec: the outbox section or NULL). */
 int cfg_load_mqtt_extra(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err);
 int cfg_load_spool(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err);
+/* The top-level `commands` section (write-back): cfg_delivery.c. */
+int cfg_load_commands(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err);
 
 #endif

@@ -50,7 +50,7 @@ typedef struct {
     char *client_id; /* mqtt.client_id when derived from gateway.id */
 } cfg_impl_t;
 
-static const char *const top_keys[] = {"gateway", "mqtt", "outbox", "adapters", NULL};
+static const char *const top_keys[] = {"gateway", "mqtt", "outbox", "commands", "adapters", NULL};
 static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout", "stats_interval",
                                            NULL};
 static const char *const mqtt_keys[] = {
@@ -452,6 +452,8 @@ static int load_common(cfg_impl_t *c, cfg_error_t *err)
     if ((rc = load_mqtt(c, root, err)) < 0)
         return rc;
     if ((rc = load_outbox(&c->pub, root, err)) < 0)
+        return rc;
+    if ((rc = cfg_load_commands(&c->pub, root, err)) < 0)
         return rc;
     return load_adapters(&c->pub, root, err);
 }

@@ -85,6 +85,11 @@ typedef struct {
             uint64_t sync_interval_ms;
         } spool;
     } outbox;
+    struct {
+        const char *topic;    /* template of a writable point's command topic */
+        bool accept_retained; /* act on retained commands (default: ignore them) */
+        uint64_t max_age_ms;  /* refuse commands whose "ts" is older; 0: no limit */
+    } commands;
     cfg_adapter_t *adapters;
     size_t n_adapters;
     const char *path; /* the file name used in messages */

@@ -34,6 +34,8 @@ const char *gw_strerror(int err)
         return "Modbus: function mismatch";
     case GW_EMB_COUNT:
         return "Modbus: byte count mismatch";
+    case GW_EMB_ECHO:
+        return "Modbus: write echo mismatch";
     default:
         return strerror(err);
     }

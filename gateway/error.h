@@ -34,6 +34,7 @@ enum {
     GW_EMB_UNIT,                      /* response from another unit */
     GW_EMB_FC,                        /* response to another function */
     GW_EMB_COUNT,                     /* response byte count does not fit the quantity */
+    GW_EMB_ECHO,                      /* write response echoes another address or value */
 };
 
 /* Returns a static, human-readable description of a negative (or positive)

@@ -15,6 +15,7 @@
 
 #include "adapters/adapter.h"
 #include "gateway/clock.h"
+#include "gateway/commands.h"
 #include "gateway/error.h"
 #include "gateway/gateway_int.h"
 #include "gateway/log.h"
@@ -207,7 +208,7 @@ int gw_gateway_new(cfg_t *cfg, bool check_only, gw_gateway_t **out, cfg_error_t 
     gw_timer_init(&gw->status_timer, gw_status_due, gw);
     gw_timer_init(&gw->repub_timer, gw_replace_publisher, gw);
     gw->ctxs = calloc(cfg->n_adapters, sizeof(*gw->ctxs));
-    if (!gw->ctxs)
+    if (!gw->ctxs || !(gw->cmds = gw_cmds_new(gw)))
         goto fail;
     for (size_t i = 0; i < cfg->n_adapters; i++, gw->n_ctxs++)
         if ((rc = gw_ctx_create(gw, gw->gen, i, &gw->ctxs[i], err)) != 0)
@@ -264,6 +265,9 @@ static int start_all(gw_gateway_t *gw)
     gw_outbox_on_unblock(gw->ob, unblocked, gw);
     if (!(gw->pub = gw_pub_new(gw->loop, gw->ob, &po)))
         return -errno;
+    if ((rc = gw_cmds_route(gw->cmds, gw->ctxs, gw->n_ctxs)) != 0 ||
+        (rc = gw_cmds_subscribe(gw->cmds, gw->pub)) != 0)
+        return rc;
     gw_loop_on_signal(gw->loop, on_signal, gw);
     gw_loop_on_tick(gw->loop, on_tick, gw);
     if ((rc = gw_pub_start(gw->pub)) != 0)
@@ -314,6 +318,7 @@ void gw_gateway_free(gw_gateway_t *gw)
         gw_timer_stop(gw->loop, &gw->repub_timer);
         gw_notify_fini(gw->loop);
     }
+    gw_cmds_free(gw->cmds); /* after the adapters, which answer what they held */
     gw_pub_free(gw->next_pub);
     gw_pub_free(gw->pub);
     gw_store_close(gw->store);

@@ -72,6 +72,7 @@ struct gw_gateway {
     uint64_t paced_times;
     gw_store_stats_t final;
     struct gw_probe *probe;       /* --test (probe.c): readings go there, not out */
+    struct gw_cmds *cmds;         /* write-back (commands.c) */
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
 

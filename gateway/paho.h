@@ -33,6 +33,9 @@ typedef struct {
     void (*free)(void *ptr);
     void *(*malloc)(size_t size);
     const char *(*reasonCode_toString)(enum MQTTReasonCodes value);
+    int (*subscribeMany)(MQTTAsync handle, int count, char *const *topic, const int *qos,
+                         MQTTAsync_responseOptions *response);
+    MQTTProperty *(*getProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);
     /* Optional (NULL when the library lacks them): */
     int (*hasProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);
     int (*getNumericValue)(MQTTProperties *props, enum MQTTPropertyCodes code);

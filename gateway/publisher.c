@@ -296,6 +296,29 @@ static void handle_connected(gw_pub_t *pub, int receive_max)
     set_state(pub, PUB_CONNECTED);
     gw_info("mqtt: connected to %s as %s", pub->opts.uri, pub->opts.client_id);
     publish_status(pub, "online", SEND_ONLINE);
+    pr_subscribe(pub); /* clean sessions: again on every connection */
+}
+
+static void handle_subscribed(gw_pub_t *pub, const pub_event_t *e)
+{
+    size_t n = pub->n_sub_topics;
+
+    if (e->type == EV_SUBSCRIBE_FAILED) {
+        pub->stats.subscribe_fails += n;
+        gw_warn("mqtt: subscribing to %zu command topic%s failed: %s", n, n == 1 ? "" : "s",
+                e->text[0] ? e->text : "no reason given");
+        return;
+    }
+    pub->stats.subscribes += n - (size_t)e->code;
+    pub->stats.subscribe_fails += (size_t)e->code;
+    if (e->code == 0) {
+        gw_info("mqtt: subscribed to %zu command topic%s", n, n == 1 ? "" : "s");
+        return;
+    }
+    long first = strtol(e->text, NULL, 10);
+
+    gw_warn("mqtt: the broker refused %d of %zu command topics, first '%s' (not authorized?)",
+            e->code, n, first >= 0 && (size_t)first < n ? pub->sub_topics[first] : "?");
 }
 
 static void apply(gw_pub_t *pub, const pub_event_t *e)
@@ -319,6 +342,10 @@ static void apply(gw_pub_t *pub, const pub_event_t *e)
     case EV_REJECTED:
         handle_sent(pub, e);
         break;
+    case EV_SUBSCRIBED:
+    case EV_SUBSCRIBE_FAILED:
+        handle_subscribed(pub, e);
+        break;
     case EV_DISCONNECTED:
         if (pub->state == PUB_DISCONNECTING)
             finish_stop(pub);
@@ -338,6 +365,7 @@ static void drain_events(gw_loop_t *loop, void *arg)
     for (size_t i = 0; i < n; i++)
         apply(pub, &batch[i]);
     pr_events_done(pub, batch, cap);
+    pr_inbound_deliver(pub);
 }
 
 void gw_pub_flush(gw_pub_t *pub)
@@ -504,6 +532,8 @@ void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out)
     *out = pub->stats;
     out->sent = atomic_load(&pub->sent);
     out->paho_heap = gw_paho_heap_bytes();
+    out->received = atomic_load(&pub->received);
+    out->inbound_dropped = atomic_load(&pub->inbound_dropped);
 }
 
 void gw_pub_free(gw_pub_t *pub)

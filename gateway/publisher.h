@@ -42,13 +42,45 @@ typedef struct {
     bool verify;              /* server certificate and host name */
 } gw_pub_opts_t;
 
+/* Payloads longer than this are not kept: the message arrives marked
+ * too_big, without its payload. */
+#define GW_INBOUND_PAYLOAD_MAX (64u * 1024u)
+
+/* Messages received and not yet handed to the loop; more are dropped and
+ * counted (inbound_dropped). */
+#define GW_INBOUND_QUEUE_MAX 1024u
+
+/* A message that arrived on one of the subscribed topics, as the loop sees
+ * it; valid during the on_message call only. */
 typedef struct {
-    uint64_t connects;      /* successful connections */
-    uint64_t connect_fails; /* failed attempts */
-    uint64_t lost;          /* connections lost */
-    uint64_t sent;          /* messages handed to the client library */
-    uint64_t renewed;       /* reconnects that needed a new Paho client */
-    int64_t paho_heap;      /* bytes Paho's own heap holds, -1: not tracked */
+    const char *topic;
+    const char *payload; /* NUL-terminated; NULL when too_big */
+    size_t payload_len;
+    bool too_big;
+    int qos;
+    bool retained;
+    bool dup;
+    uint64_t received_ms; /* gw_clock_now_ms() when Paho handed it over */
+    /* MQTT 5 only (else NULL / 0 / -1): */
+    const char *response_topic;
+    const uint8_t *correlation;
+    size_t correlation_len;
+    int64_t expiry_s; /* message expiry interval left, -1: none */
+} gw_inbound_t;
+
+typedef void (*gw_inbound_cb)(void *arg, const gw_inbound_t *m);
+
+typedef struct {
+    uint64_t connects;        /* successful connections */
+    uint64_t connect_fails;   /* failed attempts */
+    uint64_t lost;            /* connections lost */
+    uint64_t sent;            /* messages handed to the client library */
+    uint64_t renewed;         /* reconnects that needed a new Paho client */
+    int64_t paho_heap;        /* bytes Paho's own heap holds, -1: not tracked */
+    uint64_t received;        /* messages that arrived on subscribed topics */
+    uint64_t inbound_dropped; /* ... dropped: the queue to the loop was full */
+    uint64_t subscribes;      /* subscriptions the broker granted */
+    uint64_t subscribe_fails; /* ... and refused (or that failed) */
 } gw_pub_stats_t;
 
 typedef struct gw_pub gw_pub_t;
@@ -84,6 +116,17 @@ void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), vo
  * stale and ignored. After this the caller may free any message. Returns how
  * many went back. */
 size_t gw_pub_take_back(gw_pub_t *pub);
+
+/*
+ * Subscribes to `topics` (exact names or filters, QoS 2, so a command is
+ * delivered once per connection) on every connection, and hands each
+ * message that arrives on them to on_message, on the loop thread, in
+ * arrival order. Once, before gw_pub_start() (a reload makes a new
+ * publisher): Paho's threads read the set. The topics are copied. 0,
+ * -EALREADY or -ENOMEM.
+ */
+int gw_pub_subscribe(gw_pub_t *pub, const char *const *topics, size_t n, gw_inbound_cb on_message,
+                     void *arg);
 
 void gw_pub_stats(const gw_pub_t *pub, gw_pub_stats_t *out);
 

@@ -62,7 +62,9 @@ typedef enum {
     EV_SENT,
     EV_SEND_FAILED,
     EV_DISCONNECTED,
-    EV_REJECTED, /* Paho refused a message outright (sendMessage's return) */
+    EV_REJECTED,   /* Paho refused a message outright (sendMessage's return) */
+    EV_SUBSCRIBED, /* code: topics refused (0: all granted); text: the first refused */
+    EV_SUBSCRIBE_FAILED,
 } ev_type_t;
 
 typedef struct {
@@ -107,6 +109,10 @@ struct gw_pub {
     gw_pub_stats_t stats;
     pub_event_t *spare; /* the loop thread's event array, swapped with events */
     size_t cap_spare;
+    char **sub_topics; /* gw_pub_subscribe()'s, one block */
+    size_t n_sub_topics;
+    gw_inbound_cb on_message;
+    void *on_message_arg;
 
     /* Shared with Paho's threads: see pubring.c for who may do what. */
     MQTTAsync client; /* written by the loop under ring_lock only */
@@ -128,8 +134,13 @@ struct gw_pub {
     pthread_mutex_t ring_lock; /* the ring, ring_on, and `client` */
     gw_msg_t **ring;
     size_t ring_cap, ring_head, ring_len;
-    bool ring_on;              /* connected and not paused: sends allowed */
-    atomic_uint_fast64_t sent; /* stats.sent, counted on whichever thread */
+    bool ring_on;                                /* connected and not paused: sends allowed */
+    atomic_uint_fast64_t sent;                   /* stats.sent, counted on whichever thread */
+    struct pub_inbound *inbound, **inbound_tail; /* under lock: arrived, for the loop */
+    size_t n_inbound;
+    bool inbound_on;                      /* under lock: a subscriber wants messages */
+    atomic_uint_fast64_t received;        /* stats.received */
+    atomic_uint_fast64_t inbound_dropped; /* stats.inbound_dropped */
 };
 
 /* --- pubring.c ----------------------------------------------------------- */
@@ -182,6 +193,15 @@ void pr_post(gw_pub_t *pub, ev_type_t type, int code, const char *text);
 void pr_send_callbacks(const gw_pub_t *pub, MQTTAsync_responseOptions *ro);
 void pr_connect_callbacks(const gw_pub_t *pub, MQTTAsync_connectOptions *co);
 void pr_disconnect_callbacks(const gw_pub_t *pub, MQTTAsync_disconnectOptions *dopt);
+
+/* --- pubin.c: messages that come in --------------------------------------- */
+
+/* Loop thread: subscribes the current client to the topic set. */
+void pr_subscribe(gw_pub_t *pub);
+/* Loop thread: hands what arrived to on_message, in order. */
+void pr_inbound_deliver(gw_pub_t *pub);
+/* Loop thread: frees what arrived and was not delivered. */
+void pr_inbound_fini(gw_pub_t *pub);
 
 /* For MQTTAsync_setCallbacks() and the TLS options. */
 void pr_on_lost(void *context, char *cause);

@@ -58,6 +58,7 @@ int pr_init(gw_pub_t *pub, size_t window)
 {
     pthread_mutex_init(&pub->lock, NULL);
     pthread_mutex_init(&pub->ring_lock, NULL);
+    pub->inbound_tail = &pub->inbound;
     pub->ring_cap = window ? window : 1;
     pub->window = pub->ring_cap;
     pub->ring = calloc(pub->ring_cap, sizeof(*pub->ring));
@@ -76,6 +77,7 @@ int pr_init(gw_pub_t *pub, size_t window)
 
 void pr_fini(gw_pub_t *pub)
 {
+    pr_inbound_fini(pub);
     pthread_mutex_destroy(&pub->lock);
     pthread_mutex_destroy(&pub->ring_lock);
     free(pub->ring);
@@ -449,16 +451,6 @@ static void on_connect_fail(void *context, MQTTAsync_failureData *resp)
 void pr_on_lost(void *context, char *cause)
 {
     pr_post(context, EV_LOST, 0, cause ? cause : "connection closed");
-}
-
-int pr_on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m)
-{
-    gw_pub_t *pub = context;
-
-    (void)topic_len;
-    pub->api->freeMessage(&m);
-    pub->api->free(topic);
-    return 1;
 }
 
 /* MQTT 5 variants: the same events, with the broker's reason code. */

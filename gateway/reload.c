@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gateway/clock.h"
+#include "gateway/commands.h"
 #include "gateway/error.h"
 #include "gateway/gateway_int.h"
 #include "gateway/log.h"
@@ -218,7 +219,10 @@ void gw_gateway_reload(gw_gateway_t *gw)
         rc = gw_read_password(cfg, &password);
         prepared = true;
     }
-    reconnect = rc == 0 && mqtt_changed(gw->cfg, cfg, gw->password, password);
+    /* A new set of command topics needs a new subscription: a publisher of
+     * its own, as for new MQTT settings. */
+    reconnect = rc == 0 && (mqtt_changed(gw->cfg, cfg, gw->password, password) ||
+                            gw_cmds_differ(gw->cmds, fresh, cfg->n_adapters));
     if (reconnect && (rc = prepare_publisher(gw, cfg, password, &next)) != 0)
         snprintf(err.text, sizeof(err.text), "cannot use the new MQTT settings (%s): %s",
                  cfg->mqtt.uri, gw_strerror(rc));
@@ -235,6 +239,10 @@ void gw_gateway_reload(gw_gateway_t *gw)
     }
     warn_restart_only(gw->cfg, cfg);
     commit(gw, fresh, cfg->n_adapters);
+    if (gw_cmds_route(gw->cmds, gw->ctxs, gw->n_ctxs) != 0)
+        gw_err("reload: out of memory routing commands; commands are not taken");
+    if (next && gw_cmds_subscribe(gw->cmds, next) != 0)
+        gw_err("reload: out of memory subscribing to the command topics");
     gw_gen_unref(gw->gen); /* no longer current; kept adapters hold it */
     gw->gen = gen;
     gw->cfg = cfg;

@@ -35,6 +35,7 @@ void gw_stats_due(gw_timer_t *t, void *arg)
     char topic[TOPIC_MAX];
     gw_store_stats_t st;
     gw_pub_stats_t ps;
+    gw_cmds_stats_t cs;
     size_t cap = 1024 + gw->n_ctxs * 160;
     char *json = malloc(cap);
 
@@ -51,8 +52,9 @@ void gw_stats_due(gw_timer_t *t, void *arg)
     }
     gw_store_stats(gw->store, &st);
     gw_pub_stats(gw->pub, &ps);
+    gw_cmds_stats(gw->cmds, &cs);
     snprintf(topic, sizeof(topic), "sensorbridge/%s/stats", gw->cfg->gateway.id);
-    if (gw_stats_json(&st, &ps, as, gw->n_ctxs, json, cap) > 0)
+    if (gw_stats_json(&st, &ps, &cs, as, gw->n_ctxs, json, cap) > 0)
         gw_pub_publish(gw->pub, topic, json, 0, false);
 out:
     free(as);

@@ -107,7 +107,7 @@ static void add_loop(out_t *o, gw_loop_t *loop)
         gw_loop_timer_count(loop));
 }
 
-int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
+int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps, const gw_cmds_stats_t *cs,
                   const gw_adapter_stats_t *adapters, size_t n_adapters, char *buf, size_t cap)
 {
     out_t o = {buf, cap, 0, cap == 0};
@@ -135,6 +135,10 @@ int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
         add(&o, ",\"paho_heap\":%" PRId64 "}", ps->paho_heap);
     else
         add(&o, ",\"paho_heap\":null}");
+    add(&o,
+        ",\"commands\":{\"received\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"ok\":%" PRIu64
+        ",\"failed\":%" PRIu64 ",\"refused\":%" PRIu64 "}",
+        ps->received, ps->inbound_dropped, cs->ok, cs->failed, cs->refused);
     add_loop(&o, gw_loop_current());
     add(&o, ",\"adapters\":{");
     for (size_t i = 0; i < n_adapters; i++) {

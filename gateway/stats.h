@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/commands.h"
 #include "gateway/publisher.h"
 #include "gateway/store.h"
 
@@ -30,7 +31,7 @@ int gw_stats_summary(const gw_store_stats_t *st, const gw_pub_stats_t *ps, char 
  * "timers_fired":..,"wakeups":..,"timers":..}|null,"adapters":{"NAME":{"reads_ok":..,
  * "reads_failed":..,"reconnects":..},...}}. "loop" is the loop running on the calling
  * thread (gw_loop_current()), null when none is. Returns the length or -ENOSPC. */
-int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps,
+int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps, const gw_cmds_stats_t *cs,
                   const gw_adapter_stats_t *adapters, size_t n_adapters, char *buf, size_t cap);
 
 #endif

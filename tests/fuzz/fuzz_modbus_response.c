@@ -1,6 +1,7 @@
 /*
- * libFuzzer target for the Modbus TCP response decoder (and, in passing, the
- * request decoder a server uses).
+ * libFuzzer target for the Modbus TCP response decoder, read and write
+ * responses alike (and, in passing, the read and write request decoders a
+ * server uses).
  *
  * Input: the first byte picks how the rest of the input is cut into reads;
  * the rest is the byte stream from a device. The stream is decoded three
@@ -62,6 +63,39 @@ static void check_accessors(const mb_response_t *r)
         CHECK(mb_bit(r, i) == (i / 8 < r->data_len ? (r->data[i / 8] >> (i % 8)) & 1 : 0));
 }
 
+static bool is_write(uint8_t fc)
+{
+    return fc == MB_FC_WRITE_SINGLE_COIL || fc == MB_FC_WRITE_SINGLE_REGISTER ||
+           fc == MB_FC_WRITE_MULTIPLE_COILS || fc == MB_FC_WRITE_MULTIPLE_REGISTERS;
+}
+
+/* A write response: the request it echoes matches, another address does not,
+ * and the server side encodes the same 12 bytes from it. */
+static void check_write_answer(const mb_decoder_t *d, const mb_response_t *r)
+{
+    uint16_t reg = r->value;
+    bool bit = r->value == 0xFF00;
+    bool multi = r->fc == MB_FC_WRITE_MULTIPLE_COILS || r->fc == MB_FC_WRITE_MULTIPLE_REGISTERS;
+    mb_write_t w = {r->tid, r->unit, r->fc, r->address, multi ? r->value : 1, &reg, &bit};
+    unsigned max = r->fc == MB_FC_WRITE_MULTIPLE_COILS ? MB_MAX_WRITE_BITS : MB_MAX_WRITE_REGISTERS;
+    bool valid = r->fc == MB_FC_WRITE_SINGLE_COIL ? r->value == 0xFF00 || r->value == 0
+                 : multi ? r->value >= 1 && r->value <= max && r->address + r->value <= 65536
+                         : true;
+    uint8_t out[MB_WRITE_RESP_LEN];
+
+    CHECK(mb_match_write(&w, r) ==
+          (r->fc == MB_FC_WRITE_SINGLE_COIL && !valid ? MB_MISMATCH_ECHO : MB_MATCH));
+    if (valid) {
+        CHECK(mb_encode_write_response(&w, out, sizeof(out) - 1) == -ENOSPC);
+        CHECK(mb_encode_write_response(&w, out, sizeof(out)) == MB_WRITE_RESP_LEN);
+        CHECK(memcmp(out, d->buf, MB_WRITE_RESP_LEN) == 0);
+    } else if (multi) { /* a quantity no request could have */
+        CHECK(mb_encode_write_response(&w, out, sizeof(out)) == -EINVAL);
+    }
+    w.address++;
+    CHECK(mb_match_write(&w, r) == MB_MISMATCH_ECHO);
+}
+
 /* A request this frame answers must match, and the server side must encode
  * the same frame again from what the client side decoded. */
 static void check_answer(const mb_decoder_t *d, const mb_response_t *r, uint8_t seed)
@@ -71,9 +105,15 @@ static void check_answer(const mb_decoder_t *d, const mb_response_t *r, uint8_t 
     uint16_t regs[MB_MAX_ADU / 2];
     uint8_t out[MB_MAX_ADU], last;
 
+    if (is_write(r->fc) && !r->exception) {
+        check_write_answer(d, r);
+        return;
+    }
     if (r->exception) {
+        mb_write_t w = {r->tid, r->unit, r->fc, 0, 1, regs, NULL};
+
         req.quantity = 1;
-        CHECK(mb_match(&req, r) == MB_MATCH);
+        CHECK((is_write(r->fc) ? mb_match_write(&w, r) : mb_match(&req, r)) == MB_MATCH);
         CHECK(mb_encode_exception(&req, r->exception_code, out, 8) == -ENOSPC);
         CHECK(mb_encode_exception(&req, r->exception_code, out, sizeof(out)) == 9);
         CHECK(memcmp(out, d->buf, 9) == 0);
@@ -105,12 +145,17 @@ static void check_frame(const mb_decoder_t *d, const mb_response_t *r, uint8_t s
     CHECK(d->have >= 9 && d->have <= MB_MAX_ADU && d->have == 6u + be16(d->buf + 4));
     CHECK(be16(d->buf + 2) == 0);
     CHECK(r->tid == be16(d->buf) && r->unit == d->buf[6]);
-    CHECK(r->fc >= MB_FC_READ_COILS && r->fc <= MB_FC_READ_INPUT_REGISTERS);
+    CHECK((r->fc >= MB_FC_READ_COILS && r->fc <= MB_FC_READ_INPUT_REGISTERS) || is_write(r->fc));
     CHECK(d->buf[7] == (r->exception ? (0x80 | r->fc) : r->fc));
     if (r->exception) {
         CHECK(d->have == 9 && r->exception_code == d->buf[8]);
+        CHECK(r->data == NULL && r->data_len == 0 && r->address == 0 && r->value == 0);
+    } else if (is_write(r->fc)) {
+        CHECK(d->have == MB_WRITE_RESP_LEN && r->exception_code == 0);
         CHECK(r->data == NULL && r->data_len == 0);
+        CHECK(r->address == be16(d->buf + 8) && r->value == be16(d->buf + 10));
     } else {
+        CHECK(r->address == 0 && r->value == 0);
         CHECK(r->exception_code == 0 && r->data == d->buf + 9);
         CHECK(r->data_len == d->buf[8] && 9 + r->data_len == d->have);
         CHECK(r->data + r->data_len <= d->buf + sizeof(d->buf));
@@ -211,6 +256,43 @@ static void run_pass(const uint8_t *p, size_t n, uint8_t seed, int split, pass_l
     log->tail = !log->first_error && rc == MB_NEED_MORE ? d.have : 0;
 }
 
+/* The same bytes as a write request: whatever the server side accepts, the
+ * client side encodes back to the same bytes (but for the unused high bits of
+ * FC 15's last byte, sent as 0); an error is reported again for any longer
+ * prefix of the frame. */
+static void check_write_request(const uint8_t *p, size_t n)
+{
+    static mb_write_values_t vals;
+    uint8_t out[MB_MAX_ADU];
+    mb_write_t w;
+    int rc = mb_decode_write_request(p, n, &w, &vals);
+
+    if (rc > 0) {
+        size_t len = (size_t)rc;
+        uint8_t last = p[len - 1];
+
+        CHECK(len <= n && len == 6u + be16(p + 4) && len <= MB_MAX_ADU);
+        CHECK(mb_encode_write(&w, out, len - 1) == -ENOSPC);
+        CHECK(mb_encode_write(&w, out, sizeof(out)) == rc);
+        if (w.fc == MB_FC_WRITE_MULTIPLE_COILS && w.quantity % 8)
+            last &= (uint8_t)((1u << (w.quantity % 8)) - 1);
+        CHECK(memcmp(out, p, len - 1) == 0 && out[len - 1] == last);
+        CHECK(mb_encode_write_response(&w, out, sizeof(out)) == MB_WRITE_RESP_LEN);
+    } else if (rc == 0) {
+        CHECK(n <= MB_MBAP_LEN || n < 6u + be16(p + 4));
+    } else {
+        CHECK(rc == MB_EPROTOCOL || rc == MB_ELENGTH || rc == MB_EBYTECOUNT || rc == MB_EFUNCTION ||
+              rc == MB_EQUANTITY);
+        if (n < MB_MAX_ADU && n > 0) {
+            uint8_t longer[MB_MAX_ADU + 1];
+
+            memcpy(longer, p, n);
+            longer[n] = 0x5A;
+            CHECK(mb_decode_write_request(longer, n + 1, &w, &vals) == rc);
+        }
+    }
+}
+
 /* A server reading the same bytes as a request: whatever it accepts, the
  * client side encodes back to the same 12 bytes. */
 static void check_request(const uint8_t *p, size_t n)
@@ -245,5 +327,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(logs[split].tail == logs[0].tail);
     }
     check_request(data + 1, size - 1);
+    check_write_request(data + 1, size - 1);
     return 0;
 }

@@ -24,7 +24,7 @@ adapters:
 """
 
 KEYS = ["produced", "recovered", "delivered", "resent", "dropped", "queued", "in_flight", "spool",
-        "mqtt", "loop", "adapters"]
+        "mqtt", "commands", "loop", "adapters"]
 LOOP_KEYS = ["ms", "iterations", "io_events", "timers_fired", "wakeups", "timers"]
 
 

@@ -117,6 +117,7 @@ static const uint8_t DISCRETE[] = {0, 1, 1, 0, 1, 0, 0, 1};
 typedef struct {
     uint16_t addr;
     uint8_t code;
+    bool write; /* --write-exception: for writes, else for reads */
 } rule_t;
 
 typedef struct {
@@ -128,6 +129,8 @@ typedef struct {
     bool blackhole;
     bool split;
     bool verbose;
+    bool silent_writes;
+    const char *record; /* file: every request's PDU in hex, a line each */
     rule_t rules[MAX_RULES];
     size_t n_rules;
 } opts_t;
@@ -142,6 +145,7 @@ typedef struct {
     modbus_t *ctx;
     modbus_mapping_t *map;
     int listen_fd;
+    FILE *record;
     int pair[2]; /* captures modbus_reply()'s output for --split */
     client_t clients[MAX_CLIENTS];
     long connections;
@@ -159,7 +163,8 @@ static void usage(FILE *f)
 {
     fputs("usage: modbus_server [--port N] [--unit N] [--delay-ms N] [--blackhole]\n"
           "                     [--close-after N] [--exception ADDR:CODE]... [--split]\n"
-          "                     [--max-requests N] [--verbose]\n"
+          "                     [--max-requests N] [--verbose] [--silent-writes]\n"
+          "                     [--record FILE] [--write-exception ADDR:CODE]...\n"
           "Prints 'PORT <n>' on stdout once listening on 127.0.0.1.\n",
           f);
 }
@@ -178,7 +183,7 @@ static int parse_long(const char *s, long min, long max, long *out)
 }
 
 /* "ADDR:CODE": ADDR 0..65535, CODE 1..11 (the codes libmodbus can send). */
-static int parse_rule(opts_t *o, const char *s)
+static int parse_rule(opts_t *o, const char *s, bool write)
 {
     char buf[32];
     long addr, code;
@@ -197,6 +202,7 @@ static int parse_rule(opts_t *o, const char *s)
     }
     o->rules[o->n_rules].addr = (uint16_t)addr;
     o->rules[o->n_rules].code = (uint8_t)code;
+    o->rules[o->n_rules].write = write;
     o->n_rules++;
     return 0;
 }
@@ -210,9 +216,12 @@ static int parse_args(int argc, char **argv, opts_t *o)
         {"blackhole", no_argument, NULL, 'b'},
         {"close-after", required_argument, NULL, 'c'},
         {"exception", required_argument, NULL, 'e'},
+        {"write-exception", required_argument, NULL, 'E'},
         {"split", no_argument, NULL, 's'},
         {"max-requests", required_argument, NULL, 'm'},
         {"verbose", no_argument, NULL, 'v'},
+        {"silent-writes", no_argument, NULL, 'W'},
+        {"record", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -237,13 +246,22 @@ static int parse_args(int argc, char **argv, opts_t *o)
             rc = parse_long(optarg, 1, LONG_MAX, &o->max_requests);
             break;
         case 'e':
-            rc = parse_rule(o, optarg);
+            rc = parse_rule(o, optarg, false);
+            break;
+        case 'E':
+            rc = parse_rule(o, optarg, true);
             break;
         case 'b':
             o->blackhole = true;
             break;
         case 's':
             o->split = true;
+            break;
+        case 'W':
+            o->silent_writes = true;
+            break;
+        case 'R':
+            o->record = optarg;
             break;
         case 'v':
             o->verbose = true;
@@ -282,16 +300,26 @@ static void load_image(modbus_mapping_t *map)
     memcpy(map->tab_input_bits, DISCRETE, sizeof(DISCRETE));
 }
 
-/* The exception code a read request (its PDU) must get, or 0. */
+/* The exception code a request (its PDU) must get, or 0: reads by
+ * --exception, writes by --write-exception, for any address they touch. */
 static int exception_for(const opts_t *o, const uint8_t *pdu, int len)
 {
-    if (len < 5 || pdu[0] < MODBUS_FC_READ_COILS || pdu[0] > MODBUS_FC_READ_INPUT_REGISTERS) {
+    bool write =
+        pdu[0] == MODBUS_FC_WRITE_SINGLE_COIL || pdu[0] == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+        pdu[0] == MODBUS_FC_WRITE_MULTIPLE_COILS || pdu[0] == MODBUS_FC_WRITE_MULTIPLE_REGISTERS;
+
+    if (len < 5 ||
+        (!write && (pdu[0] < MODBUS_FC_READ_COILS || pdu[0] > MODBUS_FC_READ_INPUT_REGISTERS))) {
         return 0;
     }
     long addr = (long)(pdu[1] << 8 | pdu[2]);
     long count = (long)(pdu[3] << 8 | pdu[4]);
+    if (pdu[0] == MODBUS_FC_WRITE_SINGLE_COIL || pdu[0] == MODBUS_FC_WRITE_SINGLE_REGISTER) {
+        count = 1;
+    }
     for (size_t i = 0; i < o->n_rules; i++) {
-        if (o->rules[i].addr >= addr && o->rules[i].addr < addr + count) {
+        if (o->rules[i].write == write && o->rules[i].addr >= addr &&
+            o->rules[i].addr < addr + count) {
             return o->rules[i].code;
         }
     }
@@ -351,6 +379,16 @@ static int answer(server_t *s, int fd, const uint8_t *req, int len)
     }
     if (s->opt.verbose) {
         fprintf(stderr, "modbus_server: fd %d unit %d fc %d: %s\n", fd, unit, req[hl], what);
+    }
+    if (s->record) { /* the PDU as the test reads it: "06 00 64 41 ac" */
+        for (int i = hl; i < len; i++) {
+            fprintf(s->record, "%s%02x", i > hl ? " " : "", req[i]);
+        }
+        fputc('\n', s->record);
+        fflush(s->record);
+    }
+    if (s->opt.silent_writes && (req[hl] == 5 || req[hl] == 6 || req[hl] == 15 || req[hl] == 16)) {
+        return 0; /* --silent-writes: reads are answered, writes never */
     }
     if (s->opt.blackhole || (s->opt.unit >= 0 && unit != s->opt.unit)) {
         return 0;
@@ -516,6 +554,9 @@ static void shutdown_server(server_t *s)
         }
     }
     modbus_mapping_free(s->map);
+    if (s->record) {
+        fclose(s->record);
+    }
     if (s->ctx != NULL) {
         modbus_free(s->ctx);
     }
@@ -553,6 +594,10 @@ int main(int argc, char **argv)
     }
     if (parse_args(argc, argv, &s.opt) < 0) {
         usage(stderr);
+        return 2;
+    }
+    if (s.opt.record && !(s.record = fopen(s.opt.record, "a"))) {
+        perror(s.opt.record);
         return 2;
     }
     if (setup_signals(&wait_mask) == 0 && start(&s) == 0 && serve(&s, &wait_mask) == 0) {

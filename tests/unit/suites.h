@@ -20,6 +20,7 @@ int line_parser_suite(void);
 int loop_suite(void);
 int modbus_codec_suite(void);
 int modbus_point_suite(void);
+int modbus_write_suite(void);
 int msgpool_suite(void);
 int net_suite(void);
 int outbox_suite(void);
@@ -32,5 +33,6 @@ int spool_format_suite(void);
 int timer_heap_suite(void);
 int utf8_suite(void);
 int width_suite(void);
+int command_json_suite(void);
 
 #endif

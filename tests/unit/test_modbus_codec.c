@@ -1,7 +1,8 @@
 /*
  * Tests of the Modbus TCP codec, client side: exact bytes on the wire, every
  * malformed class with its own code, every way of splitting a stream into
- * reads. The server side is in test_modbus_codec_server.c, same suite.
+ * reads. The server side is in test_modbus_codec_server.c and writes are in
+ * test_modbus_codec_write.c, same suite.
  */
 #include <CUnit/CUnit.h>
 #include <errno.h>
@@ -14,8 +15,10 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Defined in test_modbus_codec_server.c; suites.h lists suites only. */
+/* Defined in test_modbus_codec_server.c and test_modbus_codec_write.c;
+ * suites.h lists suites only. */
 int modbus_codec_server_tests(CU_pSuite s);
+int modbus_codec_write_tests(CU_pSuite s);
 
 /* Holding registers 0x002a and 0xfffe; tid 0x1234, unit 0x11. */
 static const uint8_t reg_frame[] = {0x12, 0x34, 0x00, 0x00, 0x00, 0x07, 0x11,
@@ -257,13 +260,14 @@ static void test_status_names(void)
         {MB_MISMATCH_UNIT, "unit id mismatch"},
         {MB_MISMATCH_FUNCTION, "function mismatch"},
         {MB_MISMATCH_COUNT, "byte count mismatch"},
+        {MB_MISMATCH_ECHO, "write echo mismatch"},
         {2, "unknown status"},
         {-7, "unknown status"},
         {-14, "unknown status"},
         {-EINTR, "unknown status"},
         {-EAGAIN, "unknown status"},
         {-(GW_EMB_PROTOCOL - 1), "unknown status"},
-        {-(GW_EMB_COUNT + 1), "unknown status"},
+        {-(GW_EMB_ECHO + 1), "unknown status"},
     };
 
     CU_ASSERT_EQUAL(MB_MATCH, MB_NEED_MORE);
@@ -290,6 +294,7 @@ static void test_status_codes(void)
         {MB_MISMATCH_UNIT, "Modbus: unit id mismatch"},
         {MB_MISMATCH_FUNCTION, "Modbus: function mismatch"},
         {MB_MISMATCH_COUNT, "Modbus: byte count mismatch"},
+        {MB_MISMATCH_ECHO, "Modbus: write echo mismatch"},
     };
 
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -443,10 +448,14 @@ static const struct {
     {{0, 1, 0, 0, 0, 5, 1, 3, 4, 0, 1}, 11, MB_EBYTECOUNT, 9},
     {{0, 1, 0, 0, 0, 3, 1, 4, 1}, 9, MB_EBYTECOUNT, 9},
     {{0, 1, 0, 0, 0, 5, 1, 0, 2, 0, 1}, 11, MB_EFUNCTION, 8},
-    {{0, 1, 0, 0, 0, 5, 1, 5, 2, 0, 1}, 11, MB_EFUNCTION, 8},
-    {{0, 1, 0, 0, 0, 5, 1, 0x10, 2, 0, 1}, 11, MB_EFUNCTION, 8},
+    {{0, 1, 0, 0, 0, 5, 1, 7, 2, 0, 1}, 11, MB_EFUNCTION, 8},
+    {{0, 1, 0, 0, 0, 5, 1, 0x11, 2, 0, 1}, 11, MB_EFUNCTION, 8},
     {{0, 1, 0, 0, 0, 3, 1, 0x80, 1}, 9, MB_EFUNCTION, 8},
-    {{0, 1, 0, 0, 0, 3, 1, 0x85, 1}, 9, MB_EFUNCTION, 8},
+    {{0, 1, 0, 0, 0, 3, 1, 0x87, 1}, 9, MB_EFUNCTION, 8},
+    /* A write response has no byte count: its MBAP length is always 6. */
+    {{0, 1, 0, 0, 0, 5, 1, 5, 2, 0, 1}, 11, MB_ELENGTH, 8},
+    {{0, 1, 0, 0, 0, 7, 1, 0x10, 0, 1, 0, 2, 0}, 13, MB_ELENGTH, 8},
+    {{0, 1, 0, 0, 0, 4, 1, 0x85, 2, 0}, 10, MB_EEXCEPTION_LENGTH, 8},
     {{0, 1, 0, 0, 0, 2, 1, 0xff}, 8, MB_EFUNCTION, 8},
     {{0, 1, 0, 0, 0, 4, 1, 0x83, 2, 0}, 10, MB_EEXCEPTION_LENGTH, 8},
     {{0, 1, 0, 0, 0, 5, 1, 0x81, 2, 0, 0}, 11, MB_EEXCEPTION_LENGTH, 8},
@@ -556,7 +565,8 @@ int modbus_codec_suite(void)
         !CU_add_test(s, "decode: every split of two frames", test_every_split) ||
         !CU_add_test(s, "decode: one frame per feed", test_stops_after_one_frame) ||
         !CU_add_test(s, "decode: malformed frames", test_malformed) ||
-        !CU_add_test(s, "match: each mismatch", test_match) || modbus_codec_server_tests(s) != 0)
+        !CU_add_test(s, "match: each mismatch", test_match) || modbus_codec_server_tests(s) != 0 ||
+        modbus_codec_write_tests(s) != 0)
         return -1;
     return 0;
 }

@@ -9,6 +9,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <MQTTAsync.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,13 @@ typedef struct {
 static struct {
     int clients_made, clients_destroyed, current;
     MQTTAsync_connectionLost *lost;
+    MQTTAsync_messageArrived *arrived;
     void *lost_ctx;
+    int subscribes;         /* subscribeMany calls */
+    char sub_topics[4][32]; /* of the last one */
+    int sub_qos[4], n_sub;
+    MQTTAsync_onSuccess *sub_ok;
+    void *sub_ctx;
     MQTTAsync_onSuccess *connected;
     void *connect_ctx;
     sent_t sent[MAX_SENT];
@@ -55,8 +62,9 @@ static int fk_create(MQTTAsync *handle, const char *uri, const char *id, int pt,
 static int fk_callbacks(MQTTAsync h, void *ctx, MQTTAsync_connectionLost *cl,
                         MQTTAsync_messageArrived *ma, MQTTAsync_deliveryComplete *dc)
 {
-    (void)h, (void)ma, (void)dc;
+    (void)h, (void)dc;
     fk.lost = cl;
+    fk.arrived = ma;
     fk.lost_ctx = ctx;
     return MQTTASYNC_SUCCESS;
 }
@@ -108,6 +116,29 @@ static void fk_destroy(MQTTAsync *h)
     *h = NULL;
 }
 
+static int fk_subscribe_many(MQTTAsync h, int n, char *const *topics, const int *qos,
+                             MQTTAsync_responseOptions *ro)
+{
+    (void)h;
+    CU_ASSERT_FATAL(n <= 4);
+    fk.subscribes++;
+    fk.n_sub = n;
+    for (int i = 0; i < n; i++) {
+        snprintf(fk.sub_topics[i], sizeof(fk.sub_topics[i]), "%s", topics[i]);
+        fk.sub_qos[i] = qos[i];
+    }
+    fk.sub_ok = ro->onSuccess;
+    fk.sub_ctx = ro->context;
+    return MQTTASYNC_SUCCESS;
+}
+
+static void fk_free_message(MQTTAsync_message **m)
+{
+    free((*m)->payload);
+    free(*m);
+    *m = NULL;
+}
+
 static const char *fk_strerror(int code)
 {
     (void)code;
@@ -122,6 +153,9 @@ static const gw_paho_t fake_api = {
     .sendMessage = fk_send,
     .destroy = fk_destroy,
     .strerror = fk_strerror,
+    .subscribeMany = fk_subscribe_many,
+    .freeMessage = fk_free_message,
+    .free = free,
 };
 
 static void callback(int i, bool ok);
@@ -144,7 +178,16 @@ static void turn(rig_t *r)
     gw_pub_flush(r->pub);
 }
 
+static void setup_with(rig_t *r, unsigned max_inflight, const char *const *topics, size_t n,
+                       gw_inbound_cb on_message);
+
 static void setup(rig_t *r, unsigned max_inflight)
+{
+    setup_with(r, max_inflight, NULL, 0, NULL);
+}
+
+static void setup_with(rig_t *r, unsigned max_inflight, const char *const *topics, size_t n,
+                       gw_inbound_cb on_message)
 {
     gw_outbox_opts_t oo = {.capacity = 100, .max_bytes = 1 << 20, .max_inflight = 2 * max_inflight};
     gw_pub_opts_t po = {.uri = "tcp://127.0.0.1:1",
@@ -164,6 +207,8 @@ static void setup(rig_t *r, unsigned max_inflight)
     CU_ASSERT_PTR_NOT_NULL_FATAL(r->ob);
     r->pub = gw_pub_new(r->loop, r->ob, &po);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r->pub);
+    if (n)
+        CU_ASSERT_EQUAL(gw_pub_subscribe(r->pub, topics, n, on_message, r), 0);
     CU_ASSERT_EQUAL(gw_pub_start(r->pub), 0);
     fk.connected(fk.connect_ctx, NULL);
     turn(r);
@@ -420,6 +465,123 @@ static void test_take_back(void)
     teardown(&r);
 }
 
+/* --- messages that come in ------------------------------------------------ */
+
+#define MAX_GOT 1100
+
+static struct {
+    int n;
+    char topic[MAX_GOT][32];
+    char payload[8][32];
+    bool too_big[MAX_GOT], retained[MAX_GOT];
+    int qos[MAX_GOT];
+} got;
+
+static void on_message(void *arg, const gw_inbound_t *m)
+{
+    (void)arg;
+    CU_ASSERT_FATAL(got.n < MAX_GOT);
+    snprintf(got.topic[got.n], sizeof(got.topic[0]), "%s", m->topic);
+    if (got.n < 8)
+        snprintf(got.payload[got.n], sizeof(got.payload[0]), "%s",
+                 m->payload ? m->payload : "(none)");
+    got.too_big[got.n] = m->too_big;
+    got.retained[got.n] = m->retained;
+    got.qos[got.n] = m->qos;
+    CU_ASSERT_EQUAL(m->response_topic, NULL); /* MQTT 3.1.1 */
+    CU_ASSERT_EQUAL(m->expiry_s, -1);
+    got.n++;
+}
+
+/* Paho's receiving thread delivers a message: topic and message are the
+ * library's allocations, which the callback frees. */
+static int arrive(rig_t *r, const char *topic, const char *payload, size_t len, int qos,
+                  bool retained)
+{
+    MQTTAsync_message *m = calloc(1, sizeof(*m));
+    char *t = strdup(topic);
+
+    (void)r;
+    CU_ASSERT_FATAL(m && t);
+    *m = (MQTTAsync_message)MQTTAsync_message_initializer;
+    m->payload = malloc(len ? len : 1);
+    CU_ASSERT_FATAL(m->payload != NULL);
+    if (payload)
+        memcpy(m->payload, payload, len);
+    else
+        memset(m->payload, 'x', len);
+    m->payloadlen = (int)len;
+    m->qos = qos;
+    m->retained = retained;
+    return fk.arrived(fk.lost_ctx, t, 0, m);
+}
+
+static void test_subscriptions(void)
+{
+    static const char *const topics[] = {"sb/g/a/x/set", "sb/g/a/y/set"};
+    int granted[] = {2, 0x80};
+    MQTTAsync_successData ok = {.alt.qosList = granted};
+    gw_pub_stats_t ps;
+    rig_t r;
+
+    memset(&got, 0, sizeof(got));
+    setup_with(&r, 4, topics, 2, on_message);
+    CU_ASSERT_EQUAL(gw_pub_subscribe(r.pub, topics, 1, on_message, &r), -EALREADY);
+    /* Subscribed on connecting, every topic at QoS 2. */
+    CU_ASSERT_EQUAL(fk.subscribes, 1);
+    CU_ASSERT_EQUAL(fk.n_sub, 2);
+    CU_ASSERT_STRING_EQUAL(fk.sub_topics[0], "sb/g/a/x/set");
+    CU_ASSERT_STRING_EQUAL(fk.sub_topics[1], "sb/g/a/y/set");
+    CU_ASSERT(fk.sub_qos[0] == 2 && fk.sub_qos[1] == 2);
+    fk.sub_ok(fk.sub_ctx, &ok); /* the second refused */
+    turn(&r);
+    gw_pub_stats(r.pub, &ps);
+    CU_ASSERT_EQUAL(ps.subscribes, 1);
+    CU_ASSERT_EQUAL(ps.subscribe_fails, 1);
+
+    /* Three messages, handed over in order, with their flags; one too big. */
+    CU_ASSERT_EQUAL(arrive(&r, "sb/g/a/x/set", "21.5", 4, 1, false), 1);
+    CU_ASSERT_EQUAL(arrive(&r, "sb/g/a/y/set", NULL, GW_INBOUND_PAYLOAD_MAX + 1, 2, false), 1);
+    CU_ASSERT_EQUAL(arrive(&r, "sb/g/a/x/set", "true", 4, 0, true), 1);
+    CU_ASSERT_EQUAL(got.n, 0); /* nothing on Paho's thread */
+    turn(&r);
+    CU_ASSERT_EQUAL_FATAL(got.n, 3);
+    CU_ASSERT_STRING_EQUAL(got.topic[0], "sb/g/a/x/set");
+    CU_ASSERT_STRING_EQUAL(got.payload[0], "21.5");
+    CU_ASSERT(!got.too_big[0] && got.qos[0] == 1 && !got.retained[0]);
+    CU_ASSERT_STRING_EQUAL(got.topic[1], "sb/g/a/y/set");
+    CU_ASSERT_STRING_EQUAL(got.payload[1], "(none)");
+    CU_ASSERT(got.too_big[1] && got.qos[1] == 2);
+    CU_ASSERT_STRING_EQUAL(got.payload[2], "true");
+    CU_ASSERT(got.retained[2] && got.qos[2] == 0);
+
+    /* A flood: the queue to the loop holds GW_INBOUND_QUEUE_MAX; the rest is
+     * dropped, counted, and still acknowledged. */
+    got.n = 0;
+    for (unsigned i = 0; i < GW_INBOUND_QUEUE_MAX + 6; i++)
+        CU_ASSERT_EQUAL(arrive(&r, "sb/g/a/x/set", "1", 1, 1, false), 1);
+    turn(&r);
+    CU_ASSERT_EQUAL(got.n, GW_INBOUND_QUEUE_MAX);
+    gw_pub_stats(r.pub, &ps);
+    CU_ASSERT_EQUAL(ps.received, 3 + GW_INBOUND_QUEUE_MAX + 6);
+    CU_ASSERT_EQUAL(ps.inbound_dropped, 6);
+
+    /* A lost connection: subscribed again on the next one (clean session). */
+    fk.lost(fk.lost_ctx, "gone");
+    turn(&r);
+    usleep(5000); /* reconnect_max 2 ms */
+    turn(&r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fk.connected);
+    fk.connected(fk.connect_ctx, NULL);
+    turn(&r);
+    CU_ASSERT_TRUE(gw_pub_connected(r.pub));
+    CU_ASSERT_EQUAL(fk.subscribes, 2);
+    /* Messages that arrived and were never handed over are freed with the
+     * publisher (ASan would see a leak). */
+    CU_ASSERT_EQUAL(arrive(&r, "sb/g/a/x/set", "5", 1, 1, false), 1);
+    teardown(&r);
+}
+
 int publisher_suite(void)
 {
     static const sb_test_t tests[] = {
@@ -429,6 +591,7 @@ int publisher_suite(void)
         {"stop twice, and after stopping", test_stop_twice},
         {"take back everything", test_take_back},
         {"message ids and sends past 2^32 through Paho's context", test_ids_past_2_32},
+        {"subscriptions and messages that come in", test_subscriptions},
     };
     CU_pSuite s = CU_add_suite("publisher", NULL, NULL);
 

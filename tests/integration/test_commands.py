@@ -1,0 +1,348 @@
+#!/usr/bin/python3
+"""Write-back: MQTT commands to Modbus points, against the libmodbus peer
+(tests/peers/modbus_server, which records every request it reads), through
+mosquitto, published with mosquitto_pub:
+
+values       for every type and byte order, scale/offset, a bit of a
+             register (read-modify-write) and a coil: the registers hold
+             exactly the expected words afterwards (read by this test over
+             its own socket, not by the gateway), the result says ok with the
+             id, and the read-back reading arrives at once with the value
+exceptions   a write answered with exception 2 or 6 gives ok false with the
+             exception's name; a device that never answers writes gives a
+             timeout result within its timeout and goes on polling
+hostile      non-JSON, a 1 MiB payload, NaN, out-of-range and fractional
+             values, a string for a number, a string too long, a retained
+             command, a command for a point that is not writable: each gets
+             its documented result (or none, as documented) and no write
+             reaches the wire; 1,000 commands in a second to one device: ok
+             or busy each, as many writes on the wire as ok results, the
+             counters of the stats message match; RSS and fds come back
+reconnect    the broker restarts: commands published after it is back are
+             executed, none published before is executed twice"""
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import time
+
+import sbtest
+from sbtest import check
+
+GID = "cmd"
+
+
+def device(name, port, points, interval="10s", extra=""):
+    lines = [f"  - name: {name}", "    type: modbus_tcp", "    host: 127.0.0.1",
+             f"    port: {port}", f"    interval: {interval}", "    timeout: 500ms",
+             "    backoff_min: 100ms", "    backoff_max: 500ms"]
+    lines += [f"    {line}" for line in extra.splitlines()]
+    lines.append("    points:")
+    lines += [f"      - {{name: {n}, {keys}, writable: true}}" if w else
+              f"      - {{name: {n}, {keys}}}" for n, keys, w in points]
+    return "\n".join(lines) + "\n"
+
+
+def config(broker, *devices, stats="0s"):
+    return (f"gateway:\n  id: {GID}\n  stats_interval: {stats}\n"
+            f"mqtt:\n  uri: tcp://127.0.0.1:{broker}\n" + "".join(devices))
+
+
+def adapters(text):
+    return "adapters:\n" + text
+
+
+def publish(broker, topic, payload, retain=False, qos=1):
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker), "-q", str(qos), "-t", topic]
+    args += ["-r"] if retain else []
+    if isinstance(payload, bytes):
+        args += ["-s"]
+        subprocess.run(args, input=payload, check=True, timeout=20)
+    else:
+        subprocess.run(args + ["-m", payload], check=True, timeout=20)
+
+
+def modbus_read(port, fc, addr, count, unit=1):
+    """Function 1 or 3 over a socket of this test's own: words or bits."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(struct.pack(">HHHBBHH", 1, 0, 6, unit, fc, addr, count))
+        head = b""
+        while len(head) < 9:
+            head += s.recv(9 - len(head))
+        _, _, length, _, rfc, nbytes = struct.unpack(">HHHBBB", head)
+        check(rfc == fc, f"read answered with function {rfc}")
+        data = b""
+        while len(data) < nbytes:
+            data += s.recv(nbytes - len(data))
+    if fc == 3:
+        return list(struct.unpack(f">{count}H", data))
+    return [(data[i // 8] >> (i % 8)) & 1 for i in range(count)]
+
+
+def writes(record):
+    """The write requests the device has read so far: PDUs as hex strings."""
+    with open(record) as f:
+        return [line.strip() for line in f if line[:2] in ("05", "06", "0f", "10")]
+
+
+def words(data):
+    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+
+
+def results(sub, topic):
+    return [json.loads(p) for t, p in sub.lines if t == topic]
+
+
+def wait_result(sub, topic, cid, timeout=5):
+    ok = sub.wait_for(lambda lines: any(t == topic and json.loads(p).get("id") == cid
+                                        for t, p in lines), timeout)
+    check(ok, f"no result with id {cid!r} on {topic}")
+    return [r for r in results(sub, topic) if r.get("id") == cid][0]
+
+
+def point_topic(adapter, point):
+    return f"sensorbridge/{GID}/{adapter}/{point}"
+
+
+# name, point keys, command value, raw words expected in the registers,
+# value the read-back reading must carry
+VALUES = [
+    ("u16", "address: 1000", 4660, [0x1234], 4660),
+    ("i16", "address: 1001, type: int16", -32768, [0x8000], -32768),
+    ("i32_cdab", "address: 1002, type: int32, order: CDAB", -123456789,
+     words(struct.pack(">i", -123456789))[::-1], -123456789),
+    ("u32_badc", "address: 1004, type: uint32, order: BADC", 3000000000,
+     [0xD0B2, 0x005E], 3000000000),
+    ("f32", "address: 1006, type: float32", 21.5, [0x41AC, 0x0000], 21.5),
+    ("f32_dcba", "address: 1008, type: float32, order: DCBA", 123.456,
+     [0x79E9, 0xF642], 123.456),
+    ("u64", "address: 1010, type: uint64", 18446744073709551615, [0xFFFF] * 4,
+     18446744073709551615),
+    ("i64_dcba", "address: 1014, type: int64, order: HGFEDCBA", -1234567890123,
+     [0x35FB, 0x048E, 0xE0FE, 0xFFFF], -1234567890123),
+    ("f64", "address: 1018, type: float64", -9876.54321,
+     words(struct.pack(">d", -9876.54321)), -9876.54321),
+    ("text", "address: 1022, type: string, length: 3", "AB", [0x4142, 0, 0], "AB"),
+    ("scaled", "address: 1025, type: int16, scale: 0.1, offset: -40", 21.5, [615], 21.5),
+    ("bit3", "address: 1026, type: bool, bit: 3", True, [0x0008], True),
+    ("bit0", "address: 1026, type: bool, bit: 0", True, [0x0009], True),  # keeps bit 3
+]
+
+
+def values():
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        rec = st.path("requests.log")
+        _, port = st.modbus_server("--record", rec)
+        pts = [(n, k, True) for n, k, *_ in VALUES] + [("pump", "table: coil, address: 1000", True)]
+        gw = st.gateway(config(broker, adapters(device("plc", port, pts))))
+        gw.wait_log("mqtt: subscribed to 14 command topics", 10)
+        sub.wait_for(lambda lines: len(sub.readings()) >= len(pts), 10)  # the first poll
+        for name, keys, value, raw, back in VALUES:
+            topic = point_topic("plc", name) + "/set"
+            n_before = len([r for t, r in sub.readings() if t == point_topic("plc", name)])
+            publish(broker, topic, json.dumps({"value": value, "id": f"c-{name}"}))
+            r = wait_result(sub, topic + "/result", f"c-{name}")
+            check(r == {"id": f"c-{name}", "ok": True}, f"{name}: result {r}")
+            addr = int(keys.split("address: ")[1].split(",")[0])
+            got = modbus_read(port, 3, addr, len(raw))
+            check(got == raw, f"{name}: registers {[hex(w) for w in got]}, "
+                              f"want {[hex(w) for w in raw]}")
+            ok = sub.wait_for(lambda lines: len([1 for t, _ in sub.readings()
+                                                 if t == point_topic("plc", name)]) > n_before, 3)
+            check(ok, f"{name}: no read-back reading")
+            last = [json.loads(p) for t, p in sub.readings() if t == point_topic("plc", name)][-1]
+            check(last["value"] == back and last["quality"] == "good",
+                  f"{name}: read back {last}, want {back!r}")
+        # A coil, by its bare value.
+        publish(broker, point_topic("plc", "pump") + "/set", "true")
+        r = sub.wait_for(lambda lines: any(t == point_topic("plc", "pump") + "/set/result"
+                                           for t, _ in lines), 5)
+        check(r and results(sub, point_topic("plc", "pump") + "/set/result") ==
+              [{"id": None, "ok": True}], "coil result")
+        check(modbus_read(port, 1, 1000, 1) == [1], "coil 1000 not set")
+        w = writes(rec)
+        check(len(w) == len(VALUES) + 1, f"{len(w)} writes on the wire: {w}")
+        check(w[0] == "06 03 e8 12 34", f"first write PDU {w[0]}")  # FC 6 for one register
+        check(w[2].startswith("10 03 ea 00 02 04"), f"FC 16 for two registers: {w[2]}")
+        check(w[-1] == "05 03 e8 ff 00", f"coil write PDU {w[-1]}")
+        infos = [line for line in gw.log if "command plc/" in line]
+        check(any("command plc/u16 = 4660 (id \"c-u16\"): ok" in line for line in infos),
+              f"command log lines: {infos[:3]}")
+
+
+def exceptions():
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        _, port = st.modbus_server("--write-exception", "2000:2", "--write-exception", "2001:6")
+        _, mute = st.modbus_server("--silent-writes")
+        cfg = config(broker, adapters(
+            device("plc", port, [("a", "address: 2000", True), ("b", "address: 2001", True)])
+            + device("mute", mute, [("c", "address: 10", True)], interval="200ms")))
+        gw = st.gateway(cfg)
+        gw.wait_log("mqtt: subscribed to 3 command topics", 10)
+        for point, err in (("a", "illegal data address"), ("b", "server busy")):
+            topic = point_topic("plc", point) + "/set"
+            publish(broker, topic, f'{{"value": 7, "id": "{point}"}}')
+            r = wait_result(sub, topic + "/result", point)
+            check(r == {"id": point, "ok": False, "error": err}, f"{point}: {r}")
+        topic = point_topic("mute", "c") + "/set"
+        t0 = time.monotonic()
+        publish(broker, topic, '{"value": 1, "id": "m"}')
+        r = wait_result(sub, topic + "/result", "m", 5)
+        took = time.monotonic() - t0
+        check(r == {"id": "m", "ok": False, "error": "timeout"}, f"silent device: {r}")
+        check(took < 0.5 + 1.5, f"timeout result after {took:.2f} s (timeout 500 ms)")
+        n = len([1 for t, _ in sub.readings() if t == point_topic("mute", "c")])
+        ok = sub.wait_for(lambda lines: len([1 for t, _ in sub.readings()
+                                             if t == point_topic("mute", "c")]) >= n + 5, 5)
+        check(ok, "the device stopped polling after a write timed out")
+        last = [json.loads(p) for t, p in sub.readings() if t == point_topic("mute", "c")][-1]
+        check(last["quality"] == "good", f"polls after the timeout: {last}")
+
+
+def rss_fds(pid):
+    with open(f"/proc/{pid}/status") as f:
+        rss = [int(line.split()[1]) for line in f if line.startswith("VmRSS:")][0]
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def hostile():
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        rec = st.path("requests.log")
+        _, port = st.modbus_server("--record", rec)
+        pts = [("i16", "address: 3000, type: int16", True),
+               ("u16", "address: 3001", True),
+               ("f32", "address: 3002, type: float32", True),
+               ("s", "address: 3004, type: string, length: 2", True),
+               ("ro", "address: 3010", False)]
+        base = point_topic("plc", "")
+        # A retained command left on the broker: replayed when the gateway
+        # subscribes, and ignored.
+        publish(broker, base + "u16/set", '{"value": 5, "id": "retained"}', retain=True)
+        gw = st.gateway(config(broker, adapters(device("plc", port, pts)), stats="1s"))
+        gw.wait_log("mqtt: subscribed to 4 command topics", 10)
+        gw.wait_log("command plc/u16: retained, ignored (commands.accept_retained is false)", 5)
+        cases = [  # point, payload, error
+            ("i16", "hello", "not JSON"),
+            ("i16", "NaN", "not JSON"),
+            ("i16", '{"value": 40000, "id": 1}', "out of range for int16"),
+            ("i16", '{"value": -32769, "id": 2}', "out of range for int16"),
+            ("u16", '{"value": -1, "id": 3}', "out of range for uint16"),
+            ("u16", '{"value": 1.5, "id": 4}', "not a whole number"),
+            ("u16", '{"value": "12", "id": 5}', "expected a number"),
+            ("f32", '{"value": 1e39, "id": 6}', "out of range for float32"),
+            ("s", '{"value": "toolong", "id": 7}', "string longer than 4 bytes"),
+            ("u16", '{"id": 8}', 'no "value" in the object'),
+        ]
+        for point, payload, err in cases:
+            publish(broker, base + point + "/set", payload)
+        publish(broker, base + "u16/set", b"x" * (1 << 20))
+        topic_r = lambda p: base + p + "/set/result"
+        ok = sub.wait_for(lambda lines: sum(1 for t, _ in lines if t.endswith("/set/result"))
+                          >= len(cases) + 1, 10)
+        check(ok, "not every refused command got a result")
+        got = [json.loads(p) for t, p in sub.lines if t.endswith("/set/result")]
+        for point, payload, err in cases:
+            want_id = json.loads(payload).get("id") if payload.startswith("{") else None
+            match = [r for r in results(sub, topic_r(point))
+                     if r.get("error") == err and r.get("id") == want_id]
+            check(match and match[0]["ok"] is False, f"{point} {payload!r}: want {err!r}; got {got}")
+        check({"id": None, "ok": False, "error": "payload too large"} in results(sub, topic_r("u16")),
+              "1 MiB payload")
+        # Ignored as documented: a command for a point that is not writable
+        # (nobody subscribed to it).
+        publish(broker, base + "ro/set", '{"value": 5, "id": "ro"}')
+        time.sleep(1.0)
+        check(not [r for r in got + results(sub, topic_r("u16")) if r.get("id") == "retained"],
+              "a retained command was answered")
+        check(not results(sub, topic_r("ro")), "a read-only point was answered")
+        publish(broker, base + "u16/set", "", retain=True)  # clears it; empty: ignored
+        gw.wait_log("command plc/u16: empty, ignored", 5)
+        check(writes(rec) == [], f"refused commands reached the wire: {writes(rec)}")
+
+        # A flood: 1,000 commands within a second to one device.
+        rss0, fds0 = rss_fds(gw.proc.pid)
+        lines = "\n".join(json.dumps({"value": i, "id": f"f{i}"}) for i in range(1000)) + "\n"
+        t0 = time.monotonic()
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker), "-q", "1",
+                        "-t", base + "u16/set", "-l"], input=lines, text=True, check=True,
+                       timeout=30)
+        sent_in = time.monotonic() - t0
+        ok = sub.wait_for(lambda ls: len(results(sub, topic_r("u16"))) >= 1001 + 1, 20)
+        flood = [r for r in results(sub, topic_r("u16"))
+                 if isinstance(r.get("id"), str) and r["id"].startswith("f")]
+        n_ok = sum(1 for r in flood if r["ok"])
+        n_busy = sum(1 for r in flood if r.get("error") == "busy")
+        print(f"flood: 1000 commands in {sent_in:.2f} s: {n_ok} ok, {n_busy} busy")
+        check(len(flood) == 1000 and n_ok + n_busy == 1000, f"flood results: {len(flood)}")
+        check(n_ok >= 16, f"only {n_ok} written")
+        w = writes(rec)
+        check(len(w) == n_ok, f"{len(w)} writes on the wire for {n_ok} ok results")
+        time.sleep(1.5)  # a stats message after the flood
+        stats = [json.loads(p) for t, p in sub.lines if t == f"sensorbridge/{GID}/stats"][-1]
+        c = stats["commands"]
+        refused = len(cases) + 1 + n_busy + 2  # + the retained one and the empty one
+        check(c["ok"] == n_ok and c["failed"] == 0 and c["refused"] == refused,
+              f"stats commands {c}, want ok {n_ok} refused {refused}")
+        # Memory comes back: a second flood leaves RSS where the first did
+        # (the heap keeps its peak, it does not grow by what was flooded).
+        rss1, fds1 = rss_fds(gw.proc.pid)
+        lines = "\n".join(json.dumps({"value": i, "id": f"g{i}"}) for i in range(1000)) + "\n"
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker), "-q", "1",
+                        "-t", base + "u16/set", "-l"], input=lines, text=True, check=True,
+                       timeout=30)
+        sub.wait_for(lambda ls: sum(1 for r in results(sub, topic_r("u16"))
+                                    if str(r.get("id")).startswith("g")) >= 1000, 20)
+        time.sleep(0.5)
+        rss2, fds2 = rss_fds(gw.proc.pid)
+        print(f"RSS {rss0} before, {rss1} after one flood, {rss2} after two KiB; "
+              f"fds {fds0}, {fds1}, {fds2}")
+        check(fds1 == fds0 and fds2 == fds0, f"fds {fds0} -> {fds1} -> {fds2}")
+        # AddressSanitizer keeps freed memory in quarantine: RSS says nothing there.
+        if os.environ.get("SB_SANITIZE") != "ON":
+            check(rss2 <= rss1 * 1.05, f"RSS {rss1} -> {rss2} KiB over a second flood")
+
+
+def reconnect():
+    with sbtest.Stack() as st:
+        broker_port = sbtest.free_port()
+        broker = st.broker(broker_port)
+        rec = st.path("requests.log")
+        _, port = st.modbus_server("--record", rec)
+        cfg = config(broker, adapters(device("plc", port, [("u16", "address: 4000", True)])))
+        cfg = cfg.replace("mqtt:\n", "mqtt:\n  reconnect_min: 100ms\n  reconnect_max: 300ms\n")
+        gw = st.gateway(cfg)
+        gw.wait_log("mqtt: subscribed to 1 command topic", 10)
+        topic = point_topic("plc", "u16") + "/set"
+        publish(broker, topic, '{"value": 1, "id": "before"}')
+        time.sleep(0.5)
+        check(len(writes(rec)) == 1, f"writes before the restart: {writes(rec)}")
+        mosq = st.procs[0]
+        sbtest.stop_process(mosq)
+        gw.wait_log("connection to", 10)
+        st.broker(broker_port)
+        gw.wait_messages(r"mqtt: subscribed to 1 command topic", 2, 15)
+        sub = st.subscriber(broker_port)
+        publish(broker_port, topic, '{"value": 2, "id": "after"}')
+        wait_result(sub, topic + "/result", "after")
+        w = writes(rec)
+        check(w == ["06 0f a0 00 01", "06 0f a0 00 02"], f"writes: {w}")
+        check(modbus_read(port, 3, 4000, 1) == [2], "register 4000")
+
+
+def main():
+    values()
+    exceptions()
+    hostile()
+    reconnect()
+
+
+if __name__ == "__main__":
+    sbtest.run(main)
