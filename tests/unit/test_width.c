@@ -372,6 +372,7 @@ static void test_offset_past_4gib(void)
     CU_ASSERT_EQUAL(rec.recno, 42);
     CU_ASSERT_EQUAL(rec.len, sizeof(rec_bytes));
     gw_spf_close(&rd);
+    free(rd.buf); /* the window stays with the reader until its owner frees it */
     spt_rmtree(dir);
 }
 
