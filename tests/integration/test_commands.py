@@ -3,11 +3,13 @@
 (tests/peers/modbus_server, which records every request it reads), through
 mosquitto, published with mosquitto_pub:
 
-values       for every type and byte order, scale/offset, a bit of a
-             register (read-modify-write) and a coil: the registers hold
-             exactly the expected words afterwards (read by this test over
-             its own socket, not by the gateway), the result says ok with the
-             id, and the read-back reading arrives at once with the value
+values       for every type and byte order, scale/offset, strings, bits of
+             a register (read-modify-write) and a coil, against the libmodbus
+             peer and a pymodbus server (tests/peers/pymodbus_server.py):
+             the registers hold exactly the expected words afterwards (read
+             by this test over its own socket, not by the gateway), the
+             result says ok with the id, and the read-back reading arrives
+             at once with the value
 exceptions   a write answered with exception 2 or 6 gives ok false with the
              exception's name; a device that never answers writes gives a
              timeout result within its timeout and goes on polling
@@ -106,72 +108,122 @@ def point_topic(adapter, point):
     return f"sensorbridge/{GID}/{adapter}/{point}"
 
 
-# name, point keys, command value, raw words expected in the registers,
-# value the read-back reading must carry
-VALUES = [
-    ("u16", "address: 1000", 4660, [0x1234], 4660),
-    ("i16", "address: 1001, type: int16", -32768, [0x8000], -32768),
-    ("i32_cdab", "address: 1002, type: int32, order: CDAB", -123456789,
-     words(struct.pack(">i", -123456789))[::-1], -123456789),
-    ("u32_badc", "address: 1004, type: uint32, order: BADC", 3000000000,
-     [0xD0B2, 0x005E], 3000000000),
-    ("f32", "address: 1006, type: float32", 21.5, [0x41AC, 0x0000], 21.5),
-    ("f32_dcba", "address: 1008, type: float32, order: DCBA", 123.456,
-     [0x79E9, 0xF642], 123.456),
-    ("u64", "address: 1010, type: uint64", 18446744073709551615, [0xFFFF] * 4,
-     18446744073709551615),
-    ("i64_dcba", "address: 1014, type: int64, order: HGFEDCBA", -1234567890123,
-     [0x35FB, 0x048E, 0xE0FE, 0xFFFF], -1234567890123),
-    ("f64", "address: 1018, type: float64", -9876.54321,
-     words(struct.pack(">d", -9876.54321)), -9876.54321),
-    ("text", "address: 1022, type: string, length: 3", "AB", [0x4142, 0, 0], "AB"),
-    ("scaled", "address: 1025, type: int16, scale: 0.1, offset: -40", 21.5, [615], 21.5),
-    ("bit3", "address: 1026, type: bool, bit: 3", True, [0x0008], True),
-    ("bit0", "address: 1026, type: bool, bit: 0", True, [0x0009], True),  # keeps bit 3
-]
+PYMODBUS_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers",
+                               "pymodbus_server.py")
+
+FMT = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f",
+       "int64": ">q", "uint64": ">Q", "float64": ">d"}
+SAMPLE = {"int16": -1234, "uint16": 4660, "int32": -123456789, "uint32": 3000000000,
+          "float32": 123.456, "int64": -1234567890123, "uint64": 18446744073709551615,
+          "float64": -9876.54321}
+ORDERS = {16: ["ABCD", "BADC"], 32: ["ABCD", "CDAB", "BADC", "DCBA"],
+          64: ["ABCD", "GHEFCDAB", "BADCFEHG", "HGFEDCBA"]}
+
+
+def ordered(ws, order):
+    """Registers of big-endian words ws in a byte order: CDAB reverses the
+    words, BADC swaps the bytes of each, DCBA both (64-bit names alike)."""
+    if order in ("CDAB", "GHEFCDAB", "DCBA", "HGFEDCBA") and len(ws) > 1:
+        ws = ws[::-1]
+    if order in ("BADC", "BADCFEHG", "DCBA", "HGFEDCBA"):
+        ws = [((w & 0xFF) << 8) | (w >> 8) for w in ws]
+    return ws
+
+
+def matrix():
+    """(name, point keys, command value, registers expected, value read back)
+    for every type and byte order, scale and offset, strings and bits."""
+    rows, addr = [], 1000
+    for typ, fmt in FMT.items():
+        bits = struct.calcsize(fmt) * 8
+        for order in ORDERS[bits]:
+            v = SAMPLE[typ]
+            ws = ordered(words(struct.pack(fmt, v)), order)
+            rows.append((f"{typ}_{order.lower()}", f"address: {addr}, type: {typ}, order: {order}",
+                         v, ws, v))
+            addr += len(ws)
+    for order, ws in (("ABCD", [0x4845, 0x4C4C, 0x4F00]), ("BADC", [0x4548, 0x4C4C, 0x004F])):
+        rows.append((f"text_{order.lower()}", f"address: {addr}, type: string, length: 3, "
+                     f"order: {order}", "HELLO", ws, "HELLO"))
+        addr += 3
+    rows += [
+        ("scaled_i16", f"address: {addr}, type: int16, scale: 0.1, offset: -40", 21.5, [615], 21.5),
+        ("scaled_u32", f"address: {addr + 1}, type: uint32, scale: 0.01, order: CDAB", 123456.78,
+         [12345678 & 0xFFFF, 12345678 >> 16], 123456.78),
+        ("bit3", f"address: {addr + 3}, type: bool, bit: 3", True, [0x0008], True),
+        ("bit0", f"address: {addr + 3}, type: bool, bit: 0", True, [0x0009], True),  # keeps bit 3
+        ("bit3_off", f"address: {addr + 3}, type: bool, bit: 3", False, [0x0001], False),
+    ]
+    return rows
+
+
+def command_all(st, broker, sub, port, rows, adapter):
+    """Each row's command in turn: result ok with its id, the registers as
+    expected (read over this test's own socket), the read-back reading."""
+    for cid, keys, value, raw, back in rows:
+        name = cid.removesuffix("_off")  # bit3_off commands bit3 again
+        topic = point_topic(adapter, name) + "/set"
+        n_before = len([1 for t, _ in sub.readings() if t == point_topic(adapter, name)])
+        publish(broker, topic, json.dumps({"value": value, "id": f"c-{cid}"}))
+        r = wait_result(sub, topic + "/result", f"c-{cid}")
+        check(r == {"id": f"c-{cid}", "ok": True}, f"{adapter} {cid}: result {r}")
+        addr = int(keys.split("address: ")[1].split(",")[0])
+        got = modbus_read(port, 3, addr, len(raw))
+        check(got == raw, f"{adapter} {name}: registers {[hex(w) for w in got]}, "
+                          f"want {[hex(w) for w in raw]}")
+        ok = sub.wait_for(lambda lines: len([1 for t, _ in sub.readings()
+                                             if t == point_topic(adapter, name)]) > n_before, 3)
+        check(ok, f"{adapter} {name}: no read-back reading")
+        last = [json.loads(p) for t, p in sub.readings() if t == point_topic(adapter, name)][-1]
+        check(last["value"] == back and last["quality"] == "good",
+              f"{adapter} {name}: read back {last}, want {back!r}")
 
 
 def values():
+    """Against the libmodbus peer and the pymodbus one, every row of matrix()
+    and a coil; on the libmodbus peer the exact PDUs on the wire too."""
+    rows = matrix()
+    # Points sharing a register (the bits) are planned into one read each.
+    pts = [(n, k, True) for n, k, *_ in rows if n != "bit3_off"]
+    pts.append(("pump", "table: coil, address: 1000", True))
     with sbtest.Stack() as st:
         broker = st.broker()
         sub = st.subscriber(broker)
         rec = st.path("requests.log")
-        _, port = st.modbus_server("--record", rec)
-        pts = [(n, k, True) for n, k, *_ in VALUES] + [("pump", "table: coil, address: 1000", True)]
-        gw = st.gateway(config(broker, adapters(device("plc", port, pts))))
-        gw.wait_log("mqtt: subscribed to 14 command topics", 10)
-        sub.wait_for(lambda lines: len(sub.readings()) >= len(pts), 10)  # the first poll
-        for name, keys, value, raw, back in VALUES:
-            topic = point_topic("plc", name) + "/set"
-            n_before = len([r for t, r in sub.readings() if t == point_topic("plc", name)])
-            publish(broker, topic, json.dumps({"value": value, "id": f"c-{name}"}))
-            r = wait_result(sub, topic + "/result", f"c-{name}")
-            check(r == {"id": f"c-{name}", "ok": True}, f"{name}: result {r}")
+        _, lib = st.modbus_server("--record", rec)
+        _, py = st.modbus_server(binary=PYMODBUS_SERVER)
+        cfg = config(broker, adapters(device("plc", lib, pts) + device("py", py, pts)))
+        gw = st.gateway(cfg)
+        gw.wait_log(f"mqtt: subscribed to {2 * len(pts)} command topics", 10)
+        sub.wait_for(lambda lines: len(sub.readings()) >= 2 * len(pts), 10)  # the first polls
+        for adapter, port in (("plc", lib), ("py", py)):
+            command_all(st, broker, sub, port, rows, adapter)
+            publish(broker, point_topic(adapter, "pump") + "/set", "true")
+            topic = point_topic(adapter, "pump") + "/set/result"
+            sub.wait_for(lambda lines: any(t == topic for t, _ in lines), 5)
+            check(results(sub, topic) == [{"id": None, "ok": True}], f"{adapter}: coil result")
+            check(modbus_read(port, 1, 1000, 1) == [1], f"{adapter}: coil 1000 not set")
+        # The exact requests: FC 6 for one register, FC 16 for more, FC 5 for
+        # the coil (write_function: auto).
+        want = []
+        for _, keys, _, raw, _ in rows:
             addr = int(keys.split("address: ")[1].split(",")[0])
-            got = modbus_read(port, 3, addr, len(raw))
-            check(got == raw, f"{name}: registers {[hex(w) for w in got]}, "
-                              f"want {[hex(w) for w in raw]}")
-            ok = sub.wait_for(lambda lines: len([1 for t, _ in sub.readings()
-                                                 if t == point_topic("plc", name)]) > n_before, 3)
-            check(ok, f"{name}: no read-back reading")
-            last = [json.loads(p) for t, p in sub.readings() if t == point_topic("plc", name)][-1]
-            check(last["value"] == back and last["quality"] == "good",
-                  f"{name}: read back {last}, want {back!r}")
-        # A coil, by its bare value.
-        publish(broker, point_topic("plc", "pump") + "/set", "true")
-        r = sub.wait_for(lambda lines: any(t == point_topic("plc", "pump") + "/set/result"
-                                           for t, _ in lines), 5)
-        check(r and results(sub, point_topic("plc", "pump") + "/set/result") ==
-              [{"id": None, "ok": True}], "coil result")
-        check(modbus_read(port, 1, 1000, 1) == [1], "coil 1000 not set")
+            if len(raw) == 1:
+                pdu = struct.pack(">BHH", 6, addr, raw[0])
+            else:
+                pdu = struct.pack(f">BHHB{len(raw)}H", 16, addr, len(raw), 2 * len(raw), *raw)
+            want.append(" ".join(f"{b:02x}" for b in pdu))
+        want.append("05 03 e8 ff 00")
         w = writes(rec)
-        check(len(w) == len(VALUES) + 1, f"{len(w)} writes on the wire: {w}")
-        check(w[0] == "06 03 e8 12 34", f"first write PDU {w[0]}")  # FC 6 for one register
-        check(w[2].startswith("10 03 ea 00 02 04"), f"FC 16 for two registers: {w[2]}")
-        check(w[-1] == "05 03 e8 ff 00", f"coil write PDU {w[-1]}")
+        check(w == want, f"write requests on the wire: {w} want {want}")
+        n_rmw = sum(1 for n, *_ in rows if n.startswith("bit"))
+        with open(rec) as f:
+            reads_of_bit = [line for line in f if line.startswith("03 ") and
+                            line.split()[3:5] == ["00", "01"]]
+        check(len(reads_of_bit) >= n_rmw, "a register bit written without reading it first")
         infos = [line for line in gw.log if "command plc/" in line]
-        check(any("command plc/u16 = 4660 (id \"c-u16\"): ok" in line for line in infos),
-              f"command log lines: {infos[:3]}")
+        check(any('command plc/int16_abcd = -1234 (id "c-int16_abcd"): ok' in line
+                  for line in infos), f"command log lines: {infos[:3]}")
 
 
 def exceptions():
