@@ -48,6 +48,8 @@ static const struct {
     API(MQTTProperties_getNumericValue),
     API(MQTTAsync_subscribeMany),
     API(MQTTProperties_getProperty),
+    API(MQTTProperties_add),
+    API(MQTTProperties_free),
 #undef API
 };
 

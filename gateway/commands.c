@@ -35,6 +35,8 @@ struct gw_command {
     gw_cmds_t *cmds;
     cj_value_t value;
     char *result_topic;
+    unsigned char *corr; /* MQTT 5 correlation data, echoed with the result */
+    size_t corr_len;
     char id[ID_MAX];       /* JSON: a string, a number or null */
     char label[LABEL_MAX]; /* "adapter/point = value (id ...)" for the log */
     char buf[];            /* the value's string */
@@ -167,7 +169,8 @@ static const route_t *find(const gw_cmds_t *c, const char *topic)
 
 /* --- results --------------------------------------------------------------- */
 
-static void result(gw_cmds_t *c, const char *topic, const char *id, const char *error)
+static void result(gw_cmds_t *c, const char *topic, const char *id, const char *error,
+                   const unsigned char *corr, size_t corr_len)
 {
     gw_gateway_t *gw = c->gw;
     char payload[ID_MAX + 400], text[300];
@@ -182,8 +185,12 @@ static void result(gw_cmds_t *c, const char *topic, const char *id, const char *
         n = snprintf(payload, sizeof(payload), "{\"id\":%s,\"ok\":false,\"error\":%s}", id, text);
     if (n < 0 || (size_t)n >= sizeof(payload) || !gw->store)
         return;
-    gw_store_put(gw->store, topic, strlen(topic), payload, (size_t)n, 1, false,
-                 gw->pub && gw_pub_connected(gw->pub));
+    if (corr_len)
+        gw_store_put_corr(gw->store, topic, strlen(topic), payload, (size_t)n, 1, false, corr,
+                          corr_len);
+    else
+        gw_store_put(gw->store, topic, strlen(topic), payload, (size_t)n, 1, false,
+                     gw->pub && gw_pub_connected(gw->pub));
 }
 
 static void answer(gw_command_t *cmd, const char *error, uint64_t *count, const char *outcome)
@@ -195,8 +202,9 @@ static void answer(gw_command_t *cmd, const char *error, uint64_t *count, const 
         gw_info("command %s: %s: %s", cmd->label, outcome, error);
     else
         gw_info("command %s: ok", cmd->label);
-    result(c, cmd->result_topic, cmd->id, error);
+    result(c, cmd->result_topic, cmd->id, error, cmd->corr, cmd->corr_len);
     free(cmd->result_topic);
+    free(cmd->corr);
     free(cmd);
 }
 
@@ -245,6 +253,15 @@ static gw_command_t *command_new(gw_cmds_t *c, const gw_inbound_t *m, const rout
     if (!(cmd->result_topic = result_topic(m))) {
         free(cmd);
         return NULL;
+    }
+    if (m->correlation_len && m->response_topic && m->response_topic[0]) {
+        if (!(cmd->corr = malloc(m->correlation_len))) {
+            free(cmd->result_topic);
+            free(cmd);
+            return NULL;
+        }
+        memcpy(cmd->corr, m->correlation, m->correlation_len);
+        cmd->corr_len = m->correlation_len;
     }
     snprintf(cmd->id, sizeof(cmd->id), "null");
     snprintf(cmd->label, sizeof(cmd->label), "%s/%s", r->ctx->cfg->name, r->name);

@@ -332,9 +332,9 @@ static int refuse(gw_outbox_t *ob, gw_drop_reason_t reason)
 }
 
 static gw_msg_t *msg_new(gw_outbox_t *ob, uint64_t id, const char *topic, size_t topic_len,
-                         const char *payload, size_t payload_len)
+                         const char *payload, size_t payload_len, size_t corr_len)
 {
-    size_t size = topic_len + payload_len;
+    size_t size = topic_len + payload_len + corr_len;
     gw_msg_t *m;
     bool pooled = true;
 
@@ -373,10 +373,17 @@ static bool too_big(const gw_outbox_t *ob, size_t topic_len, size_t payload_len)
 int gw_outbox_push(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
                    size_t payload_len, int qos, bool retain)
 {
+    return gw_outbox_push_corr(ob, topic, topic_len, payload, payload_len, qos, retain, NULL, 0);
+}
+
+int gw_outbox_push_corr(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len, int qos, bool retain, const void *corr, size_t corr_len)
+{
     gw_msg_t *m;
 
     /* Not a message at all: refused before it is counted. */
-    if (!ob || (!topic && topic_len) || (!payload && payload_len) || qos < 0 || qos > 2)
+    if (!ob || (!topic && topic_len) || (!payload && payload_len) || qos < 0 || qos > 2 ||
+        (!corr && corr_len) || corr_len > UINT16_MAX)
         return -EINVAL;
     ob->st.produced++;
     if (too_big(ob, topic_len, payload_len))
@@ -384,11 +391,14 @@ int gw_outbox_push(gw_outbox_t *ob, const char *topic, size_t topic_len, const c
     if (!room_possible(ob, topic_len + payload_len))
         return refuse(ob, GW_DROP_OVERFLOW);
     /* Allocate before evicting so running out of memory loses one message. */
-    m = msg_new(ob, ob->st.produced, topic, topic_len, payload, payload_len);
+    m = msg_new(ob, ob->st.produced, topic, topic_len, payload, payload_len, corr_len);
     if (!m) {
         count_drop(ob, GW_DROP_OVERFLOW);
         return -ENOMEM;
     }
+    m->corr_len = (uint16_t)corr_len;
+    if (corr_len)
+        memcpy(m->payload + payload_len + 1, corr, corr_len);
     m->qos = (uint8_t)qos;
     m->retain = retain;
     make_room(ob, msg_size(m));

@@ -60,11 +60,12 @@ typedef struct gw_msg {
     uint32_t payload_len;
     uint8_t qos;
     bool retain;
-    bool inflight; /* private */
-    bool resend;   /* private: given back from flight; its next send is a re-send */
-    bool pooled;   /* private: from the outbox's gw_pool_t, else malloc */
-    char *topic;   /* NUL-terminated, points into data */
-    char *payload; /* NUL-terminated, points into data */
+    bool inflight;     /* private */
+    bool resend;       /* private: given back from flight; its next send is a re-send */
+    bool pooled;       /* private: from the outbox's gw_pool_t, else malloc */
+    uint16_t corr_len; /* MQTT 5 correlation data after the payload: gw_msg_corr() */
+    char *topic;       /* NUL-terminated, points into data */
+    char *payload;     /* NUL-terminated, points into data */
     char data[];
 } gw_msg_t;
 
@@ -107,6 +108,19 @@ void gw_outbox_free(gw_outbox_t *ob);
  */
 int gw_outbox_push(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
                    size_t payload_len, int qos, bool retain);
+
+/* gw_outbox_push() of a message that carries MQTT 5 correlation data
+ * (corr_len bytes, at most 65535), published with it: a command's result
+ * to its Response Topic. */
+int gw_outbox_push_corr(gw_outbox_t *ob, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len, int qos, bool retain, const void *corr,
+                        size_t corr_len);
+
+/* The correlation data of m (m->corr_len bytes). */
+static inline const unsigned char *gw_msg_corr(const gw_msg_t *m)
+{
+    return (const unsigned char *)m->payload + m->payload_len + 1;
+}
 
 /* gw_outbox_push() that tags the message with origin (non-zero), handed
  * back to the release callback when the message leaves the outbox. */

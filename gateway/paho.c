@@ -71,6 +71,8 @@ const gw_paho_t *gw_paho_load(bool tls)
         !SYM(lib, api, free, "MQTTAsync_free") || !SYM(lib, api, malloc, "MQTTAsync_malloc") ||
         !SYM(lib, api, subscribeMany, "MQTTAsync_subscribeMany") ||
         !SYM(lib, api, getProperty, "MQTTProperties_getProperty") ||
+        !SYM(lib, api, propertiesAdd, "MQTTProperties_add") ||
+        !SYM(lib, api, propertiesFree, "MQTTProperties_free") ||
         !SYM(lib, api, reasonCode_toString, "MQTTReasonCode_toString")) {
         dlclose(lib);
         return NULL;

@@ -36,6 +36,8 @@ typedef struct {
     int (*subscribeMany)(MQTTAsync handle, int count, char *const *topic, const int *qos,
                          MQTTAsync_responseOptions *response);
     MQTTProperty *(*getProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);
+    int (*propertiesAdd)(MQTTProperties *props, const MQTTProperty *prop);
+    void (*propertiesFree)(MQTTProperties *props);
     /* Optional (NULL when the library lacks them): */
     int (*hasProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);
     int (*getNumericValue)(MQTTProperties *props, enum MQTTPropertyCodes code);

@@ -203,7 +203,8 @@ static void on_sub_ok5(void *context, MQTTAsync_successData5 *resp)
     gw_pub_t *pub = context;
     int codes[64], n = 0;
 
-    if (resp && resp->alt.sub.reasonCodeCount > 0) {
+    /* Paho fills reasonCodes only for several topics; for one, reasonCode. */
+    if (resp && resp->alt.sub.reasonCodeCount > 1 && resp->alt.sub.reasonCodes) {
         n = resp->alt.sub.reasonCodeCount;
         if (n > (int)(sizeof(codes) / sizeof(codes[0])))
             n = (int)(sizeof(codes) / sizeof(codes[0]));

@@ -271,9 +271,20 @@ static void pump(gw_pub_t *pub)
         pm.payloadlen = (int)m->payload_len;
         pm.qos = m->qos;
         pm.retained = m->retain;
+        if (m->corr_len && pub->opts.version == 5) {
+            /* A command's result to its Response Topic: Paho copies the
+             * properties, so they are freed right after the call. */
+            MQTTProperty cd = {.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA};
+
+            cd.value.data.len = m->corr_len;
+            cd.value.data.data = (char *)gw_msg_corr(m);
+            pub->api->propertiesAdd(&pm.properties, &cd); /* out of memory: sent without */
+        }
         pr_send_callbacks(pub, &ro);
         ro.context = s;
         rc = pub->api->sendMessage(pub->client, m->topic, &pm, &ro);
+        if (pm.properties.count)
+            pub->api->propertiesFree(&pm.properties);
         if (rc == MQTTASYNC_SUCCESS) {
             atomic_fetch_add(&pub->sent, 1);
         } else if (transient(rc)) {

@@ -147,6 +147,14 @@ int gw_store_put(gw_store_t *st, const char *topic, size_t topic_len, const char
     return gw_outbox_push(st->ob, topic, topic_len, payload, payload_len, qos, retain);
 }
 
+int gw_store_put_corr(gw_store_t *st, const char *topic, size_t topic_len, const char *payload,
+                      size_t payload_len, int qos, bool retain, const void *corr, size_t corr_len)
+{
+    st->produced++;
+    return gw_outbox_push_corr(st->ob, topic, topic_len, payload, payload_len, qos, retain, corr,
+                               corr_len);
+}
+
 void gw_store_refill(gw_store_t *st)
 {
     gw_spool_rec_t rec;

@@ -52,6 +52,12 @@ gw_outbox_t *gw_store_outbox(gw_store_t *st);
 int gw_store_put(gw_store_t *st, const char *topic, size_t topic_len, const char *payload,
                  size_t payload_len, int qos, bool retain, bool connected);
 
+/* gw_store_put() of a message with MQTT 5 correlation data (a command's
+ * result): into the outbox only, never through the spool, whose records
+ * have no room for it (at a shutdown it is spooled without it). */
+int gw_store_put_corr(gw_store_t *st, const char *topic, size_t topic_len, const char *payload,
+                      size_t payload_len, int qos, bool retain, const void *corr, size_t corr_len);
+
 /* Moves spool records into the outbox while it has room. */
 void gw_store_refill(gw_store_t *st);
 

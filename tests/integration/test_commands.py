@@ -21,7 +21,9 @@ hostile      non-JSON, a 1 MiB payload, NaN, out-of-range and fractional
              or busy each, as many writes on the wire as ok results, the
              counters of the stats message match; RSS and fds come back
 reconnect    the broker restarts: commands published after it is back are
-             executed, none published before is executed twice"""
+             executed, none published before is executed twice
+mqtt5_response  MQTT 5: the result goes to the command's Response Topic with
+             its Correlation Data"""
 
 import json
 import os
@@ -389,7 +391,46 @@ def reconnect():
         check(modbus_read(port, 3, 4000, 1) == [2], "register 4000")
 
 
+def mqtt5_response():
+    """MQTT 5: a command with a Response Topic and Correlation Data gets its
+    result on that topic with the correlation data echoed; one without gets
+    it on {command topic}/result as with MQTT 3.1.1."""
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        _, port = st.modbus_server()
+        cfg = config(broker, adapters(device("plc", port, [("u16", "address: 5000", True)])))
+        cfg = cfg.replace("mqtt:\n", "mqtt:\n  version: \"5\"\n")
+        gw = st.gateway(cfg)
+        gw.wait_log("mqtt: subscribed to 1 command topic", 10)
+        out = st.path("results.txt")
+        with open(out, "w") as f:
+            mon = subprocess.Popen(["mosquitto_sub", "-V", "5", "-h", "127.0.0.1", "-p",
+                                    str(broker), "-t", "my/results", "-t",
+                                    point_topic("plc", "u16") + "/set/result", "-F", "%t|%D|%p"],
+                                   stdout=f, stdin=subprocess.DEVNULL)
+        st.procs.append(mon)
+        time.sleep(0.5)  # subscribed
+        topic = point_topic("plc", "u16") + "/set"
+        subprocess.run(["mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p", str(broker), "-q",
+                        "1", "-t", topic, "-m", '{"value": 7, "id": "r5"}', "-D", "publish",
+                        "response-topic", "my/results", "-D", "publish", "correlation-data",
+                        "req-7"], check=True, timeout=20)
+        subprocess.run(["mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p", str(broker), "-q",
+                        "1", "-t", topic, "-m", '{"value": 8, "id": "plain"}'], check=True,
+                       timeout=20)
+        deadline = time.monotonic() + 5
+        lines = []
+        while time.monotonic() < deadline and len(lines) < 2:
+            time.sleep(0.1)
+            with open(out) as f:
+                lines = [line.rstrip("\n") for line in f]
+        check(lines == ['my/results|req-7|{"id":"r5","ok":true}',
+                        f'{topic}/result||{{"id":"plain","ok":true}}'], f"results: {lines}")
+        check(modbus_read(port, 3, 5000, 1) == [8], "register 5000")
+
+
 def main():
+    mqtt5_response()
     values()
     exceptions()
     hostile()
