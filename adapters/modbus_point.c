@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -367,4 +368,24 @@ void mb_plan_free(mb_plan_t *plan)
     free(plan->batches);
     free(plan->points);
     *plan = (mb_plan_t){0};
+}
+
+double mb_published_double(const mb_point_t *p, double d)
+{
+    char tmp[40];
+
+    if (p->scale != 1.0 || p->offset != 0.0) {
+        snprintf(tmp, sizeof(tmp), "%.15g", d);
+        return strtod(tmp, NULL);
+    }
+    if (p->type == MB_TYPE_FLOAT32) {
+        float f = (float)d;
+
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
+            if (strtof(tmp, NULL) == f)
+                return strtod(tmp, NULL);
+        }
+    }
+    return d;
 }

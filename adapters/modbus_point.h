@@ -94,6 +94,16 @@ typedef struct {
  */
 int mb_decode_registers(const mb_point_t *p, const uint16_t *regs, mb_value_t *out);
 
+/*
+ * The double a person expects to read, as readings publish it. A float32
+ * register value is widened to the double closest to its shortest decimal
+ * form (123.456f gives 123.456, not 123.45600128173828); a scaled value is
+ * rounded to 15 significant digits, below which scale and offset arithmetic
+ * only adds noise (1013 * 0.1 gives 101.3). Other doubles are returned as
+ * they are.
+ */
+double mb_published_double(const mb_point_t *p, double d);
+
 /* A bit-table point (coil/discrete) from its bit: always MB_VAL_BOOL, never
  * scaled; *out is zeroed first. */
 void mb_decode_bit(const mb_point_t *p, bool bit, mb_value_t *out);

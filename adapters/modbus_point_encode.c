@@ -10,7 +10,7 @@
  * A scaled integer point is checked by decoding, with the decoder itself: the
  * nearest raw integer is accepted only if it reads back as the value asked
  * for, both rounded to the 15 significant digits the adapter publishes
- * (tidy_double() in modbus_tcp.c). So a value the point publishes as 21.5
+ * (mb_published_double()). So a value the point publishes as 21.5
  * writes the registers that read back as 21.5, and 21.55 on a 0.1 scale is
  * refused rather than written as 21.5 or 21.6. Unscaled integers are exact:
  * the value must be that integer, and above 2^53 only an integer literal says
@@ -114,7 +114,7 @@ static double input_double(const mb_input_t *in)
     return in->neg ? -(double)in->mag : (double)in->mag;
 }
 
-/* What the adapter publishes for a scaled double (tidy_double()). */
+/* A value as a scaled reading is published (mb_published_double()). */
 static double round15(double d)
 {
     char tmp[40];
@@ -185,7 +185,7 @@ static int scaled_int(const mb_point_t *p, const int_type_t *t, double v, uint16
         return refuse(why, -ERANGE, t->range);
     disassemble(nearest_raw(t, gw_round(raw), &clamped), t->regs, p->order, regs);
     if (mb_decode_registers(p, regs, &back) == 0 && back.kind == MB_VAL_DOUBLE &&
-        round15(back.d) == round15(v))
+        mb_published_double(p, back.d) == round15(v))
         return 0;
     return refuse(why, -ERANGE, clamped ? t->range : "between two steps of the scale");
 }

@@ -53,34 +53,6 @@ static gw_loop_t *loop_of(mbt_t *m)
 
 /* --- publishing ------------------------------------------------------------ */
 
-/*
- * The double a person expects to read. A float32 register value is widened
- * to the double closest to its shortest decimal form (123.456f prints as
- * 123.456, not 123.45600128173828); a scaled value is rounded to 15
- * significant digits, below which scale and offset arithmetic only adds
- * noise (1013 * 0.1 prints as 101.3).
- */
-static double tidy_double(const mb_point_t *p, double d)
-{
-    char tmp[40];
-    bool scaled = p->scale != 1.0 || p->offset != 0.0;
-
-    if (scaled) {
-        snprintf(tmp, sizeof(tmp), "%.15g", d);
-        return strtod(tmp, NULL);
-    }
-    if (p->type == MB_TYPE_FLOAT32) {
-        float f = (float)d;
-
-        for (int prec = 6; prec <= 9; prec++) {
-            snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
-            if (strtof(tmp, NULL) == f)
-                return strtod(tmp, NULL);
-        }
-    }
-    return d;
-}
-
 static void emit_point(mbt_t *m, mbt_point_t *pt, const mb_value_t *v, const char *error,
                        const uint16_t *raw, size_t n_raw)
 {
@@ -116,7 +88,7 @@ static void emit_point(mbt_t *m, mbt_point_t *pt, const mb_value_t *v, const cha
             break;
         case MB_VAL_DOUBLE:
             r.kind = GW_VALUE_DOUBLE;
-            r.value.d = tidy_double(&pt->p, v->d);
+            r.value.d = mb_published_double(&pt->p, v->d);
             break;
         case MB_VAL_STRING:
             r.kind = GW_VALUE_STRING;

@@ -259,6 +259,14 @@ def exceptions():
         check(last["quality"] == "good", f"polls after the timeout: {last}")
 
 
+def send_flood(broker, topic, prefix):
+    """1,000 commands at once (mosquitto_pub -l), values 0..999, ids
+    prefix + number."""
+    lines = "\n".join(json.dumps({"value": i, "id": f"{prefix}{i}"}) for i in range(1000))
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker), "-q", "1", "-t", topic,
+                    "-l"], input=lines + "\n", text=True, check=True, timeout=30)
+
+
 def rss_fds(pid):
     with open(f"/proc/{pid}/status") as f:
         rss = [int(line.split()[1]) for line in f if line.startswith("VmRSS:")][0]
@@ -323,11 +331,8 @@ def hostile():
 
         # A flood: 1,000 commands within a second to one device.
         rss0, fds0 = rss_fds(gw.proc.pid)
-        lines = "\n".join(json.dumps({"value": i, "id": f"f{i}"}) for i in range(1000)) + "\n"
         t0 = time.monotonic()
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker), "-q", "1",
-                        "-t", base + "u16/set", "-l"], input=lines, text=True, check=True,
-                       timeout=30)
+        send_flood(broker, base + "u16/set", "f")
         sent_in = time.monotonic() - t0
         ok = sub.wait_for(lambda ls: len(results(sub, topic_r("u16"))) >= 1001 + 1, 20)
         flood = [r for r in results(sub, topic_r("u16"))
@@ -348,10 +353,7 @@ def hostile():
         # Memory comes back: a second flood leaves RSS where the first did
         # (the heap keeps its peak, it does not grow by what was flooded).
         rss1, fds1 = rss_fds(gw.proc.pid)
-        lines = "\n".join(json.dumps({"value": i, "id": f"g{i}"}) for i in range(1000)) + "\n"
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker), "-q", "1",
-                        "-t", base + "u16/set", "-l"], input=lines, text=True, check=True,
-                       timeout=30)
+        send_flood(broker, base + "u16/set", "g")
         sub.wait_for(lambda ls: sum(1 for r in results(sub, topic_r("u16"))
                                     if str(r.get("id")).startswith("g")) >= 1000, 20)
         time.sleep(0.5)

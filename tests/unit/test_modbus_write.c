@@ -60,27 +60,6 @@ mb_input_t mbw_str(const char *s)
     return (mb_input_t){.kind = MB_IN_STRING, .s = s, .s_len = strlen(s)};
 }
 
-/* What the adapter publishes for a decoded double (tidy_double()). */
-static double published(const mb_point_t *p, double d)
-{
-    char tmp[40];
-
-    if (p->scale != 1.0 || p->offset != 0.0) {
-        snprintf(tmp, sizeof(tmp), "%.15g", d);
-        return strtod(tmp, NULL);
-    }
-    if (p->type == MB_TYPE_FLOAT32) {
-        float f = (float)d;
-
-        for (int prec = 6; prec <= 9; prec++) {
-            snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
-            if (strtof(tmp, NULL) == f)
-                return strtod(tmp, NULL);
-        }
-    }
-    return d;
-}
-
 /* The input a subscriber would send back after reading v. */
 static mb_input_t input_of(const mb_point_t *p, const mb_value_t *v)
 {
@@ -90,7 +69,7 @@ static mb_input_t input_of(const mb_point_t *p, const mb_value_t *v)
     case MB_VAL_UINT:
         return lit(false, v->u);
     case MB_VAL_DOUBLE:
-        return num(published(p, v->d));
+        return num(mb_published_double(p, v->d));
     case MB_VAL_BOOL:
         return mbw_boolean(v->b);
     default:
@@ -252,7 +231,7 @@ static bool same_value(const mb_point_t *p, const mb_value_t *a, const mb_value_
     case MB_VAL_UINT:
         return a->u == b->u;
     case MB_VAL_DOUBLE:
-        return published(p, a->d) == published(p, b->d);
+        return mb_published_double(p, a->d) == mb_published_double(p, b->d);
     default:
         return false;
     }
