@@ -23,10 +23,12 @@ hostile      non-JSON, a 1 MiB payload, NaN, out-of-range and fractional
 reconnect    the broker restarts: commands published after it is back are
              executed, none published before is executed twice
 mqtt5_response  MQTT 5: the result goes to the command's Response Topic with
-             its Correlation Data"""
+             its Correlation Data
+reload_topics  a reload that makes another point writable subscribes anew"""
 
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -431,7 +433,30 @@ def mqtt5_response():
         check(modbus_read(port, 3, 5000, 1) == [8], "register 5000")
 
 
+def reload_topics():
+    """SIGHUP with one more writable point: the gateway reconnects and
+    subscribes to the new set; the new point takes commands."""
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        _, port = st.modbus_server()
+        one = [("a", "address: 6000", True), ("b", "address: 6001", False)]
+        two = [("a", "address: 6000", True), ("b", "address: 6001", True)]
+        gw = st.gateway(config(broker, adapters(device("plc", port, one))))
+        gw.wait_log("mqtt: subscribed to 1 command topic", 10)
+        with open(st.path("sensorbridge.yaml"), "w") as f:
+            f.write(config(broker, adapters(device("plc", port, two))))
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_log("mqtt: subscribed to 2 command topics", 10)
+        topic = point_topic("plc", "b") + "/set"
+        publish(broker, topic, '{"value": 9, "id": "new"}')
+        check(wait_result(sub, topic + "/result", "new") == {"id": "new", "ok": True},
+              "the point made writable by the reload")
+        check(modbus_read(port, 3, 6001, 1) == [9], "register 6001")
+
+
 def main():
+    reload_topics()
     mqtt5_response()
     values()
     exceptions()
