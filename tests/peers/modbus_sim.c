@@ -487,7 +487,7 @@ static void log_write(sim_t *s, const pending_t *p)
  * failure) and changes nothing it had not changed yet. */
 static int apply_write(sim_t *s, conn_t *c, pending_t *p, uint8_t *buf, size_t cap)
 {
-    bool bits[1];
+    bool coil = p->values[0] != 0; /* FC 5's echo; FC 15's echoes the quantity */
     uint32_t table = p->req.fc == MB_FC_WRITE_SINGLE_COIL || p->req.fc == MB_FC_WRITE_MULTIPLE_COILS
                          ? TABLE_COIL
                          : TABLE_HOLDING;
@@ -497,7 +497,7 @@ static int apply_write(sim_t *s, conn_t *c, pending_t *p, uint8_t *buf, size_t c
                     .address = p->req.address,
                     .quantity = p->req.quantity,
                     .regs = p->values,
-                    .bits = bits};
+                    .bits = &coil};
 
     for (uint32_t i = 0; i < p->req.quantity; i++) {
         if (image_set(&c->image, table << 16 | (p->req.address + i), p->values[i]) < 0) {
@@ -509,7 +509,6 @@ static int apply_write(sim_t *s, conn_t *c, pending_t *p, uint8_t *buf, size_t c
     if (s->write_log != NULL) {
         log_write(s, p);
     }
-    bits[0] = p->values[0] != 0; /* FC 5's echo; FC 15's echoes the quantity */
     return mb_encode_write_response(&w, buf, cap);
 }
 
