@@ -1,5 +1,5 @@
 """Shared helpers of bench/throughput, bench/latency, bench/footprint,
-bench/callgrind, bench/baseline/compare and bench/run-all.
+bench/callgrind, bench/commands, bench/baseline/compare and bench/run-all.
 
 The process handling, /proc readers, broker configuration, subscriber
 counter and Markdown helpers are bench/fanin's own, imported from it (it is a
@@ -184,8 +184,11 @@ def start_broker(procs, tmp, name="mosquitto", extra=None):
     return proc, port
 
 
-def start_sim(procs, sim_bin, latency_ms):
-    sim = procs.start("modbus_sim", [sim_bin, "--port", "0", "--latency-ms", str(latency_ms)],
+def start_sim(procs, sim_bin, latency_ms, extra=()):
+    """tests/modbus_sim on an ephemeral port (and `extra` options); returns
+    (proc, port)."""
+    sim = procs.start("modbus_sim", [sim_bin, "--port", "0", "--latency-ms", str(latency_ms),
+                                     *extra],
                       stdout=subprocess.PIPE, text=True)
     line = sim.stdout.readline()
     if not line.startswith("PORT "):
