@@ -171,7 +171,7 @@ static char *peer_name(int fd)
     return out;
 }
 
-static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
+int rtcp_conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
 {
     lp_sink_t sink = {on_reading, on_error, c};
 
@@ -188,7 +188,7 @@ static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
     return gw_io_start(loop_of(r), &c->io, r->paused ? 0 : EPOLLIN);
 }
 
-static void conn_close(rtcp_conn_t *c)
+void rtcp_conn_close(rtcp_conn_t *c)
 {
     rtcp_t *r = c->owner;
 
@@ -252,7 +252,7 @@ static void conn_on_io(gw_io_t *io, uint32_t events, void *arg)
         return;
     if (!conn_read(c)) {
         if (r->server) {
-            conn_close(c);
+            rtcp_conn_close(c);
         } else {
             client_failed(r, "connection closed by the device");
         }
@@ -272,7 +272,7 @@ static void conn_idle(gw_timer_t *t, void *arg)
     c->owner->stats.idle_closed++;
     gw_info("adapter '%s': closing a connection silent for %.0f s", gw_ctx_name(c->owner->ctx),
             c->owner->idle_timeout_ms / 1000.0);
-    conn_close(c);
+    rtcp_conn_close(c);
 }
 
 /* --- client mode ----------------------------------------------------------- */
@@ -290,7 +290,7 @@ static void client_failed(rtcp_t *r, const char *cause)
 {
     uint64_t wait = adp_jitter(&r->rng, r->backoff_ms);
 
-    conn_close(&r->client);
+    rtcp_conn_close(&r->client);
     r->tx_off = r->request_len; /* a partial request went with the connection */
     if (r->state == RTCP_CONNECTED || r->last_error != cause)
         gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(r->ctx), r->host,
@@ -335,7 +335,7 @@ static void client_on_connect(void *arg, int fd, int err, const char *cause)
         client_failed(r, cause);
         return;
     }
-    if (conn_open(r, &r->client, fd) != 0) {
+    if (rtcp_conn_open(r, &r->client, fd) != 0) {
         r->client.fd = fd;
         client_failed(r, "cannot watch the socket");
         return;
@@ -414,91 +414,6 @@ static void client_request(gw_timer_t *t, void *arg)
     send_request(r);
 }
 
-/* --- server mode ----------------------------------------------------------- */
-
-static void server_on_accept(gw_io_t *io, uint32_t events, void *arg)
-{
-    rtcp_t *r = arg;
-    (void)io;
-    (void)events;
-
-    for (int burst = 0; burst < 64; burst++) {
-        int fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        rtcp_conn_t *slot = NULL;
-
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                gw_warn("adapter '%s': cannot accept a device: too many open files",
-                        gw_ctx_name(r->ctx));
-            return; /* EAGAIN: done; other errors are the client's (ECONNABORTED) */
-        }
-        for (size_t i = 0; i < r->max_clients && !slot; i++)
-            if (r->conns[i].fd < 0)
-                slot = &r->conns[i];
-        if (!slot) {
-            if (r->stats.refused_clients++ % 1000 == 0)
-                gw_warn("adapter '%s': %zu devices connected already (max_clients); closing "
-                        "a new connection (%llu so far)",
-                        gw_ctx_name(r->ctx), r->max_clients,
-                        (unsigned long long)r->stats.refused_clients);
-            close(fd);
-            continue;
-        }
-        if (conn_open(r, slot, fd) != 0) {
-            slot->fd = fd;
-            conn_close(slot);
-            continue;
-        }
-        r->stats.connections++;
-        gw_timer_start(loop_of(r), &slot->idle, gw_clock_now_ms() + r->idle_timeout_ms);
-    }
-}
-
-static int listen_on(rtcp_t *r, const adp_addr_t *addr)
-{
-    int one = 1;
-    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, &addr->u.sa, addr->len) != 0 || listen(fd, 128) != 0) {
-        int err = -errno;
-
-        gw_err("adapter '%s': cannot listen on %s:%u: %s", gw_ctx_name(r->ctx), r->host, r->port,
-               strerror(-err));
-        close(fd);
-        return err;
-    }
-    r->listen_fd = fd;
-    gw_io_init(&r->listen_io, fd, server_on_accept, r);
-    gw_info("adapter '%s': listening on %s:%u", gw_ctx_name(r->ctx), r->host, r->port);
-    return gw_io_start(loop_of(r), &r->listen_io, EPOLLIN);
-}
-
-static void server_resolved(void *arg, int status, const adp_addrs_t *addrs)
-{
-    rtcp_t *r = arg;
-
-    r->lookup = NULL;
-    if (status < 0) {
-        gw_err("adapter '%s': cannot resolve %s", gw_ctx_name(r->ctx), r->host);
-        return;
-    }
-    (void)listen_on(r, &addrs->a[0]); /* logs its own failure */
-}
-
-/* A numeric address listens at once; a name is resolved off the loop thread
- * first, and the adapter listens on its first address when it is known. */
-static int server_listen(rtcp_t *r)
-{
-    adp_addrs_t addrs;
-
-    if (adp_addrs_numeric(r->host, r->port, &addrs) == 0)
-        return listen_on(r, &addrs.a[0]);
-    return adp_resolve_start(loop_of(r), r->host, r->port, server_resolved, r, &r->lookup);
-}
-
 /* --- adapter interface ----------------------------------------------------- */
 
 static void rtcp_destroy(void *self);
@@ -548,7 +463,7 @@ static int rtcp_start(void *self)
 
     r->running = true;
     if (r->server)
-        return server_listen(r);
+        return rtcp_server_listen(r);
     r->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x2545f4914f6cdd1du;
     adp_connector_init(&r->connector, loop_of(r), r->host, r->port, r->connect_timeout_ms,
                        client_on_connect, r);
@@ -593,9 +508,9 @@ static void rtcp_stop(void *self)
     r->lookup = NULL;
     if (!r->server)
         adp_connector_cancel(&r->connector);
-    conn_close(&r->client);
+    rtcp_conn_close(&r->client);
     for (size_t i = 0; r->server && i < r->max_clients; i++)
-        conn_close(&r->conns[i]);
+        rtcp_conn_close(&r->conns[i]);
     if (r->listen_fd >= 0) {
         gw_io_stop(loop_of(r), &r->listen_io);
         close(r->listen_fd);

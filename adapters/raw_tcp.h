@@ -92,4 +92,17 @@ struct rtcp {
 /* Reads the adapter's keys into r (raw_tcp_config.c). */
 int rtcp_read_config(rtcp_t *r, const cfg_adapter_t *cfg, cfg_error_t *err);
 
+/* Watches a connected socket fd with c (its framer made on first use). 0,
+ * or -errno with c->fd already fd: the caller then calls rtcp_conn_close()
+ * (raw_tcp.c). */
+int rtcp_conn_open(rtcp_t *r, rtcp_conn_t *c, int fd);
+
+/* Ends c's connection, if any: reports a partial line, closes the fd. */
+void rtcp_conn_close(rtcp_conn_t *c);
+
+/* Server mode: listens on host:port, at once for a numeric address, after
+ * resolving it off the loop thread for a name (raw_tcp_server.c). 0 or
+ * -errno. */
+int rtcp_server_listen(rtcp_t *r);
+
 #endif
