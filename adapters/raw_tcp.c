@@ -12,6 +12,10 @@
  * logged at most once per RTCP_WARN_INTERVAL_MS, with the line escaped. Each
  * read event takes at most RTCP_READ_BUDGET bytes from one connection, so a
  * fast client cannot starve the others.
+ *
+ * Commands (raw_tcp_write.c) write one line to a connection; what is left
+ * of it after a short write goes out on EPOLLOUT, after the rest of a poll
+ * request and before the next one (rtcp_conn_send).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,6 +62,7 @@ static rtcp_seq_t *seq_slot(rtcp_t *r, const char *name)
         if (!s->name) {
             if (r->n_seqs >= r->max_sensors || !(s->name = strdup(name)))
                 return NULL;
+            s->writable = -1;
             r->n_seqs++;
             return s;
         }
@@ -94,6 +99,7 @@ static void on_reading(void *arg, const lp_reading_t *lr)
         g.value.s = lr->value.s;
     g.unit = lr->unit;
     g.device = c->peer;
+    rtcp_note_sender(r, slot, c);
     gw_ctx_emit(r->ctx, &g);
 }
 
@@ -137,8 +143,17 @@ static void on_error(void *arg, lp_reason_t reason, const char *line, size_t len
 static void conn_on_io(gw_io_t *io, uint32_t events, void *arg);
 static void client_failed(rtcp_t *r, const char *cause);
 static void client_on_connect(void *arg, int fd, int err, const char *cause);
-static void send_request(rtcp_t *r);
-static uint32_t client_mask(const rtcp_t *r);
+static bool send_request(rtcp_t *r);
+
+/* Reading unless paused; writing while a request or a command line is
+ * partly sent. */
+static uint32_t conn_mask(const rtcp_conn_t *c)
+{
+    const rtcp_t *r = c->owner;
+    bool out = c->cmd || (!r->server && r->tx_off < r->request_len);
+
+    return (r->paused ? 0 : EPOLLIN) | (out ? EPOLLOUT : 0);
+}
 
 /* --test: "address:port" of the socket's peer, malloc'd (NULL if unknown). */
 static char *peer_name(int fd)
@@ -171,12 +186,13 @@ static char *peer_name(int fd)
     return out;
 }
 
-static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
+int rtcp_conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
 {
     lp_sink_t sink = {on_reading, on_error, c};
 
     c->owner = r;
     c->fd = fd;
+    c->gen = ++r->next_gen;
     c->paused = false;
     if (gw_ctx_once(r->ctx)) {
         free(c->peer);
@@ -188,7 +204,7 @@ static int conn_open(rtcp_t *r, rtcp_conn_t *c, int fd)
     return gw_io_start(loop_of(r), &c->io, r->paused ? 0 : EPOLLIN);
 }
 
-static void conn_close(rtcp_conn_t *c)
+void rtcp_conn_close(rtcp_conn_t *c)
 {
     rtcp_t *r = c->owner;
 
@@ -196,6 +212,7 @@ static void conn_close(rtcp_conn_t *c)
         return;
     if (c->framer)
         lp_framer_finish(c->framer); /* a partial line counts as incomplete */
+    rtcp_conn_abort(c, NULL);
     gw_io_stop(loop_of(r), &c->io);
     gw_timer_stop(loop_of(r), &c->idle);
     close(c->fd);
@@ -207,12 +224,12 @@ static void pause_all(rtcp_t *r)
     r->paused = true;
     if (!r->server) {
         if (r->client.fd >= 0 && r->state == RTCP_CONNECTED)
-            gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
+            gw_io_modify(loop_of(r), &r->client.io, conn_mask(&r->client));
         return;
     }
     for (size_t i = 0; i < r->max_clients; i++)
         if (r->conns[i].fd >= 0)
-            gw_io_modify(loop_of(r), &r->conns[i].io, 0);
+            gw_io_modify(loop_of(r), &r->conns[i].io, conn_mask(&r->conns[i]));
 }
 
 /* Reads what one connection has, up to the budget. Returns false when the
@@ -243,8 +260,8 @@ static void conn_on_io(gw_io_t *io, uint32_t events, void *arg)
     rtcp_t *r = c->owner;
     (void)io;
 
-    if ((events & EPOLLOUT) && !r->server && r->tx_off < r->request_len) {
-        send_request(r);
+    if ((events & EPOLLOUT) && (conn_mask(c) & EPOLLOUT)) {
+        rtcp_conn_send(c);
         if (c->fd < 0)
             return; /* the send failed and closed the connection */
     }
@@ -252,7 +269,7 @@ static void conn_on_io(gw_io_t *io, uint32_t events, void *arg)
         return;
     if (!conn_read(c)) {
         if (r->server) {
-            conn_close(c);
+            rtcp_conn_close(c);
         } else {
             client_failed(r, "connection closed by the device");
         }
@@ -272,7 +289,7 @@ static void conn_idle(gw_timer_t *t, void *arg)
     c->owner->stats.idle_closed++;
     gw_info("adapter '%s': closing a connection silent for %.0f s", gw_ctx_name(c->owner->ctx),
             c->owner->idle_timeout_ms / 1000.0);
-    conn_close(c);
+    rtcp_conn_close(c);
 }
 
 /* --- client mode ----------------------------------------------------------- */
@@ -290,7 +307,7 @@ static void client_failed(rtcp_t *r, const char *cause)
 {
     uint64_t wait = adp_jitter(&r->rng, r->backoff_ms);
 
-    conn_close(&r->client);
+    rtcp_conn_close(&r->client);
     r->tx_off = r->request_len; /* a partial request went with the connection */
     if (r->state == RTCP_CONNECTED || r->last_error != cause)
         gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(r->ctx), r->host,
@@ -301,16 +318,10 @@ static void client_failed(rtcp_t *r, const char *cause)
     r->backoff_ms = r->backoff_ms * 2 > r->backoff_max_ms ? r->backoff_max_ms : r->backoff_ms * 2;
 }
 
-/* Reading unless paused; writing while a request is partly sent. */
-static uint32_t client_mask(const rtcp_t *r)
-{
-    return (r->paused ? 0 : EPOLLIN) | (r->tx_off < r->request_len ? EPOLLOUT : 0);
-}
-
 static void client_connected(rtcp_t *r)
 {
     r->tx_off = r->request_len;
-    gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
+    gw_io_modify(loop_of(r), &r->client.io, conn_mask(&r->client));
     r->backoff_ms = r->backoff_min_ms;
     r->last_error = NULL;
     r->stats.connections++;
@@ -335,7 +346,7 @@ static void client_on_connect(void *arg, int fd, int err, const char *cause)
         client_failed(r, cause);
         return;
     }
-    if (conn_open(r, &r->client, fd) != 0) {
+    if (rtcp_conn_open(r, &r->client, fd) != 0) {
         r->client.fd = fd;
         client_failed(r, "cannot watch the socket");
         return;
@@ -368,9 +379,9 @@ static void client_state_timer(gw_timer_t *t, void *arg)
  * Sends what is left of the current request. A short write leaves the rest
  * for when the socket is writable (EPOLLOUT), and no new request starts
  * until this one is out whole: a device never sees half a request followed
- * by another one.
+ * by another one. False when the send failed (and the client reconnects).
  */
-static void send_request(rtcp_t *r)
+static bool send_request(rtcp_t *r)
 {
     while (r->tx_off < r->request_len) {
         ssize_t n = send(r->client.fd, r->request + r->tx_off, r->request_len - r->tx_off,
@@ -382,11 +393,28 @@ static void send_request(rtcp_t *r)
             break;
         if (n < 0) {
             client_failed(r, "send failed");
-            return;
+            return false;
         }
         r->tx_off += (size_t)n;
     }
-    gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
+    return true;
+}
+
+/* A command line goes after the rest of a request, never into it. */
+void rtcp_conn_send(rtcp_conn_t *c)
+{
+    rtcp_t *r = c->owner;
+
+    if (!r->server && !send_request(r))
+        return;
+    if ((r->server || r->tx_off == r->request_len) && rtcp_conn_flush(c) != 0) {
+        if (r->server)
+            rtcp_conn_close(c);
+        else
+            client_failed(r, "send failed");
+        return;
+    }
+    gw_io_modify(loop_of(r), &c->io, conn_mask(c));
 }
 
 /* Poll-style devices: the request goes out every interval while connected,
@@ -405,98 +433,14 @@ static void client_request(gw_timer_t *t, void *arg)
         r->stats.requests_skipped++;
         return;
     }
-    if (r->tx_off < r->request_len) {
-        /* The device has not taken the previous request yet; never block. */
+    if (r->tx_off < r->request_len || r->client.cmd) {
+        /* The device has not taken the previous request (or a command
+         * line) yet; never block. */
         r->stats.requests_skipped++;
         return;
     }
     r->tx_off = 0;
-    send_request(r);
-}
-
-/* --- server mode ----------------------------------------------------------- */
-
-static void server_on_accept(gw_io_t *io, uint32_t events, void *arg)
-{
-    rtcp_t *r = arg;
-    (void)io;
-    (void)events;
-
-    for (int burst = 0; burst < 64; burst++) {
-        int fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        rtcp_conn_t *slot = NULL;
-
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                gw_warn("adapter '%s': cannot accept a device: too many open files",
-                        gw_ctx_name(r->ctx));
-            return; /* EAGAIN: done; other errors are the client's (ECONNABORTED) */
-        }
-        for (size_t i = 0; i < r->max_clients && !slot; i++)
-            if (r->conns[i].fd < 0)
-                slot = &r->conns[i];
-        if (!slot) {
-            if (r->stats.refused_clients++ % 1000 == 0)
-                gw_warn("adapter '%s': %zu devices connected already (max_clients); closing "
-                        "a new connection (%llu so far)",
-                        gw_ctx_name(r->ctx), r->max_clients,
-                        (unsigned long long)r->stats.refused_clients);
-            close(fd);
-            continue;
-        }
-        if (conn_open(r, slot, fd) != 0) {
-            slot->fd = fd;
-            conn_close(slot);
-            continue;
-        }
-        r->stats.connections++;
-        gw_timer_start(loop_of(r), &slot->idle, gw_clock_now_ms() + r->idle_timeout_ms);
-    }
-}
-
-static int listen_on(rtcp_t *r, const adp_addr_t *addr)
-{
-    int one = 1;
-    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, &addr->u.sa, addr->len) != 0 || listen(fd, 128) != 0) {
-        int err = -errno;
-
-        gw_err("adapter '%s': cannot listen on %s:%u: %s", gw_ctx_name(r->ctx), r->host, r->port,
-               strerror(-err));
-        close(fd);
-        return err;
-    }
-    r->listen_fd = fd;
-    gw_io_init(&r->listen_io, fd, server_on_accept, r);
-    gw_info("adapter '%s': listening on %s:%u", gw_ctx_name(r->ctx), r->host, r->port);
-    return gw_io_start(loop_of(r), &r->listen_io, EPOLLIN);
-}
-
-static void server_resolved(void *arg, int status, const adp_addrs_t *addrs)
-{
-    rtcp_t *r = arg;
-
-    r->lookup = NULL;
-    if (status < 0) {
-        gw_err("adapter '%s': cannot resolve %s", gw_ctx_name(r->ctx), r->host);
-        return;
-    }
-    (void)listen_on(r, &addrs->a[0]); /* logs its own failure */
-}
-
-/* A numeric address listens at once; a name is resolved off the loop thread
- * first, and the adapter listens on its first address when it is known. */
-static int server_listen(rtcp_t *r)
-{
-    adp_addrs_t addrs;
-
-    if (adp_addrs_numeric(r->host, r->port, &addrs) == 0)
-        return listen_on(r, &addrs.a[0]);
-    return adp_resolve_start(loop_of(r), r->host, r->port, server_resolved, r, &r->lookup);
+    rtcp_conn_send(&r->client);
 }
 
 /* --- adapter interface ----------------------------------------------------- */
@@ -526,6 +470,15 @@ static int rtcp_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg
         rc = -ENOMEM;
         goto fail;
     }
+    for (size_t i = 0; i < r->n_writables; i++) { /* their slots, known from the start */
+        rtcp_seq_t *s = seq_slot(r, r->writables[i].name);
+
+        if (!s) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        s->writable = (int32_t)i;
+    }
     for (size_t i = 0; r->server && i < r->max_clients; i++) {
         r->conns[i].fd = -1;
         r->conns[i].owner = r;
@@ -548,7 +501,7 @@ static int rtcp_start(void *self)
 
     r->running = true;
     if (r->server)
-        return server_listen(r);
+        return rtcp_server_listen(r);
     r->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)r << 16) ^ 0x2545f4914f6cdd1du;
     adp_connector_init(&r->connector, loop_of(r), r->host, r->port, r->connect_timeout_ms,
                        client_on_connect, r);
@@ -593,9 +546,12 @@ static void rtcp_stop(void *self)
     r->lookup = NULL;
     if (!r->server)
         adp_connector_cancel(&r->connector);
-    conn_close(&r->client);
+    rtcp_conn_abort(&r->client, "the adapter stopped");
     for (size_t i = 0; r->server && i < r->max_clients; i++)
-        conn_close(&r->conns[i]);
+        rtcp_conn_abort(&r->conns[i], "the adapter stopped");
+    rtcp_conn_close(&r->client);
+    for (size_t i = 0; r->server && i < r->max_clients; i++)
+        rtcp_conn_close(&r->conns[i]);
     if (r->listen_fd >= 0) {
         gw_io_stop(loop_of(r), &r->listen_io);
         close(r->listen_fd);
@@ -613,12 +569,12 @@ static void rtcp_resume(void *self)
     r->paused = false;
     if (!r->server) {
         if (r->state == RTCP_CONNECTED)
-            gw_io_modify(loop_of(r), &r->client.io, client_mask(r));
+            gw_io_modify(loop_of(r), &r->client.io, conn_mask(&r->client));
         return;
     }
     for (size_t i = 0; i < r->max_clients; i++)
         if (r->conns[i].fd >= 0)
-            gw_io_modify(loop_of(r), &r->conns[i].io, EPOLLIN);
+            gw_io_modify(loop_of(r), &r->conns[i].io, conn_mask(&r->conns[i]));
 }
 
 static void rtcp_destroy(void *self)
@@ -637,6 +593,7 @@ static void rtcp_destroy(void *self)
         free(r->seqs[i].name);
     free(r->seqs);
     free(r->conns);
+    free(r->writables);
     lp_parser_free(r->parser);
     free(r);
 }
@@ -662,4 +619,6 @@ const adp_ops_t adp_raw_tcp_ops = {
     .destroy = rtcp_destroy,
     .resume = rtcp_resume,
     .stats = rtcp_stats,
+    .writable = rtcp_writable,
+    .write = rtcp_write,
 };

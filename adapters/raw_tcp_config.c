@@ -2,6 +2,7 @@
  * Configuration of the raw TCP adapter.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/raw_tcp.h"
@@ -108,6 +109,70 @@ static int read_mode_keys(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
     return 0;
 }
 
+/* The sensors named by `writable`: valid topic levels, each once. */
+static int read_writable(rtcp_t *r, const cfg_node_t *w, cfg_error_t *err)
+{
+    size_t n = cfg_node_kind(w) == CFG_SEQUENCE ? cfg_seq_len(w) : 0;
+    int rc;
+
+    if (n == 0)
+        return cfg_node_error(w, err, "writable must list the sensors that take commands");
+    if (n > r->max_sensors)
+        return cfg_node_error(w, err, "writable lists %zu sensors, more than max_sensors (%zu)", n,
+                              r->max_sensors);
+    if (!(r->writables = calloc(n, sizeof(*r->writables))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const cfg_node_t *item = cfg_seq_at(w, i);
+        const char *name, *why;
+
+        if ((rc = cfg_node_string(item, &name, err)))
+            return rc;
+        if ((why = gw_topic_level_check(name)) != NULL)
+            return cfg_node_error(item, err, "writable sensor '%s': %s", name, why);
+        if (strlen(name) > LP_MAX_NAME)
+            return cfg_node_error(item, err, "writable sensor name longer than %d bytes",
+                                  LP_MAX_NAME);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(r->writables[k].name, name) == 0)
+                return cfg_node_error(item, err, "writable sensor '%s' is listed twice", name);
+        r->writables[r->n_writables++].name = name;
+    }
+    return 0;
+}
+
+/* `command` and `writable` come together: a line device's readings name
+ * their sensors on the wire, so which of them take commands is configured. */
+static int read_command_keys(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
+{
+    const cfg_node_t *cmd, *w;
+    const char *why;
+    size_t at;
+    int rc;
+
+    if ((rc = cfg_get_string(n, "command", NULL, &r->command, err)))
+        return rc;
+    cmd = cfg_get_node(n, "command");
+    w = cfg_get_node(n, "writable");
+    if (!r->command) {
+        if (w)
+            return cfg_node_error(w, err, "writable needs command, the line that writes a sensor");
+        return 0;
+    }
+    if (!w)
+        return cfg_node_error(cmd, err, "command needs writable, the sensors that take commands");
+    if ((why = rtcp_command_check(r->command, &at)) != NULL) {
+        const char *end = strchr(r->command + at, '}');
+        int len = end ? (int)(end - (r->command + at)) + 1 : 0;
+
+        if (len)
+            return cfg_node_error(cmd, err, "command: %s '%.*s' (known: {sensor}, {value})", why,
+                                  len, r->command + at);
+        return cfg_node_error(cmd, err, "command: %s", why);
+    }
+    return read_writable(r, w, err);
+}
+
 int rtcp_read_config(rtcp_t *r, const cfg_adapter_t *cfg, cfg_error_t *err)
 {
     const cfg_node_t *n = cfg->node;
@@ -125,7 +190,8 @@ int rtcp_read_config(rtcp_t *r, const cfg_adapter_t *cfg, cfg_error_t *err)
     if (!cfg_has(n, "port"))
         return cfg_node_error(n, err, "adapter '%s' is missing required key 'port'", cfg->name);
     r->port = (uint16_t)port;
-    if ((rc = read_mode_keys(r, n, err)) || (rc = read_parser_keys(r, n, err)))
+    if ((rc = read_mode_keys(r, n, err)) || (rc = read_parser_keys(r, n, err)) ||
+        (rc = read_command_keys(r, n, err)))
         return rc;
     if ((why = lp_options_check(&r->lp_opts)) != NULL)
         return cfg_node_error(n, err, "adapter '%s': %s", cfg->name, why);
