@@ -14,8 +14,9 @@ exceptions   a write answered with exception 2 or 6 gives ok false with the
              exception's name; a device that never answers writes gives a
              timeout result within its timeout and goes on polling
 hostile      non-JSON, a 1 MiB payload, NaN, out-of-range and fractional
-             values, a string for a number, a string too long, a retained
-             command, a command for a point that is not writable: each gets
+             values for every integer type, a string for a number, a string
+             too long, a command older than max_age, a retained command, a
+             command for a point that is not writable: each gets
              its documented result (or none, as documented) and no write
              reaches the wire; 1,000 commands in a second to one device: ok
              or busy each, as many writes on the wire as ok results, the
@@ -285,13 +286,18 @@ def hostile():
                ("u16", "address: 3001", True),
                ("f32", "address: 3002, type: float32", True),
                ("s", "address: 3004, type: string, length: 2", True),
+               ("i32", "address: 3006, type: int32", True),
+               ("u32", "address: 3008, type: uint32", True),
+               ("i64", "address: 3012, type: int64", True),
+               ("u64", "address: 3016, type: uint64", True),
                ("ro", "address: 3010", False)]
         base = point_topic("plc", "")
         # A retained command left on the broker: replayed when the gateway
         # subscribes, and ignored.
         publish(broker, base + "u16/set", '{"value": 5, "id": "retained"}', retain=True)
-        gw = st.gateway(config(broker, adapters(device("plc", port, pts)), stats="1s"))
-        gw.wait_log("mqtt: subscribed to 4 command topics", 10)
+        gw = st.gateway(config(broker, "commands:\n  max_age: 10s\n" +
+                               adapters(device("plc", port, pts)), stats="1s"))
+        gw.wait_log("mqtt: subscribed to 8 command topics", 10)
         gw.wait_log("command plc/u16: retained, ignored (commands.accept_retained is false)", 5)
         cases = [  # point, payload, error
             ("i16", "hello", "not JSON"),
@@ -304,6 +310,14 @@ def hostile():
             ("f32", '{"value": 1e39, "id": 6}', "out of range for float32"),
             ("s", '{"value": "toolong", "id": 7}', "string longer than 4 bytes"),
             ("u16", '{"id": 8}', 'no "value" in the object'),
+            ("i16", "Infinity", "not JSON"),
+            ("i32", '{"value": 2147483648, "id": 9}', "out of range for int32"),
+            ("u32", '{"value": 4294967296, "id": 10}', "out of range for uint32"),
+            ("i64", '{"value": -9223372036854775809, "id": 11}', "out of range for int64"),
+            ("u64", '{"value": 18446744073709551616, "id": 12}', "out of range for uint64"),
+            ("u64", '{"value": -1, "id": 13}', "out of range for uint64"),
+            ("u16", f'{{"value": 1, "id": 14, "ts": {int(time.time() * 1000) - 60000}}}',
+             "too old"),
         ]
         for point, payload, err in cases:
             publish(broker, base + point + "/set", payload)
