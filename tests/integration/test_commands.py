@@ -350,9 +350,13 @@ def hostile():
         t0 = time.monotonic()
         send_flood(broker, base + "u16/set", "f")
         sent_in = time.monotonic() - t0
-        ok = sub.wait_for(lambda ls: len(results(sub, topic_r("u16"))) >= 1001 + 1, 20)
-        flood = [r for r in results(sub, topic_r("u16"))
-                 if isinstance(r.get("id"), str) and r["id"].startswith("f")]
+
+        def flood_results():
+            return [r for r in results(sub, topic_r("u16"))
+                    if isinstance(r.get("id"), str) and r["id"].startswith("f")]
+
+        sub.wait_for(lambda ls: len(flood_results()) >= 1000, 20)
+        flood = flood_results()
         n_ok = sum(1 for r in flood if r["ok"])
         n_busy = sum(1 for r in flood if r.get("error") == "busy")
         print(f"flood: 1000 commands in {sent_in:.2f} s: {n_ok} ok, {n_busy} busy")
