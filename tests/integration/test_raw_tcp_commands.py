@@ -31,6 +31,7 @@ import time
 
 import sbtest
 from sbtest import check
+from test_commands import results, wait_result
 
 GID = "rawcmd"
 HEADER = f"""\
@@ -49,17 +50,6 @@ def publish(broker, topic, payload):
 
 def cmd_topic(adapter, sensor):
     return f"sensorbridge/{GID}/{adapter}/{sensor}/set"
-
-
-def results(sub, topic):
-    return [json.loads(p) for t, p in sub.lines if t == topic]
-
-
-def wait_result(sub, topic, cid, timeout=5):
-    ok = sub.wait_for(lambda lines: any(t == topic and json.loads(p).get("id") == cid
-                                        for t, p in lines), timeout)
-    check(ok, f"no result with id {cid!r} on {topic}")
-    return [r for r in results(sub, topic) if r.get("id") == cid][0]
 
 
 def command(sub, broker, adapter, sensor, payload):
