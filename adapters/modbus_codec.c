@@ -168,6 +168,12 @@ const char *mb_status_name(int status)
         return "bad exception length";
     case MB_EQUANTITY:
         return "bad quantity";
+    case MB_ECRC:
+        return "CRC error";
+    case MB_ETRUNCATED:
+        return "truncated frame";
+    case MB_EGARBAGE:
+        return "garbage on the line";
     case MB_MISMATCH_TID:
         return "transaction id mismatch";
     case MB_MISMATCH_UNIT:

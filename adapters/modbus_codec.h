@@ -57,6 +57,10 @@ typedef enum {
     MB_EFUNCTION = -GW_EMB_FUNCTION,                 /* function code this codec does not know */
     MB_EEXCEPTION_LENGTH = -GW_EMB_EXCEPTION_LENGTH, /* exception response of the wrong length */
     MB_EQUANTITY = -GW_EMB_QUANTITY, /* quantity 0, too large or past 65535; bad coil value */
+    /* RTU framing (adapters/modbus_rtu.h): why held bytes are not a frame. */
+    MB_ECRC = -GW_EMB_CRC,             /* a whole frame whose CRC is wrong */
+    MB_ETRUNCATED = -GW_EMB_TRUNCATED, /* a frame begun but not complete */
+    MB_EGARBAGE = -GW_EMB_GARBAGE,     /* no response frame can start here */
 } mb_status_t;
 
 /* Stable lower-case name of a status or mb_match_t ("bad protocol id", ...);

@@ -36,6 +36,12 @@ const char *gw_strerror(int err)
         return "Modbus: byte count mismatch";
     case GW_EMB_ECHO:
         return "Modbus: write echo mismatch";
+    case GW_EMB_CRC:
+        return "Modbus: CRC error";
+    case GW_EMB_TRUNCATED:
+        return "Modbus: truncated frame";
+    case GW_EMB_GARBAGE:
+        return "Modbus: garbage on the line";
     default:
         return strerror(err);
     }

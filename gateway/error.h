@@ -18,10 +18,11 @@ enum {
 };
 
 /*
- * The Modbus TCP codec's reasons (adapters/modbus_codec.h names them MB_E...
- * and MB_MISMATCH_...): one per malformed-frame class and one per way a
- * response can fail to answer its request, so each can be counted by reason.
- * A block of their own, so that codes added above never renumber them.
+ * The Modbus codecs' reasons (adapters/modbus_codec.h names them MB_E... and
+ * MB_MISMATCH_...): one per malformed-frame class, one per way a response can
+ * fail to answer its request, and one per reason RTU bytes are not a frame,
+ * so each can be counted by reason. A block of their own, so that codes added
+ * above never renumber them; new ones go at its end.
  */
 enum {
     GW_EMB_PROTOCOL = GW_EBASE + 100, /* MBAP protocol id is not 0 */
@@ -35,6 +36,9 @@ enum {
     GW_EMB_FC,                        /* response to another function */
     GW_EMB_COUNT,                     /* response byte count does not fit the quantity */
     GW_EMB_ECHO,                      /* write response echoes another address or value */
+    GW_EMB_CRC,                       /* RTU frame whose CRC is wrong */
+    GW_EMB_TRUNCATED,                 /* RTU frame cut short */
+    GW_EMB_GARBAGE,                   /* RTU bytes that start no response frame */
 };
 
 /* Returns a static, human-readable description of a negative (or positive)

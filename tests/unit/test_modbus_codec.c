@@ -261,13 +261,16 @@ static void test_status_names(void)
         {MB_MISMATCH_FUNCTION, "function mismatch"},
         {MB_MISMATCH_COUNT, "byte count mismatch"},
         {MB_MISMATCH_ECHO, "write echo mismatch"},
+        {MB_ECRC, "CRC error"},
+        {MB_ETRUNCATED, "truncated frame"},
+        {MB_EGARBAGE, "garbage on the line"},
         {2, "unknown status"},
         {-7, "unknown status"},
         {-14, "unknown status"},
         {-EINTR, "unknown status"},
         {-EAGAIN, "unknown status"},
         {-(GW_EMB_PROTOCOL - 1), "unknown status"},
-        {-(GW_EMB_ECHO + 1), "unknown status"},
+        {-(GW_EMB_GARBAGE + 1), "unknown status"},
     };
 
     CU_ASSERT_EQUAL(MB_MATCH, MB_NEED_MORE);
@@ -295,6 +298,9 @@ static void test_status_codes(void)
         {MB_MISMATCH_FUNCTION, "Modbus: function mismatch"},
         {MB_MISMATCH_COUNT, "Modbus: byte count mismatch"},
         {MB_MISMATCH_ECHO, "Modbus: write echo mismatch"},
+        {MB_ECRC, "Modbus: CRC error"},
+        {MB_ETRUNCATED, "Modbus: truncated frame"},
+        {MB_EGARBAGE, "Modbus: garbage on the line"},
     };
 
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
