@@ -1,18 +1,21 @@
 /*
- * The Modbus TCP adapter: one instance per device, an explicit non-blocking
- * state machine on the gateway's loop.
+ * A Modbus link: one TCP connection or one serial port, and the devices
+ * polled over it (modbus_device.c). An explicit non-blocking state machine
+ * on the gateway's loop:
  *
- *   IDLE -> CONNECTING -> READY <-> WAITING (one request in flight)
+ *   IDLE -> CONNECTING -> READY <-> WAITING (one request on the wire)
  *   any error -> BACKOFF (doubling, capped, jittered) -> CONNECTING
  *
- * Every `interval` a cycle reads the device's planned batches one request at
- * a time. A timeout, an exception or a lost connection publishes the affected
- * points with quality bad and the cause; while the device is unreachable,
- * each tick publishes every point as bad, so subscribers see the outage at
- * the configured rate. Responses are matched by transaction id, unit and
+ * One request is on the wire at a time; the devices queue for it in the
+ * order they asked (modbus_device.c), a command's request going first. On
+ * TCP with MBAP framing responses are matched by transaction id, unit and
  * function: a late or foreign response is discarded and counted, never
- * assigned to the wrong request. Framing is the codec's (modbus_codec.c);
- * this file only moves bytes and decides.
+ * assigned to the wrong request. RTU (a serial port, or RTU frames over
+ * TCP) has no transaction id: the line is kept silent for 3.5 characters
+ * before every request, stale input is dropped, and a frame that is not the
+ * answer (CRC error, wrong unit) fails the request at once. Framing is the
+ * codecs' (modbus_codec.c, modbus_rtu.c); this file only moves bytes and
+ * decides.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,722 +26,715 @@
 #include <unistd.h>
 
 #include "adapters/modbus_tcp.h"
-#include "adapters/net.h"
 #include "gateway/clock.h"
 #include "gateway/error.h"
 #include "gateway/log.h"
 
-/* After this many timeouts in a row the connection is presumed dead (a
- * half-open TCP connection never reports an error by itself). */
+/* After this many timeouts in a row on TCP the connection is presumed dead
+ * (a half-open TCP connection never reports an error by itself). */
 #define MBT_MAX_TIMEOUTS 3
 
 static const char *const state_names[] = {"idle", "connecting", "ready", "waiting", "backoff"};
 
-static void connect_start(mbt_t *m);
-static void send_batch(mbt_t *m);
-static void cycle_ended(mbt_t *m);
+static void connect_start(mbl_t *l);
 static void on_io(gw_io_t *io, uint32_t events, void *arg);
 
-static void set_state(mbt_t *m, mbt_state_t state)
+static void set_state(mbl_t *l, mbt_state_t state)
 {
-    gw_debug("adapter '%s': %s -> %s", gw_ctx_name(m->ctx), state_names[m->state],
+    gw_debug("adapter '%s': %s -> %s", gw_ctx_name(l->ctx), state_names[l->state],
              state_names[state]);
-    m->state = state;
+    l->state = state;
 }
 
-static gw_loop_t *loop_of(mbt_t *m)
+static gw_loop_t *loop_of(const mbl_t *l)
 {
-    return gw_ctx_loop(m->ctx);
+    return gw_ctx_loop(l->ctx);
 }
 
-/* --- publishing ------------------------------------------------------------ */
-
-static void emit_point(mbt_t *m, mbt_point_t *pt, const mb_value_t *v, const char *error,
-                       const uint16_t *raw, size_t n_raw)
+bool mbl_up(const mbl_t *l)
 {
-    gw_reading_t r = {0};
-
-    r.device = m->device;
-    r.order = (uint32_t)(pt - m->points) + 1;
-    r.raw = raw;
-    r.n_raw = (uint8_t)n_raw;
-
-    r.sensor = pt->name;
-    r.seq = ++pt->seq;
-    r.ts_ms = m->sample_ts_ms ? m->sample_ts_ms : gw_clock_wall_ms();
-    r.unit = pt->unit;
-    r.error = error;
-    r.has_qos = pt->qos >= 0;
-    r.qos = (uint8_t)(pt->qos >= 0 ? pt->qos : 0);
-    r.has_retain = pt->retain >= 0;
-    r.retain = pt->retain > 0;
-    if (v && !error) {
-        switch (v->kind) {
-        case MB_VAL_BOOL:
-            r.kind = GW_VALUE_BOOL;
-            r.value.b = v->b;
-            break;
-        case MB_VAL_INT:
-            r.kind = GW_VALUE_INT;
-            r.value.i = v->i;
-            break;
-        case MB_VAL_UINT:
-            r.kind = GW_VALUE_UINT;
-            r.value.u = v->u;
-            break;
-        case MB_VAL_DOUBLE:
-            r.kind = GW_VALUE_DOUBLE;
-            r.value.d = mb_published_double(&pt->p, v->d);
-            break;
-        case MB_VAL_STRING:
-            r.kind = GW_VALUE_STRING;
-            r.value.s = v->s;
-            break;
-        }
-    }
-    gw_ctx_emit(m->ctx, &r);
+    return l->state == MBT_READY || l->state == MBT_WAITING;
 }
 
-static mbt_point_t *batch_point(mbt_t *m, const mb_batch_t *b, size_t k)
+const char *mbl_down_cause(const mbl_t *l)
 {
-    return &m->points[m->plan.points[b->first + k]];
+    return l->last_error ? l->last_error : "not connected";
 }
 
-static void emit_batch_bad(mbt_t *m, size_t batch, const char *error)
+const char *mbl_where(const mbl_t *l)
 {
-    const mb_batch_t *b = &m->plan.batches[batch];
+    static char where[300];
 
-    for (size_t k = 0; k < b->n_points; k++)
-        emit_point(m, batch_point(m, b, k), NULL, error, NULL, 0);
+    if (l->transport == MBL_SERIAL)
+        return l->serial.path;
+    snprintf(where, sizeof(where), "%s:%u", l->host, l->port);
+    return where;
 }
 
-void mbt_emit_bad(mbt_t *m, mbt_point_t *pt, const char *error)
+uint16_t mbl_tid(mbl_t *l)
 {
-    emit_point(m, pt, NULL, error, NULL, 0);
-}
-
-void mbt_emit_read(mbt_t *m, mbt_point_t *pt, const mb_response_t *resp, size_t off)
-{
-    uint16_t regs[MB_MAX_REGISTERS];
-    mb_value_t v;
-
-    if (mb_table_is_bits(pt->p.table)) {
-        mb_decode_bit(&pt->p, mb_bit(resp, off), &v);
-        emit_point(m, pt, &v, NULL, NULL, 0);
-        return;
-    }
-    for (size_t w = 0; w < mb_point_width(&pt->p); w++)
-        regs[w] = mb_register(resp, off + w);
-    if (mb_decode_registers(&pt->p, regs, &v) != 0)
-        emit_point(m, pt, NULL, "invalid value", regs, mb_point_width(&pt->p));
-    else
-        emit_point(m, pt, &v, NULL, regs, mb_point_width(&pt->p));
-}
-
-static void emit_batch(mbt_t *m, const mb_response_t *resp)
-{
-    const mb_batch_t *b = &m->plan.batches[m->batch];
-
-    for (size_t k = 0; k < b->n_points; k++) {
-        mbt_point_t *pt = batch_point(m, b, k);
-
-        mbt_emit_read(m, pt, resp, (size_t)(pt->p.address - b->address));
-    }
-}
-
-static void emit_all_bad(mbt_t *m, const char *error)
-{
-    for (size_t i = 0; i < m->plan.n_batches; i++)
-        emit_batch_bad(m, i, error);
-}
-
-/* --test: the one cycle is over, every point reported; nothing more is
- * scheduled. The connection stays until the adapter is stopped. */
-static void once_finished(mbt_t *m)
-{
-    if (m->once && !m->once_done) {
-        m->once_done = true;
-        gw_timer_stop(loop_of(m), &m->tick);
-        gw_timer_stop(loop_of(m), &m->state_timer);
-        gw_ctx_done(m->ctx);
-    }
-}
-
-/* --test: the device failed before every batch was answered: the batches
- * from `first` on are reported bad with the cause, and the test is over. */
-static void once_failed(mbt_t *m, size_t first, const char *cause)
-{
-    for (size_t i = first; m->once && !m->once_done && i < m->plan.n_batches; i++)
-        emit_batch_bad(m, i, cause);
-    once_finished(m);
+    return l->framing == MBL_RTU ? 0 : l->next_tid++;
 }
 
 /* --- connection ------------------------------------------------------------ */
 
-static void close_fd(mbt_t *m)
+static void close_fd(mbl_t *l)
 {
-    if (m->fd < 0)
+    if (l->fd < 0)
         return;
-    gw_io_stop(loop_of(m), &m->io);
-    close(m->fd);
-    m->fd = -1;
+    gw_io_stop(loop_of(l), &l->io);
+    close(l->fd);
+    l->fd = -1;
 }
 
-static void set_online(mbt_t *m, bool online)
+static void set_online(mbl_t *l, bool online)
 {
-    if (m->online == online)
+    if (l->online == online)
         return;
-    m->online = online;
-    gw_ctx_status(m->ctx, online ? "online" : "offline");
+    l->online = online;
+    gw_ctx_status(l->ctx, online ? "online" : "offline");
 }
 
-/* Any failure of the connection: what was in flight is reported bad, the
- * device goes offline and a reconnect is scheduled. */
-static void fail_connection(mbt_t *m, const char *cause)
+/* Any failure of the link: what was in flight is reported bad, every device
+ * goes offline and a reconnect is scheduled. */
+static void fail_connection(mbl_t *l, const char *cause)
 {
-    uint64_t wait = adp_jitter(&m->rng, m->backoff_ms);
-    bool waiting = m->state == MBT_WAITING && m->req_kind == MBT_REQ_POLL;
+    uint64_t wait = adp_jitter(&l->rng, l->backoff_ms);
+    mbt_t *cur = l->state == MBT_WAITING ? l->cur : NULL;
+    bool polling = cur && l->req_kind == MBT_REQ_POLL && !l->tx_held;
+    const char *detail = l->error_buf[0] ? l->error_buf : cause;
 
-    if (waiting)
-        emit_batch_bad(m, m->batch, cause);
-    mbt_write_abort(m, cause); /* commands: the one on the wire failed, none waits */
-    if (m->once) {             /* --test: no reconnect; what is not read yet is reported */
-        close_fd(m);
-        set_state(m, MBT_IDLE);
-        if (!m->once_done)
-            gw_warn("adapter '%s': %s:%u: %s", gw_ctx_name(m->ctx), m->host, m->port, cause);
-        once_failed(m, m->in_cycle ? m->batch + waiting : 0, cause);
+    l->q_len = 0;
+    for (size_t i = 0; i < l->n_devs; i++)
+        mbt_link_lost(&l->devs[i], &l->devs[i] == cur && polling, cause);
+    l->cur = NULL;
+    l->tx_held = false;
+    gw_timer_stop(loop_of(l), &l->gap_timer);
+    close_fd(l);
+    if (l->once) { /* --test: no reconnect */
+        set_state(l, MBT_IDLE);
+        gw_warn("adapter '%s': %s: %s", gw_ctx_name(l->ctx), mbl_where(l), detail);
+        l->error_buf[0] = '\0';
         return;
     }
-    close_fd(m);
-    if (m->online || m->last_error != cause)
-        gw_warn("adapter '%s': %s:%u: %s; reconnecting in %.1f s", gw_ctx_name(m->ctx), m->host,
-                m->port, cause, wait / 1000.0);
-    m->last_error = cause;
-    set_online(m, false);
-    set_state(m, MBT_BACKOFF);
-    if (m->in_cycle)
-        cycle_ended(m);
-    gw_timer_start(loop_of(m), &m->state_timer, gw_clock_now_ms() + wait);
-    m->backoff_ms = m->backoff_ms * 2 > m->backoff_max_ms ? m->backoff_max_ms : m->backoff_ms * 2;
+    if (l->online || l->last_error != cause)
+        gw_warn("adapter '%s': %s: %s; %s in %.1f s", gw_ctx_name(l->ctx), mbl_where(l), detail,
+                l->transport == MBL_SERIAL ? "reopening" : "reconnecting", wait / 1000.0);
+    l->error_buf[0] = '\0';
+    l->last_error = cause;
+    set_online(l, false);
+    set_state(l, MBT_BACKOFF);
+    gw_timer_start(loop_of(l), &l->state_timer, gw_clock_now_ms() + wait);
+    l->backoff_ms = l->backoff_ms * 2 > l->backoff_max_ms ? l->backoff_max_ms : l->backoff_ms * 2;
 }
 
-static void park_tick(mbt_t *m);
-
-static void start_cycle(mbt_t *m)
+static void connected(mbl_t *l, int fd)
 {
-    gw_timer_stop(loop_of(m), &m->tick); /* re-armed when the cycle ends */
-    m->in_cycle = true;
-    m->tick_missed = false;
-    m->batch = 0;
-    send_batch(m);
-}
-
-static void connected(mbt_t *m)
-{
-    mb_decoder_reset(&m->dec);
-    m->backoff_ms = m->backoff_min_ms;
-    m->consecutive_timeouts = 0;
-    set_state(m, MBT_READY);
-    gw_info("adapter '%s': connected to %s:%u", gw_ctx_name(m->ctx), m->host, m->port);
-    m->last_error = NULL;
-    set_online(m, true);
-    if (m->tick_missed) {
-        m->tick_missed = false;
-        if (gw_ctx_blocked(m->ctx))
-            park_tick(m);
-        else
-            start_cycle(m);
+    l->fd = fd;
+    gw_io_init(&l->io, fd, on_io, l);
+    if (gw_io_start(loop_of(l), &l->io, EPOLLIN) != 0) {
+        fail_connection(l, "cannot watch the connection");
+        return;
     }
+    mb_decoder_reset(&l->dec);
+    if (l->rtu)
+        mb_rtu_decoder_reset(l->rtu);
+    l->backoff_ms = l->backoff_min_ms;
+    l->consecutive_timeouts = 0;
+    l->quiet_ms = gw_clock_now_ms() + l->settle_ms;
+    set_state(l, MBT_READY);
+    if (l->transport == MBL_SERIAL)
+        gw_info("adapter '%s': port %s open (%u baud, %u%c%u)", gw_ctx_name(l->ctx),
+                l->serial.path, l->serial.baud, l->serial.data_bits, l->serial.parity,
+                l->serial.stop_bits);
+    else
+        gw_info("adapter '%s': connected to %s", gw_ctx_name(l->ctx), mbl_where(l));
+    l->last_error = NULL;
+    set_online(l, true);
+    for (size_t i = 0; i < l->n_devs; i++)
+        mbt_connected(&l->devs[i]);
+    mbl_kick(l);
 }
 
 /* The connector's answer: a connected socket, or why there is none. */
 static void on_connect(void *arg, int fd, int err, const char *cause)
 {
-    mbt_t *m = arg;
+    mbl_t *l = arg;
     (void)err;
 
-    if (m->state != MBT_CONNECTING) {
-        gw_err("adapter '%s': connection result in state %s", gw_ctx_name(m->ctx),
-               state_names[m->state]);
+    if (l->state != MBT_CONNECTING) {
+        gw_err("adapter '%s': connection result in state %s", gw_ctx_name(l->ctx),
+               state_names[l->state]);
         if (fd >= 0)
             close(fd);
         return;
     }
     if (fd < 0) {
-        fail_connection(m, cause);
+        fail_connection(l, cause);
         return;
     }
-    m->fd = fd;
-    gw_io_init(&m->io, fd, on_io, m);
-    if (gw_io_start(loop_of(m), &m->io, EPOLLIN) != 0) {
-        fail_connection(m, "cannot watch the socket");
-        return;
-    }
-    connected(m);
+    connected(l, fd);
 }
 
-/* Resolves the host again (a name may have moved) and connects to each of
- * its addresses in turn, without blocking the loop (see adp_connector_t). */
-static void connect_start(mbt_t *m)
+/* TCP: resolves the host again (a name may have moved) and connects to each
+ * of its addresses in turn, without blocking the loop (see
+ * adp_connector_t). Serial: the port is opened from the state timer, never
+ * from within start(). */
+static void connect_start(mbl_t *l)
 {
-    set_state(m, MBT_CONNECTING);
-    adp_connector_start(&m->conn);
+    set_state(l, MBT_CONNECTING);
+    if (l->transport == MBL_TCP)
+        adp_connector_start(&l->conn);
+    else
+        gw_timer_start(loop_of(l), &l->state_timer, gw_clock_now_ms());
 }
 
-/* --- requests and responses ------------------------------------------------ */
-
-static void flush_tx(mbt_t *m)
+static void open_port(mbl_t *l)
 {
-    while (m->tx_off < m->tx_len) {
-        ssize_t n = send(m->fd, m->tx_buf + m->tx_off, m->tx_len - m->tx_off, MSG_NOSIGNAL);
+    const char *cause = NULL;
+    int fd = mbl_serial_open(l, &cause);
+
+    if (fd < 0)
+        fail_connection(l, cause);
+    else
+        connected(l, fd);
+}
+
+/* --- requests ---------------------------------------------------------------- */
+
+static void flush_tx(mbl_t *l)
+{
+    while (l->tx_off < l->tx_len) {
+        ssize_t n = l->transport == MBL_TCP ? send(l->fd, l->tx_buf + l->tx_off,
+                                                   l->tx_len - l->tx_off, MSG_NOSIGNAL)
+                                            : write(l->fd, l->tx_buf + l->tx_off,
+                                                    l->tx_len - l->tx_off);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            gw_io_modify(loop_of(m), &m->io, EPOLLIN | EPOLLOUT);
+            gw_io_modify(loop_of(l), &l->io, EPOLLIN | EPOLLOUT);
             return;
         }
         if (n < 0) {
-            fail_connection(m, "send failed");
+            fail_connection(l, l->transport == MBL_TCP ? "send failed" : "port unavailable");
             return;
         }
-        m->tx_off += (size_t)n;
+        l->tx_off += (size_t)n;
     }
-    gw_io_modify(loop_of(m), &m->io, EPOLLIN);
+    gw_io_modify(loop_of(l), &l->io, EPOLLIN);
 }
 
-void mbt_send(mbt_t *m, const uint8_t *buf, size_t len, mbt_req_kind_t kind)
+/* The request goes on the wire. On RTU what arrived since the last answer
+ * (a late reply, noise) is dropped first. */
+static void transmit(mbl_t *l)
 {
-    m->tx_buf = buf;
-    m->tx_len = len;
-    m->tx_off = 0;
-    m->req_kind = kind;
-    set_state(m, MBT_WAITING);
+    mbt_t *d = l->cur;
+
+    l->tx_held = false;
+    if (l->rtu) {
+        if (l->transport == MBL_SERIAL)
+            mbl_serial_flush(l);
+        mb_rtu_decoder_reset(l->rtu);
+    }
     /* The response timeout is lazy: a timer still armed for an earlier
      * request's deadline stays, and on_state_timer() moves it on to this
      * one's. A device answering in time then costs no timer operation per
      * request, where stopping and re-arming cost two heap updates. */
-    m->deadline_ms = gw_clock_now_ms() + m->timeout_ms;
-    if (!gw_timer_active(&m->state_timer))
-        gw_timer_start(loop_of(m), &m->state_timer, m->deadline_ms);
-    flush_tx(m);
+    l->deadline_ms = gw_clock_now_ms() + d->timeout_ms;
+    if (!gw_timer_active(&l->state_timer))
+        gw_timer_start(loop_of(l), &l->state_timer, l->deadline_ms);
+    flush_tx(l);
 }
 
-static void send_batch(mbt_t *m)
+void mbl_send(mbl_t *l, mbt_t *d, const uint8_t *buf, size_t len, mbt_req_kind_t kind)
 {
-    const mb_batch_t *b = &m->plan.batches[m->batch];
-    int n;
+    if (l->framing == MBL_RTU) {
+        int n = mb_rtu_from_mbap(buf, len, l->rtu_tx, sizeof(l->rtu_tx));
 
-    m->req.tid = m->next_tid++;
-    m->req.unit = m->unit_id;
-    m->req.fc = mb_table_fc(b->table);
-    m->req.address = b->address;
-    m->req.quantity = b->count;
-    n = mb_encode_read(&m->req, m->tx, sizeof(m->tx));
-    if (n < 0) { /* the plan made it: cannot happen */
-        gw_err("adapter '%s': cannot encode a read request: %s", gw_ctx_name(m->ctx),
-               gw_strerror(n));
-        abort();
+        if (n < 0) { /* the codec made buf: cannot happen */
+            gw_err("adapter '%s': cannot frame a request for RTU", gw_ctx_name(l->ctx));
+            abort();
+        }
+        buf = l->rtu_tx;
+        len = (size_t)n;
     }
-    m->sample_ts_ms = gw_clock_wall_ms();
-    mbt_send(m, m->tx, (size_t)n, MBT_REQ_POLL);
+    l->tx_buf = buf;
+    l->tx_len = len;
+    l->tx_off = 0;
+    l->req_kind = kind;
+    l->cur = d;
+    set_state(l, MBT_WAITING);
+    if (l->gap_ms || l->delay_ms || l->settle_ms) {
+        uint64_t earliest = l->quiet_ms + l->gap_ms + l->delay_ms;
+
+        if (gw_clock_now_ms() < earliest) {
+            l->tx_held = true;
+            gw_timer_start(loop_of(l), &l->gap_timer, earliest);
+            return;
+        }
+    }
+    transmit(l);
 }
 
-/* The current batch is answered (or given up): on to the next, or end the
- * cycle. */
-static void next_batch(mbt_t *m)
+/* The link is idle: a command goes first, then the device that has waited
+ * longest. */
+void mbl_kick(mbl_t *l)
 {
-    m->batch++;
-    mbt_link_free(m);
-}
-
-/* Nothing on the wire (the response timer stays armed: see mbt_send()). A
- * command goes first, then the polling cycle goes on, or a cycle that came
- * due while a command held the link starts. */
-void mbt_link_free(mbt_t *m)
-{
-    set_state(m, MBT_READY);
-    if (mbt_write_next(m))
+    if (l->state != MBT_READY || l->cur)
         return;
-    if (m->in_cycle) {
-        if (m->batch < m->plan.n_batches)
-            send_batch(m);
-        else
-            cycle_ended(m);
-        return;
-    }
-    if (m->cycle_due && m->running) {
-        m->cycle_due = false;
-        if (gw_ctx_blocked(m->ctx))
-            park_tick(m);
-        else
-            start_cycle(m);
+    for (size_t i = 0; i < l->n_devs; i++)
+        if (l->devs[i].wq && mbt_write_next(&l->devs[i]))
+            return;
+    while (l->q_len > 0) {
+        mbt_t *d = l->queue[l->q_head];
+
+        l->q_head = (l->q_head + 1) % l->n_devs;
+        l->q_len--;
+        d->queued = false;
+        if (d->in_cycle && d->batch < d->plan.n_batches) {
+            mbt_send_batch(d);
+            return;
+        }
     }
 }
 
-static void on_frame(mbt_t *m, const mb_response_t *resp)
+void mbl_done(mbl_t *l)
 {
-    if (m->state == MBT_WAITING && m->req_kind != MBT_REQ_POLL) {
-        mbt_write_frame(m, resp);
+    l->cur = NULL;
+    if (l->state == MBT_WAITING)
+        set_state(l, MBT_READY);
+    if (l->gap_ms || l->delay_ms)
+        l->quiet_ms = gw_clock_now_ms();
+    mbl_kick(l);
+}
+
+void mbl_enqueue(mbl_t *l, mbt_t *d)
+{
+    if (!d->queued) {
+        d->queued = true;
+        l->queue[(l->q_head + l->q_len++) % l->n_devs] = d;
+    }
+    mbl_kick(l);
+}
+
+/* --- responses --------------------------------------------------------------- */
+
+/* Why an RTU reply is not the answer, for the device's readings. */
+static const char *mismatch_cause(int match)
+{
+    switch (match) {
+    case MB_MISMATCH_UNIT:
+        return "reply from the wrong unit";
+    case MB_MISMATCH_FUNCTION:
+        return "reply to another function";
+    default:
+        return "reply of the wrong length";
+    }
+}
+
+static void on_frame(mbl_t *l, const mb_response_t *resp)
+{
+    mbt_t *d = l->cur;
+    int match;
+
+    if (l->state != MBT_WAITING || l->tx_held || !d) {
+        l->discarded++;
+        gw_debug("adapter '%s': discarded a frame nobody waits for (unit %u, function %u)",
+                 gw_ctx_name(l->ctx), resp->unit, resp->fc);
         return;
     }
-    int match = m->state == MBT_WAITING ? mb_match(&m->req, resp) : MB_MISMATCH_TID;
-
+    if (l->req_kind != MBT_REQ_POLL) {
+        mbt_write_frame(d, resp);
+        return;
+    }
+    match = mb_match(&l->req, resp);
     if (match != MB_MATCH) {
-        m->stats.discarded++;
+        l->discarded++;
         gw_debug("adapter '%s': discarded a response (tid %u, unit %u, function %u): %s",
-                 gw_ctx_name(m->ctx), resp->tid, resp->unit, resp->fc,
-                 match == MB_MISMATCH_TID        ? "not the request in flight"
-                 : match == MB_MISMATCH_UNIT     ? "wrong unit"
-                 : match == MB_MISMATCH_FUNCTION ? "wrong function"
-                                                 : "wrong byte count");
+                 gw_ctx_name(l->ctx), resp->tid, resp->unit, resp->fc, mb_status_name(match));
+        if (l->framing == MBL_RTU) { /* no transaction id: no other answer is coming */
+            l->consecutive_timeouts = 0;
+            mbt_poll_failed(d, mismatch_cause(match), false);
+            mbl_done(l);
+        }
         return;
     }
-    m->consecutive_timeouts = 0;
-    if (resp->exception) {
-        m->stats.exceptions++;
-        m->stats.reads_failed++;
-        emit_batch_bad(m, m->batch, mb_exception_name(resp->exception_code));
-    } else {
-        m->stats.reads_ok++;
-        emit_batch(m, resp);
-    }
-    next_batch(m);
+    l->consecutive_timeouts = 0;
+    mbt_poll_answer(d, resp);
+    mbl_done(l);
 }
 
-static void read_input(mbt_t *m)
+/* A request whose answer is not coming: a timeout, or (RTU) a frame that
+ * could not be read and the line silent after it. */
+static void request_failed(mbl_t *l, const char *cause, bool timeout)
+{
+    mbt_t *d = l->cur;
+
+    if (l->req_kind != MBT_REQ_POLL) {
+        if (timeout)
+            d->stats.timeouts++;
+        mbt_write_failed(d, cause);
+        return;
+    }
+    mbt_poll_failed(d, cause, timeout);
+    if (timeout && !l->once && l->transport == MBL_TCP &&
+        ++l->consecutive_timeouts >= MBT_MAX_TIMEOUTS) {
+        l->cur = NULL;
+        set_state(l, MBT_READY); /* the batch is already reported */
+        fail_connection(l, "no response");
+        return;
+    }
+    mbl_done(l);
+}
+
+/* RTU: bytes came and are no frame. A complete frame with a bad CRC ends
+ * the request once the line is silent after it; anything else waits for
+ * more bytes or the timeout. */
+static void rtu_no_frame(mbl_t *l)
+{
+    if (l->state != MBT_WAITING || l->tx_held)
+        return;
+    if (mb_rtu_verdict(l->rtu) == MB_ECRC)
+        gw_timer_start(loop_of(l), &l->gap_timer,
+                       gw_clock_now_ms() + (l->gap_ms > 2 ? l->gap_ms : 2));
+}
+
+/* Feeds what arrived to the framing; false when a handler closed the link. */
+static bool feed(mbl_t *l, const uint8_t *buf, size_t n)
+{
+    int fd = l->fd;
+    size_t off = 0;
+
+    if (l->rtu) {
+        mb_response_t resp;
+        bool found = false;
+
+        for (int rc = mb_rtu_feed(l->rtu, buf, n, &resp); rc == MB_FRAME;
+             rc = mb_rtu_feed(l->rtu, NULL, 0, &resp)) {
+            found = true;
+            l->noise += l->rtu->skipped;
+            on_frame(l, &resp);
+            if (l->fd != fd)
+                return false;
+        }
+        if (!found || mb_rtu_pending(l->rtu))
+            rtu_no_frame(l);
+        return true;
+    }
+    while (off < n) {
+        mb_response_t resp;
+        size_t used = 0;
+        int rc = mb_decoder_feed(&l->dec, buf + off, n - off, &used, &resp);
+
+        off += used;
+        if (rc < 0) {
+            l->malformed++;
+            fail_connection(l, mb_status_name(rc));
+            return false;
+        }
+        if (rc == MB_FRAME) {
+            on_frame(l, &resp);
+            if (l->fd != fd) /* the handler closed the connection */
+                return false;
+        }
+    }
+    return true;
+}
+
+static void read_input(mbl_t *l, uint32_t events)
 {
     uint8_t buf[1024];
-    int fd = m->fd;
-    bool more;
 
     for (;;) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        size_t off = 0;
+        ssize_t n = l->transport == MBL_TCP ? recv(l->fd, buf, sizeof(buf), 0)
+                                            : read(l->fd, buf, sizeof(buf));
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n < 0 && errno == EAGAIN) {
+            if (events & (EPOLLHUP | EPOLLERR)) /* a tty hung up: nothing will come */
+                fail_connection(l, "port unavailable");
             return;
+        }
         if (n <= 0) {
-            fail_connection(m, n == 0 ? "connection closed by the device" : "receive failed");
+            if (l->transport == MBL_SERIAL)
+                fail_connection(l, "port unavailable");
+            else
+                fail_connection(l, n == 0 ? "connection closed by the device" : "receive failed");
             return;
         }
-        more = (size_t)n == sizeof(buf);
-        while (off < (size_t)n) {
-            mb_response_t resp;
-            size_t used = 0;
-            int rc = mb_decoder_feed(&m->dec, buf + off, (size_t)n - off, &used, &resp);
-
-            off += used;
-            if (rc < 0) {
-                m->stats.malformed++;
-                fail_connection(m, mb_status_name(rc));
-                return;
-            }
-            if (rc == MB_FRAME) {
-                on_frame(m, &resp);
-                if (m->fd != fd) /* the handler closed the connection */
-                    return;
-            }
-        }
+        if (l->gap_ms || l->delay_ms)
+            l->quiet_ms = gw_clock_now_ms();
+        if (!feed(l, buf, (size_t)n))
+            return;
         /* A short read took all there was: the watcher is level-triggered,
          * so anything arriving later is reported again. Not asking once more
-         * saves a recv() that would fail with EAGAIN on every response. */
-        if (!more)
+         * saves a read() that would fail with EAGAIN on every response. */
+        if ((size_t)n < sizeof(buf))
             return;
     }
 }
 
 static void on_io(gw_io_t *io, uint32_t events, void *arg)
 {
-    mbt_t *m = arg;
+    mbl_t *l = arg;
     (void)io;
 
-    switch (m->state) {
+    switch (l->state) {
     case MBT_READY:
     case MBT_WAITING:
-        if ((events & EPOLLOUT) && m->tx_off < m->tx_len) {
-            flush_tx(m);
-            if (m->fd < 0)
+        if ((events & EPOLLOUT) && !l->tx_held && l->tx_off < l->tx_len) {
+            flush_tx(l);
+            if (l->fd < 0)
                 return;
         }
         if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-            read_input(m);
+            read_input(l, events);
         break;
     default:
-        gw_err("adapter '%s': socket event in state %s", gw_ctx_name(m->ctx),
-               state_names[m->state]);
-        close_fd(m);
+        gw_err("adapter '%s': I/O event in state %s", gw_ctx_name(l->ctx),
+               state_names[l->state]);
+        close_fd(l);
     }
 }
 
 static void on_state_timer(gw_timer_t *t, void *arg)
 {
-    mbt_t *m = arg;
+    mbl_t *l = arg;
+    int verdict;
     (void)t;
 
-    switch (m->state) {
+    switch (l->state) {
+    case MBT_CONNECTING: /* serial: open the port */
+        open_port(l);
+        break;
     case MBT_BACKOFF:
-        m->stats.reconnects++;
-        connect_start(m);
+        l->reconnects++;
+        connect_start(l);
         break;
     case MBT_WAITING:
-        if (gw_clock_now_ms() < m->deadline_ms) {
+        if (l->tx_held)
+            break; /* transmit() arms it again */
+        if (gw_clock_now_ms() < l->deadline_ms) {
             /* Armed for an earlier request, answered since: wait for this one. */
-            gw_timer_start(loop_of(m), &m->state_timer, m->deadline_ms);
+            gw_timer_start(loop_of(l), &l->state_timer, l->deadline_ms);
             break;
         }
-        m->stats.timeouts++;
-        if (m->req_kind != MBT_REQ_POLL) {
-            mbt_write_timeout(m);
-            break;
+        verdict = l->rtu ? mb_rtu_verdict(l->rtu) : 0;
+        if (verdict < 0) {
+            l->malformed++;
+            request_failed(l, mb_status_name(verdict), false);
+        } else {
+            request_failed(l, "timeout", true);
         }
-        m->stats.reads_failed++;
-        emit_batch_bad(m, m->batch, "timeout");
-        if (m->once) { /* --test: a silent device is reported, not waited on */
-            set_state(m, MBT_READY);
-            once_failed(m, m->batch + 1, "timeout");
-            return;
-        }
-        if (++m->consecutive_timeouts >= MBT_MAX_TIMEOUTS) {
-            m->state = MBT_READY; /* the batch is already reported */
-            fail_connection(m, "no response");
-            return;
-        }
-        next_batch(m);
         break;
     case MBT_READY:
-        break; /* the deadline of a request answered since (see send_batch) */
+        break; /* the deadline of a request answered since (see transmit) */
     default:
-        gw_err("adapter '%s': timer in state %s", gw_ctx_name(m->ctx), state_names[m->state]);
+        gw_err("adapter '%s': timer in state %s", gw_ctx_name(l->ctx), state_names[l->state]);
     }
 }
 
-/*
- * The polling schedule: absolute, from a random phase, so a slow cycle never
- * shifts later ones and devices stay spread over the interval. The tick is
- * not armed while a cycle is in flight (a device slower than its interval,
- * or polled back to back, must not fire a timer per interval for nothing);
- * it is re-armed when the cycle ends, at the next due time of the schedule,
- * and the ticks that passed meanwhile are skipped and counted.
- *
- * advance_tick() moves next_tick_ms on to that due time and returns now.
- */
-static uint64_t advance_tick(mbt_t *m)
+/* The silence before a request is over; or, RTU, the line went silent after
+ * a frame with a bad CRC. */
+static void on_gap_timer(gw_timer_t *t, void *arg)
 {
-    uint64_t now = gw_clock_now_ms();
-    uint64_t missed;
-
-    m->next_tick_ms = adp_next_due(m->next_tick_ms, m->interval_ms, now, &missed);
-    if (missed) {
-        m->stats.overruns++;
-        m->stats.missed_ticks += missed;
-    }
-    return now;
-}
-
-static void arm_tick(mbt_t *m)
-{
-    advance_tick(m);
-    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
-}
-
-/* The outbox holds the devices back (pacing or overflow: block): the tick is
- * parked rather than fired every interval for nothing (at a 1 ms interval
- * and thousands of devices that alone would saturate the loop), and
- * mbt_resume() puts it back on the schedule. */
-static void park_tick(mbt_t *m)
-{
-    gw_timer_stop(loop_of(m), &m->tick);
-    m->parked = true;
-}
-
-/* A cycle ended (answered, given up or cut by a lost connection). When the
- * next one is already due (a device polled back to back), it starts here, on
- * the same phase, without a round trip through the timer heap. */
-static void cycle_ended(mbt_t *m)
-{
-    m->in_cycle = false;
-    m->sample_ts_ms = 0;
-    if (m->once) {
-        once_finished(m);
-        return;
-    }
-    if (!m->running || gw_timer_active(&m->tick))
-        return;
-    if (gw_ctx_blocked(m->ctx)) {
-        park_tick(m);
-        return;
-    }
-    if (advance_tick(m) >= m->next_tick_ms && m->state == MBT_READY) {
-        start_cycle(m);
-        return;
-    }
-    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
-}
-
-static void on_tick(gw_timer_t *t, void *arg)
-{
-    mbt_t *m = arg;
+    mbl_t *l = arg;
     (void)t;
 
-    if (m->in_cycle) {
-        gw_err("adapter '%s': tick during a cycle", gw_ctx_name(m->ctx));
-        return; /* start_cycle() stopped it; cycle_ended() re-arms it */
-    }
-    if (m->state == MBT_WAITING) { /* a command holds the link */
-        m->cycle_due = true;
-        return; /* mbt_link_free() starts the cycle */
-    }
-    if (gw_ctx_blocked(m->ctx)) {
-        m->stats.paced_ticks++;
-        park_tick(m); /* this cycle is skipped, not queued */
+    if (l->state != MBT_WAITING)
+        return;
+    if (l->tx_held) {
+        transmit(l);
         return;
     }
-    if (m->state == MBT_READY) {
-        start_cycle(m); /* the tick is re-armed when it ends */
-        return;
+    if (l->rtu && mb_rtu_verdict(l->rtu) == MB_ECRC) {
+        l->malformed++;
+        request_failed(l, mb_status_name(MB_ECRC), false);
     }
-    arm_tick(m);
-    if (m->state == MBT_CONNECTING && !m->last_error) {
-        m->tick_missed = true; /* the first connection is on its way: poll when it is up */
-        return;
-    }
-    m->sample_ts_ms = 0;
-    emit_all_bad(m, m->last_error ? m->last_error : "not connected");
 }
 
 /* --- adapter interface ----------------------------------------------------- */
 
-static void mbt_destroy(void *self);
+static void mbl_destroy(void *self);
 
-static int mbt_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err)
+static int create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err,
+                  mbl_transport_t transport)
 {
-    mbt_t *m = calloc(1, sizeof(*m));
+    mbl_t *l = calloc(1, sizeof(*l));
     int rc;
 
-    if (!m)
+    if (!l)
         return -ENOMEM;
-    m->ctx = ctx;
-    m->fd = -1;
-    if ((rc = mbt_read_config(m, cfg, err)) != 0) {
-        mbt_destroy(m);
+    l->ctx = ctx;
+    l->fd = -1;
+    if ((rc = mbl_read_config(l, cfg, transport, err)) != 0) {
+        mbl_destroy(l);
         return rc;
     }
-    gw_timer_init(&m->state_timer, on_state_timer, m);
-    gw_timer_init(&m->tick, on_tick, m);
-    *self = m;
+    if (l->framing == MBL_RTU && !(l->rtu = calloc(1, sizeof(*l->rtu)))) {
+        mbl_destroy(l);
+        return -ENOMEM;
+    }
+    if (!(l->queue = calloc(l->n_devs, sizeof(*l->queue)))) {
+        mbl_destroy(l);
+        return -ENOMEM;
+    }
+    gw_timer_init(&l->state_timer, on_state_timer, l);
+    gw_timer_init(&l->gap_timer, on_gap_timer, l);
+    *self = l;
     return 0;
 }
 
-static int mbt_start(void *self)
+static int create_tcp(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err)
 {
-    mbt_t *m = self;
+    return create(cfg, ctx, self, err, MBL_TCP);
+}
+
+static int create_rtu(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err)
+{
+    return create(cfg, ctx, self, err, MBL_SERIAL);
+}
+
+static int mbl_start(void *self)
+{
+    mbl_t *l = self;
     uint64_t now = gw_clock_now_ms();
 
-    m->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)m << 16) ^ 0x9e3779b97f4a7c15u;
-    m->backoff_ms = m->backoff_min_ms;
-    m->next_tid = (uint16_t)m->rng;
-    m->running = true;
-    adp_connector_init(&m->conn, loop_of(m), m->host, m->port, m->connect_timeout_ms, on_connect,
-                       m);
-    /* A random phase, uniform over the whole interval, spreads many devices
-     * instead of sending every request in the same millisecond. */
-    m->next_tick_ms = now + adp_phase(&m->rng, m->interval_ms);
-    if ((m->once = gw_ctx_once(m->ctx))) {
-        m->next_tick_ms = now; /* --test: read at once */
-        if (!m->device && asprintf(&m->device, "%s:%u unit %u", m->host, m->port, m->unit_id) < 0)
-            m->device = NULL;
-    }
-    m->tick_missed = false;
-    m->parked = false;
-    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
-    connect_start(m);
+    l->rng = (uint64_t)gw_clock_wall_ms() ^ ((uint64_t)(uintptr_t)l << 16) ^ 0x9e3779b97f4a7c15u;
+    l->backoff_ms = l->backoff_min_ms;
+    l->next_tid = (uint16_t)l->rng;
+    l->running = true;
+    l->once = gw_ctx_once(l->ctx);
+    l->once_left = (unsigned)l->n_devs;
+    l->q_head = l->q_len = 0;
+    if (l->transport == MBL_TCP)
+        adp_connector_init(&l->conn, loop_of(l), l->host, l->port, l->connect_timeout_ms,
+                           on_connect, l);
+    for (size_t i = 0; i < l->n_devs; i++)
+        mbt_start(&l->devs[i], now);
+    connect_start(l);
     return 0;
 }
 
-static void mbt_stop(void *self)
+static void mbl_stop(void *self)
 {
-    mbt_t *m = self;
+    mbl_t *l = self;
+    mbt_stats_t s = {0};
 
-    if (!m->running)
+    if (!l->running)
         return;
-    once_failed(m, m->in_cycle ? m->batch : 0, "no answer within the test's time");
-    mbt_write_abort(m, "the adapter stopped");
-    m->running = false;
-    gw_timer_stop(loop_of(m), &m->tick);
-    gw_timer_stop(loop_of(m), &m->state_timer);
-    adp_connector_cancel(&m->conn);
-    close_fd(m);
-    set_online(m, false);
-    set_state(m, MBT_IDLE);
+    for (size_t i = 0; i < l->n_devs; i++)
+        mbt_stop(&l->devs[i]);
+    l->running = false;
+    l->cur = NULL;
+    l->q_len = 0;
+    gw_timer_stop(loop_of(l), &l->state_timer);
+    gw_timer_stop(loop_of(l), &l->gap_timer);
+    if (l->transport == MBL_TCP)
+        adp_connector_cancel(&l->conn);
+    close_fd(l);
+    set_online(l, false);
+    set_state(l, MBT_IDLE);
+    for (size_t i = 0; i < l->n_devs; i++) {
+        const mbt_stats_t *d = &l->devs[i].stats;
+
+        s.reads_ok += d->reads_ok;
+        s.reads_failed += d->reads_failed;
+        s.timeouts += d->timeouts;
+        s.exceptions += d->exceptions;
+        s.overruns += d->overruns;
+        s.missed_ticks += d->missed_ticks;
+        s.paced_ticks += d->paced_ticks;
+        s.backed_off += d->backed_off;
+    }
     gw_info("adapter '%s': stopped: %llu reads ok, %llu failed (%llu timeouts, %llu "
             "exceptions), %llu discarded, %llu malformed, %llu reconnects, %llu cycles over "
             "the interval (%llu ticks skipped), %llu ticks held back by the outbox",
-            gw_ctx_name(m->ctx), (unsigned long long)m->stats.reads_ok,
-            (unsigned long long)m->stats.reads_failed, (unsigned long long)m->stats.timeouts,
-            (unsigned long long)m->stats.exceptions, (unsigned long long)m->stats.discarded,
-            (unsigned long long)m->stats.malformed, (unsigned long long)m->stats.reconnects,
-            (unsigned long long)m->stats.overruns, (unsigned long long)m->stats.missed_ticks,
-            (unsigned long long)m->stats.paced_ticks);
+            gw_ctx_name(l->ctx), (unsigned long long)s.reads_ok,
+            (unsigned long long)s.reads_failed, (unsigned long long)s.timeouts,
+            (unsigned long long)s.exceptions, (unsigned long long)l->discarded,
+            (unsigned long long)l->malformed, (unsigned long long)l->reconnects,
+            (unsigned long long)s.overruns, (unsigned long long)s.missed_ticks,
+            (unsigned long long)s.paced_ticks);
+    if (l->list)
+        gw_info("adapter '%s': %llu ticks of silent devices not polled, %llu bytes of noise "
+                "skipped",
+                gw_ctx_name(l->ctx), (unsigned long long)s.backed_off,
+                (unsigned long long)l->noise);
 }
 
-/* The outbox takes readings again: a parked tick goes back on the schedule,
- * at its next due time; the ticks it skipped are counted. */
-static void mbt_resume(void *self)
+static void mbl_resume(void *self)
 {
-    mbt_t *m = self;
-    uint64_t missed;
+    mbl_t *l = self;
 
-    if (!m->running || !m->parked)
+    if (!l->running)
         return;
-    m->parked = false;
-    m->next_tick_ms = adp_next_due(m->next_tick_ms, m->interval_ms, gw_clock_now_ms(), &missed);
-    m->stats.paced_ticks += missed;
-    gw_timer_start(loop_of(m), &m->tick, m->next_tick_ms);
+    for (size_t i = 0; i < l->n_devs; i++)
+        mbt_resume(&l->devs[i]);
 }
 
-static void mbt_destroy(void *self)
+static void mbl_destroy(void *self)
 {
-    mbt_t *m = self;
+    mbl_t *l = self;
 
-    if (!m)
+    if (!l)
         return;
-    mb_plan_free(&m->plan);
-    mbt_write_free(m);
-    free(m->points);
-    free(m->device);
-    free(m);
+    for (size_t i = 0; l->devs && i < l->n_devs; i++)
+        mbt_free(&l->devs[i]);
+    free(l->devs);
+    free(l->queue);
+    free(l->rtu);
+    free(l);
 }
 
-static void mbt_stats(const void *self, adp_stats_t *out)
+static void mbl_stats(const void *self, adp_stats_t *out)
 {
-    const mbt_t *m = self;
+    const mbl_t *l = self;
 
-    out->reads_ok = m->stats.reads_ok;
-    out->reads_failed = m->stats.reads_failed;
-    out->reconnects = m->stats.reconnects;
+    out->reads_ok = out->reads_failed = 0;
+    for (size_t i = 0; i < l->n_devs; i++) {
+        out->reads_ok += l->devs[i].stats.reads_ok;
+        out->reads_failed += l->devs[i].stats.reads_failed;
+    }
+    out->reconnects = l->reconnects;
 }
 
-static uint64_t mbt_longest_wait_ms(const void *self)
+static uint64_t mbl_longest_wait_ms(const void *self)
 {
-    const mbt_t *m = self;
+    const mbl_t *l = self;
+    uint64_t ms = l->connect_timeout_ms + l->settle_ms;
 
-    return m->connect_timeout_ms + m->timeout_ms * m->plan.n_batches;
+    for (size_t i = 0; i < l->n_devs; i++)
+        ms += (l->devs[i].timeout_ms + l->gap_ms + l->delay_ms) * l->devs[i].plan.n_batches;
+    return ms;
 }
 
 const adp_ops_t adp_modbus_tcp_ops = {
     .kind = "modbus_tcp",
     .once = true,
-    .create = mbt_create,
-    .start = mbt_start,
-    .stop = mbt_stop,
-    .destroy = mbt_destroy,
-    .resume = mbt_resume,
-    .stats = mbt_stats,
-    .longest_wait_ms = mbt_longest_wait_ms,
+    .create = create_tcp,
+    .start = mbl_start,
+    .stop = mbl_stop,
+    .destroy = mbl_destroy,
+    .resume = mbl_resume,
+    .stats = mbl_stats,
+    .longest_wait_ms = mbl_longest_wait_ms,
+    .writable = mbt_writable,
+    .write = mbt_write,
+};
+
+const adp_ops_t adp_modbus_rtu_ops = {
+    .kind = "modbus_rtu",
+    .once = true,
+    .create = create_rtu,
+    .start = mbl_start,
+    .stop = mbl_stop,
+    .destroy = mbl_destroy,
+    .resume = mbl_resume,
+    .stats = mbl_stats,
+    .longest_wait_ms = mbl_longest_wait_ms,
     .writable = mbt_writable,
     .write = mbt_write,
 };

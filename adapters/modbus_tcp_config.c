@@ -1,5 +1,7 @@
 /*
- * Configuration of the Modbus TCP adapter: device keys and its points.
+ * Configuration of the Modbus adapters: the link (a TCP connection or a
+ * serial port), its devices (a devices: list, or the adapter itself in the
+ * single-device form of modbus_tcp) and their points.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,103 +91,267 @@ static int check_point(const mbt_point_t *pt, const cfg_node_t *item, cfg_error_
     return 0;
 }
 
-static int read_point(mbt_t *m, size_t i, const cfg_node_t *item, cfg_error_t *err)
+static int read_point(mbt_t *d, size_t i, const cfg_node_t *item, cfg_error_t *err)
 {
-    mbt_point_t *pt = &m->points[i];
-    const char *why;
-    char context[200];
+    mbt_point_t *pt = &d->points[i];
+    const char *why, *name = NULL;
+    char context[300];
     int rc;
 
     if (cfg_node_kind(item) != CFG_MAPPING)
         return cfg_node_error(item, err, "each point must be a mapping");
-    if ((rc = cfg_get_string(item, "name", NULL, &pt->name, err)))
+    if ((rc = cfg_get_string(item, "name", NULL, &name, err)))
         return rc;
-    if (!pt->name)
+    if (!name)
         return cfg_node_error(item, err, "point is missing required key 'name'");
-    if ((why = gw_topic_level_check(pt->name)) != NULL)
-        return cfg_node_error(item, err, "point name '%s': %s", pt->name, why);
+    if ((why = gw_topic_level_check(name)) != NULL)
+        return cfg_node_error(item, err, "point name '%s': %s", name, why);
+    if (d->name) { /* on a list the reading's sensor is "device/point" */
+        char *full;
+
+        if (asprintf(&full, "%s/%s", d->name, name) < 0)
+            return -ENOMEM;
+        pt->name = full;
+    } else {
+        pt->name = name;
+    }
     for (size_t j = 0; j < i; j++)
-        if (strcmp(m->points[j].name, pt->name) == 0)
-            return cfg_node_error(item, err, "duplicate point name '%s'", pt->name);
+        if (strcmp(d->points[j].name, pt->name) == 0)
+            return cfg_node_error(item, err, "duplicate point name '%s'", name);
     if ((rc = read_point_keys(pt, item, err)) || (rc = check_point(pt, item, err)))
         return rc;
-    snprintf(context, sizeof(context), "point '%s' of adapter '%s'", pt->name, gw_ctx_name(m->ctx));
+    if (d->name)
+        snprintf(context, sizeof(context), "point '%s' of device '%s' of adapter '%s'", name,
+                 d->name, gw_ctx_name(d->ctx));
+    else
+        snprintf(context, sizeof(context), "point '%s' of adapter '%s'", name,
+                 gw_ctx_name(d->ctx));
     return cfg_check_unknown(item, context, err);
 }
 
-static int read_points(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err)
+/* owner: the device's mapping, or the adapter's in the single-device form. */
+static int read_points(mbt_t *d, const cfg_node_t *owner, const char *what, cfg_error_t *err)
 {
-    const cfg_node_t *list = cfg_get_node(cfg->node, "points");
+    const cfg_node_t *list = cfg_get_node(owner, "points");
     int rc;
 
     if (!list)
-        return cfg_node_error(cfg->node, err, "adapter '%s' is missing required key 'points'",
-                              cfg->name);
+        return cfg_node_error(owner, err, "%s is missing required key 'points'", what);
     if (cfg_node_kind(list) != CFG_SEQUENCE || cfg_seq_len(list) == 0)
         return cfg_node_error(list, err, "points must be a non-empty list of points");
-    m->n_points = cfg_seq_len(list);
-    m->points = calloc(m->n_points, sizeof(*m->points));
-    if (!m->points)
+    d->n_points = cfg_seq_len(list);
+    d->points = calloc(d->n_points, sizeof(*d->points));
+    if (!d->points)
         return -ENOMEM;
-    for (size_t i = 0; i < m->n_points; i++)
-        if ((rc = read_point(m, i, cfg_seq_at(list, i), err)))
+    for (size_t i = 0; i < d->n_points; i++)
+        if ((rc = read_point(d, i, cfg_seq_at(list, i), err)))
             return rc;
     return 0;
 }
 
 /* The planner takes a plain array of points; the plan keeps only indices. */
-static int plan_batches(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err)
+static int plan_batches(mbt_t *d, const mbl_t *l, const cfg_node_t *owner, cfg_error_t *err)
 {
-    mb_point_t *plain = malloc(m->n_points * sizeof(*plain));
+    mb_point_t *plain = malloc(d->n_points * sizeof(*plain));
     int rc;
 
     if (!plain)
         return -ENOMEM;
-    for (size_t i = 0; i < m->n_points; i++)
-        plain[i] = m->points[i].p;
-    rc = mb_plan(plain, m->n_points, m->max_registers, m->max_bits, m->max_gap, &m->plan);
+    for (size_t i = 0; i < d->n_points; i++)
+        plain[i] = d->points[i].p;
+    rc = mb_plan(plain, d->n_points, l->max_registers, l->max_bits, l->max_gap, &d->plan);
     free(plain);
     if (rc == -EINVAL)
-        return cfg_node_error(cfg->node, err,
-                              "a point is wider than max_registers_per_request (%u)",
-                              m->max_registers);
+        return cfg_node_error(owner, err, "a point is wider than max_registers_per_request (%u)",
+                              l->max_registers);
     return rc;
 }
 
-int mbt_read_config(mbt_t *m, const cfg_adapter_t *cfg, cfg_error_t *err)
+/* The keys a device has, on the list or (single-device form) the adapter. */
+static int read_device(mbl_t *l, mbt_t *d, const cfg_node_t *n, const char *what,
+                       const mbt_t *defaults, cfg_error_t *err)
 {
-    int64_t port, unit_id, max_regs, max_gap, max_pending;
-    const cfg_node_t *n = cfg->node;
-    int write_fn, rc;
+    int64_t unit_id;
+    int rc;
 
-    if ((rc = cfg_get_string(n, "host", NULL, &m->host, err)))
+    d->link = l;
+    d->ctx = l->ctx;
+    if ((l->list && !cfg_has(n, "unit_id")))
+        return cfg_node_error(n, err, "%s is missing required key 'unit_id'", what);
+    if ((rc = cfg_get_int(n, "unit_id", 0, 255, 1, &unit_id, err)) ||
+        (rc = cfg_get_duration(n, "interval", 1, 86400000, defaults->interval_ms,
+                               &d->interval_ms, err)) ||
+        (rc = cfg_get_duration(n, "timeout", 1, 600000, defaults->timeout_ms, &d->timeout_ms,
+                               err)))
         return rc;
-    if (!m->host)
-        return cfg_node_error(n, err, "adapter '%s' is missing required key 'host'", cfg->name);
-    if ((rc = cfg_get_int(n, "port", 1, 65535, 502, &port, err)) ||
-        (rc = cfg_get_int(n, "unit_id", 0, 255, 1, &unit_id, err)) ||
-        (rc = cfg_get_duration(n, "interval", 1, 86400000, 1000, &m->interval_ms, err)) ||
-        (rc = cfg_get_duration(n, "timeout", 1, 600000, 1000, &m->timeout_ms, err)) ||
-        (rc = cfg_get_duration(n, "connect_timeout", 1, 600000, 2000, &m->connect_timeout_ms,
-                               err)) ||
-        (rc = cfg_get_duration(n, "backoff_min", 1, 3600000, 250, &m->backoff_min_ms, err)) ||
-        (rc = cfg_get_duration(n, "backoff_max", 1, 3600000, 30000, &m->backoff_max_ms, err)) ||
+    d->unit_id = (uint8_t)unit_id;
+    d->write_fn = defaults->write_fn;
+    d->max_pending_writes = defaults->max_pending_writes;
+    if ((rc = read_points(d, n, what, err)))
+        return rc;
+    return plan_batches(d, l, n, err);
+}
+
+static int read_devices(mbl_t *l, const cfg_node_t *list, const mbt_t *defaults,
+                        cfg_error_t *err)
+{
+    uint32_t order = 0;
+    int rc;
+
+    if (cfg_node_kind(list) != CFG_SEQUENCE || cfg_seq_len(list) == 0)
+        return cfg_node_error(list, err, "devices must be a non-empty list of devices");
+    l->n_devs = cfg_seq_len(list);
+    if (!(l->devs = calloc(l->n_devs, sizeof(*l->devs))))
+        return -ENOMEM;
+    for (size_t i = 0; i < l->n_devs; i++) {
+        const cfg_node_t *item = cfg_seq_at(list, i);
+        mbt_t *d = &l->devs[i];
+        const char *why;
+        char what[300];
+
+        if (cfg_node_kind(item) != CFG_MAPPING)
+            return cfg_node_error(item, err, "each device must be a mapping");
+        if ((rc = cfg_get_string(item, "name", NULL, &d->name, err)))
+            return rc;
+        if (!d->name)
+            return cfg_node_error(item, err, "device is missing required key 'name'");
+        if ((why = gw_topic_level_check(d->name)) != NULL)
+            return cfg_node_error(item, err, "device name '%s': %s", d->name, why);
+        snprintf(what, sizeof(what), "device '%s' of adapter '%s'", d->name,
+                 gw_ctx_name(l->ctx));
+        if ((rc = read_device(l, d, item, what, defaults, err)))
+            return rc;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(l->devs[j].name, d->name) == 0)
+                return cfg_node_error(item, err, "duplicate device name '%s'", d->name);
+            if (l->devs[j].unit_id == d->unit_id)
+                return cfg_node_error(cfg_get_node(item, "unit_id"), err,
+                                      "devices '%s' and '%s' have the same unit_id %u",
+                                      l->devs[j].name, d->name, d->unit_id);
+        }
+        d->order_base = order;
+        order += (uint32_t)d->n_points;
+        if ((rc = cfg_check_unknown(item, what, err)))
+            return rc;
+    }
+    return 0;
+}
+
+static const char *const framings[] = {"mbap", "rtu_over_tcp", NULL};
+static const char *const parities[] = {"none", "even", "odd", NULL};
+
+/* The 3.5 characters of silence before every request (RTU), in whole
+ * milliseconds rounded up, plus one for the millisecond clock: 1.75 ms
+ * above 19,200 baud, as the specification says. */
+static uint64_t silence_ms(const mbl_serial_t *s)
+{
+    uint64_t bits = 1u + s->data_bits + (s->parity != 'N') + s->stop_bits;
+    uint64_t us = s->baud > 19200 ? 1750 : (35 * bits * 100000 + s->baud - 1) / s->baud;
+
+    return (us + 999) / 1000 + 1;
+}
+
+static int read_serial(mbl_t *l, const cfg_node_t *n, const char *name, cfg_error_t *err)
+{
+    mbl_serial_t *s = &l->serial;
+    int64_t baud, data_bits, stop_bits;
+    int parity, rc;
+
+    if ((rc = cfg_get_string(n, "port", NULL, &s->path, err)))
+        return rc;
+    if (!s->path)
+        return cfg_node_error(n, err, "adapter '%s' is missing required key 'port'", name);
+    if ((rc = cfg_get_int(n, "baud", 1200, 921600, 9600, &baud, err)) ||
+        (rc = cfg_get_enum(n, "parity", parities, 1, &parity, err)) ||
+        (rc = cfg_get_int(n, "data_bits", 7, 8, 8, &data_bits, err)) ||
+        (rc = cfg_get_int(n, "stop_bits", 1, 2, 1, &stop_bits, err)) ||
+        (rc = cfg_get_bool(n, "rs485", false, &s->rs485, err)) ||
+        (rc = cfg_get_bool(n, "rts_on_send", true, &s->rts_on_send, err)) ||
+        (rc = cfg_get_duration(n, "delay_rts_before_send", 0, 1000, 0, &s->rts_before_ms, err)) ||
+        (rc = cfg_get_duration(n, "delay_rts_after_send", 0, 1000, 0, &s->rts_after_ms, err)))
+        return rc;
+    switch (baud) {
+    case 1200: case 2400: case 4800: case 9600: case 19200: case 38400: case 57600:
+    case 115200: case 230400: case 460800: case 921600:
+        break;
+    default:
+        return cfg_node_error(cfg_get_node(n, "baud"), err,
+                              "baud must be one of 1200, 2400, 4800, 9600, 19200, 38400, "
+                              "57600, 115200, 230400, 460800, 921600");
+    }
+    s->baud = (uint32_t)baud;
+    s->parity = "NEO"[parity];
+    s->data_bits = (uint8_t)data_bits;
+    s->stop_bits = (uint8_t)stop_bits;
+    l->framing = MBL_RTU;
+    l->gap_ms = silence_ms(s);
+    return 0;
+}
+
+int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transport,
+                    cfg_error_t *err)
+{
+    int64_t port, max_regs, max_gap, max_pending;
+    const cfg_node_t *n = cfg->node, *list;
+    mbt_t defaults = {0};
+    int write_fn, framing = 0, rc;
+    char what[300];
+
+    l->transport = transport;
+    if (transport == MBL_SERIAL) {
+        if ((rc = read_serial(l, n, cfg->name, err)))
+            return rc;
+    } else {
+        if ((rc = cfg_get_string(n, "host", NULL, &l->host, err)))
+            return rc;
+        if (!l->host)
+            return cfg_node_error(n, err, "adapter '%s' is missing required key 'host'",
+                                  cfg->name);
+        if ((rc = cfg_get_int(n, "port", 1, 65535, 502, &port, err)) ||
+            (rc = cfg_get_duration(n, "connect_timeout", 1, 600000, 2000, &l->connect_timeout_ms,
+                                   err)) ||
+            (rc = cfg_get_enum(n, "framing", framings, 0, &framing, err)))
+            return rc;
+        l->port = (uint16_t)port;
+        l->framing = framing ? MBL_RTU : MBL_MBAP;
+    }
+    if ((rc = cfg_get_duration(n, "interval", 1, 86400000, 1000, &defaults.interval_ms, err)) ||
+        (rc = cfg_get_duration(n, "timeout", 1, 600000, 1000, &defaults.timeout_ms, err)) ||
+        (rc = cfg_get_duration(n, "backoff_min", 1, 3600000, 250, &l->backoff_min_ms, err)) ||
+        (rc = cfg_get_duration(n, "backoff_max", 1, 3600000, 30000, &l->backoff_max_ms, err)) ||
+        (rc = cfg_get_duration(n, "delay_between_requests", 0, 60000, 0, &l->delay_ms, err)) ||
+        (rc = cfg_get_duration(n, "delay_after_connect", 0, 60000, 0, &l->settle_ms, err)) ||
         (rc = cfg_get_int(n, "max_registers_per_request", 1, MB_MAX_REGISTERS, MB_MAX_REGISTERS,
                           &max_regs, err)) ||
         (rc = cfg_get_int(n, "max_gap", 0, MB_MAX_REGISTERS, 0, &max_gap, err)) ||
         (rc = cfg_get_enum(n, "write_function", write_fns, MBT_WRITE_AUTO, &write_fn, err)) ||
         (rc = cfg_get_int(n, "max_pending_writes", 1, 1024, 16, &max_pending, err)))
         return rc;
-    m->write_fn = (mbt_write_fn_t)write_fn;
-    m->max_pending_writes = (unsigned)max_pending;
-    m->port = (uint16_t)port;
-    m->unit_id = (uint8_t)unit_id;
-    m->max_registers = (uint16_t)max_regs;
-    m->max_bits = MB_MAX_BITS;
-    m->max_gap = (uint16_t)max_gap;
-    if (m->backoff_max_ms < m->backoff_min_ms)
+    defaults.write_fn = (mbt_write_fn_t)write_fn;
+    defaults.max_pending_writes = (unsigned)max_pending;
+    l->max_registers = (uint16_t)max_regs;
+    l->max_bits = MB_MAX_BITS;
+    l->max_gap = (uint16_t)max_gap;
+    if (l->backoff_max_ms < l->backoff_min_ms)
         return cfg_node_error(n, err, "backoff_max must be at least backoff_min");
-    if ((rc = read_points(m, cfg, err)))
-        return rc;
-    return plan_batches(m, cfg, err);
+    if ((list = cfg_get_node(n, "devices")) != NULL) {
+        if (cfg_has(n, "points"))
+            return cfg_node_error(cfg_get_node(n, "points"), err,
+                                  "adapter '%s' has devices: its points belong to its devices",
+                                  cfg->name);
+        if (cfg_has(n, "unit_id"))
+            return cfg_node_error(cfg_get_node(n, "unit_id"), err,
+                                  "adapter '%s' has devices: each device has its unit_id",
+                                  cfg->name);
+        l->list = true;
+        return read_devices(l, list, &defaults, err);
+    }
+    if (transport == MBL_SERIAL)
+        return cfg_node_error(n, err, "adapter '%s' is missing required key 'devices'",
+                              cfg->name);
+    l->n_devs = 1;
+    if (!(l->devs = calloc(1, sizeof(*l->devs))))
+        return -ENOMEM;
+    snprintf(what, sizeof(what), "adapter '%s'", cfg->name);
+    return read_device(l, &l->devs[0], n, what, &defaults, err);
 }

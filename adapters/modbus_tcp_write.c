@@ -24,21 +24,29 @@
 #include "gateway/command_json.h"
 #include "gateway/log.h"
 
-/* The i-th writable point's index, or n_points. */
-static size_t writable_index(const mbt_t *m, size_t i)
+/* The i-th writable point of the adapter: its device and index, or false. */
+static bool writable_at(const mbl_t *l, size_t i, mbt_t **dev, size_t *k)
 {
-    for (size_t k = 0; k < m->n_points; k++)
-        if (m->points[k].writable && i-- == 0)
-            return k;
-    return m->n_points;
+    for (size_t n = 0; n < l->n_devs; n++) {
+        mbt_t *d = &l->devs[n];
+
+        for (size_t j = 0; j < d->n_points; j++) {
+            if (d->points[j].writable && i-- == 0) {
+                *dev = d;
+                *k = j;
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 const char *mbt_writable(const void *self, size_t i)
 {
-    const mbt_t *m = self;
-    size_t k = writable_index(m, i);
+    mbt_t *d;
+    size_t k;
 
-    return k < m->n_points ? m->points[k].name : NULL;
+    return writable_at(self, i, &d, &k) ? d->points[k].name : NULL;
 }
 
 static bool register_bit(const mb_point_t *p)
@@ -95,20 +103,22 @@ static int encode(const mbt_t *m, mbt_pending_t *p, const char **why)
 
 void mbt_write(void *self, size_t i, gw_command_t *cmd)
 {
-    mbt_t *m = self;
-    size_t k = writable_index(m, i);
-    mbt_pending_t p = {.cmd = cmd, .point = k};
+    mbl_t *l = self;
+    mbt_t *m;
+    size_t k;
     const char *why = NULL;
 
-    if (k == m->n_points) {
+    if (!writable_at(l, i, &m, &k)) {
         gw_command_refuse(cmd, "not writable");
         return;
     }
+    mbt_pending_t p = {.cmd = cmd, .point = k};
+
     if (encode(m, &p, &why) != 0) {
         gw_command_refuse(cmd, why ? why : "cannot be written");
         return;
     }
-    if (m->state != MBT_READY && m->state != MBT_WAITING) {
+    if (!mbl_up(l)) {
         gw_command_refuse(cmd, "not connected");
         return;
     }
@@ -125,8 +135,7 @@ void mbt_write(void *self, size_t i, gw_command_t *cmd)
         return;
     }
     m->wq->q[(m->wq->head + m->wq->len++) % m->max_pending_writes] = p;
-    if (m->state == MBT_READY)
-        mbt_link_free(m);
+    mbl_kick(l);
 }
 
 /* --- requests ---------------------------------------------------------------- */
@@ -134,22 +143,23 @@ void mbt_write(void *self, size_t i, gw_command_t *cmd)
 /* A read of one point (the register before a bit is set, or a read-back). */
 static void send_read(mbt_t *m, const mbt_point_t *pt, mbt_req_kind_t kind)
 {
+    mb_request_t *req = &m->link->req;
     int n;
 
-    m->req.tid = m->next_tid++;
-    m->req.unit = m->unit_id;
-    m->req.fc = mb_table_fc(pt->p.table);
-    m->req.address = pt->p.address;
-    m->req.quantity = mb_point_width(&pt->p);
+    req->tid = mbl_tid(m->link);
+    req->unit = m->unit_id;
+    req->fc = mb_table_fc(pt->p.table);
+    req->address = pt->p.address;
+    req->quantity = mb_point_width(&pt->p);
     if (kind == MBT_REQ_RMW_READ)
-        m->req.quantity = 1;
-    n = mb_encode_read(&m->req, m->wq->tx, sizeof(m->wq->tx));
+        req->quantity = 1;
+    n = mb_encode_read(req, m->wq->tx, sizeof(m->wq->tx));
     if (n < 0) { /* a configured point always encodes */
         gw_err("adapter '%s': cannot encode a read of '%s'", gw_ctx_name(m->ctx), pt->name);
         abort();
     }
     m->sample_ts_ms = gw_clock_wall_ms();
-    mbt_send(m, m->wq->tx, (size_t)n, kind);
+    mbl_send(m->link, m, m->wq->tx, (size_t)n, kind);
 }
 
 static uint8_t write_fc(const mbt_t *m, const mbt_point_t *pt)
@@ -169,7 +179,7 @@ static void send_write(mbt_t *m)
     const mbt_point_t *pt = &m->points[wq->cur.point];
     int n;
 
-    wq->w = (mb_write_t){.tid = m->next_tid++,
+    wq->w = (mb_write_t){.tid = mbl_tid(m->link),
                          .unit = m->unit_id,
                          .fc = write_fc(m, pt),
                          .address = pt->p.address,
@@ -180,10 +190,10 @@ static void send_write(mbt_t *m)
     if (n < 0) {
         wq->has_cur = false;
         gw_command_fail(wq->cur.cmd, "cannot encode the request");
-        mbt_link_free(m);
+        mbl_kick(m->link);
         return;
     }
-    mbt_send(m, wq->tx, (size_t)n, MBT_REQ_WRITE);
+    mbl_send(m->link, m, wq->tx, (size_t)n, MBT_REQ_WRITE);
 }
 
 bool mbt_write_next(mbt_t *m)
@@ -214,7 +224,7 @@ bool mbt_write_next(mbt_t *m)
 
 static void discarded(mbt_t *m, const mb_response_t *resp, int match)
 {
-    m->stats.discarded++;
+    m->link->discarded++;
     gw_debug("adapter '%s': discarded a response (tid %u, function %u): %s", gw_ctx_name(m->ctx),
              resp->tid, resp->fc, mb_status_name(match));
 }
@@ -236,7 +246,7 @@ static void finish(mbt_t *m, const char *error, bool sent)
     } else {
         gw_command_refuse(cmd, error);
     }
-    mbt_link_free(m);
+    mbl_done(m->link);
 }
 
 static void rmw_read(mbt_t *m, const mb_response_t *resp)
@@ -261,15 +271,15 @@ static void rmw_read(mbt_t *m, const mb_response_t *resp)
 void mbt_write_frame(mbt_t *m, const mb_response_t *resp)
 {
     mbt_wq_t *wq = m->wq;
-    int match =
-        m->req_kind == MBT_REQ_WRITE ? mb_match_write(&wq->w, resp) : mb_match(&m->req, resp);
+    mbl_t *l = m->link;
+    int match = l->req_kind == MBT_REQ_WRITE ? mb_match_write(&wq->w, resp) : mb_match(&l->req, resp);
 
     if (match != MB_MATCH) {
         discarded(m, resp, match);
         return;
     }
-    m->consecutive_timeouts = 0;
-    switch (m->req_kind) {
+    l->consecutive_timeouts = 0;
+    switch (l->req_kind) {
     case MBT_REQ_RMW_READ:
         rmw_read(m, resp);
         return;
@@ -288,28 +298,28 @@ void mbt_write_frame(mbt_t *m, const mb_response_t *resp)
         else
             mbt_emit_read(m, &m->points[wq->readback_point], resp, 0);
         m->sample_ts_ms = 0;
-        mbt_link_free(m);
+        mbl_done(m->link);
         return;
     case MBT_REQ_POLL:
         break;
     }
 }
 
-void mbt_write_timeout(mbt_t *m)
+void mbt_write_failed(mbt_t *m, const char *cause)
 {
     mbt_wq_t *wq = m->wq;
 
-    switch (m->req_kind) {
+    switch (m->link->req_kind) {
     case MBT_REQ_RMW_READ:
-        finish(m, "timeout", false); /* nothing written yet */
+        finish(m, cause, false); /* nothing written yet */
         return;
     case MBT_REQ_WRITE:
-        finish(m, "timeout", true); /* maybe applied: never sent again */
+        finish(m, cause, true); /* maybe applied: never sent again */
         return;
     case MBT_REQ_READBACK:
-        mbt_emit_bad(m, &m->points[wq->readback_point], "timeout");
+        mbt_emit_bad(m, &m->points[wq->readback_point], cause);
         m->sample_ts_ms = 0;
-        mbt_link_free(m);
+        mbl_done(m->link);
         return;
     case MBT_REQ_POLL:
         break;
@@ -325,7 +335,9 @@ void mbt_write_abort(mbt_t *m, const char *cause)
     wq->readback = false;
     if (wq->has_cur) {
         wq->has_cur = false;
-        if (m->state == MBT_WAITING && m->req_kind == MBT_REQ_WRITE)
+        const mbl_t *l = m->link;
+
+        if (l->state == MBT_WAITING && l->cur == m && l->req_kind == MBT_REQ_WRITE && !l->tx_held)
             gw_command_fail(wq->cur.cmd, cause); /* it may have been applied */
         else
             gw_command_refuse(wq->cur.cmd, cause);

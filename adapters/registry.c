@@ -5,11 +5,13 @@
 
 extern const adp_ops_t adp_simulated_ops;
 extern const adp_ops_t adp_modbus_tcp_ops;
+extern const adp_ops_t adp_modbus_rtu_ops;
 extern const adp_ops_t adp_raw_tcp_ops;
 
 static const adp_ops_t *const registry[] = {
     &adp_simulated_ops,
     &adp_modbus_tcp_ops,
+    &adp_modbus_rtu_ops,
     &adp_raw_tcp_ops,
 };
 

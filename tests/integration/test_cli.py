@@ -60,7 +60,7 @@ def main():
             f.write("adapters:\n  - name: x\n    type: plc\n")
         rc, _, err = sb("--check-config", "-c", bad)
         check(rc == 1 and err == f"{bad}:3:11: adapter 'x' has unknown type 'plc' "
-                                 "(known: simulated, modbus_tcp, raw_tcp)\n", f"{err!r}")
+                                 "(known: simulated, modbus_tcp, modbus_rtu, raw_tcp)\n", f"{err!r}")
 
 
 if __name__ == "__main__":

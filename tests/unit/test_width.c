@@ -128,6 +128,7 @@ static void test_counter_types(void)
     gw_adapter_stats_t ga;
     lp_counters_t lp;
     mbt_stats_t mb;
+    mbl_t ml;
     mbt_point_t mp;
     rtcp_stats_t rt;
     rtcp_seq_t rs;
@@ -151,9 +152,10 @@ static void test_counter_types(void)
     CU_ASSERT(IS_U64(lp.lines) && IS_U64(lp.lines_ok) && IS_U64(lp.blank) && IS_U64(lp.readings) &&
               IS_U64(lp.errors[0]));
     CU_ASSERT(IS_U64(mb.reads_ok) && IS_U64(mb.reads_failed) && IS_U64(mb.timeouts) &&
-              IS_U64(mb.exceptions) && IS_U64(mb.discarded) && IS_U64(mb.malformed) &&
-              IS_U64(mb.reconnects) && IS_U64(mb.overruns) && IS_U64(mb.missed_ticks) &&
-              IS_U64(mb.paced_ticks));
+              IS_U64(mb.exceptions) && IS_U64(mb.overruns) && IS_U64(mb.missed_ticks) &&
+              IS_U64(mb.paced_ticks) && IS_U64(mb.backed_off));
+    CU_ASSERT(IS_U64(ml.malformed) && IS_U64(ml.discarded) && IS_U64(ml.noise) &&
+              IS_U64(ml.reconnects));
     CU_ASSERT(IS_U64(mp.seq) && IS_U64(rs.seq));
     CU_ASSERT(IS_U64(rt.connections) && IS_U64(rt.refused_clients) && IS_U64(rt.idle_closed) &&
               IS_U64(rt.reconnects) && IS_U64(rt.unknown_sensors) && IS_U64(rt.requests_skipped));
