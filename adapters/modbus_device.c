@@ -319,6 +319,9 @@ void mbt_poll_answer(mbt_t *d, const mb_response_t *resp)
         d->stats.reads_ok++;
         emit_batch(d, resp);
     }
+    if (d->silent_until_ms)
+        gw_info("adapter '%s': device '%s' (unit %u) answers again", gw_ctx_name(d->ctx),
+                d->name, d->unit_id);
     d->silent_until_ms = 0;
     d->silent_backoff_ms = d->link->backoff_min_ms;
     next_batch(d);
