@@ -98,6 +98,11 @@ int mbl_serial_open(mbl_t *l, const char **cause)
         *cause = "port unavailable";
         return -1;
     }
+    /* One master per bus: a second program opening the port would interleave
+     * its requests with ours. */
+    if (ioctl(fd, TIOCEXCL) != 0)
+        gw_debug("adapter '%s': %s: no exclusive access: %s", gw_ctx_name(l->ctx), s->path,
+                 strerror(errno));
     if (tcgetattr(fd, &tio) != 0) {
         snprintf(l->error_buf, sizeof(l->error_buf), "not a serial port: %s", strerror(errno));
         close(fd);

@@ -178,7 +178,10 @@ static int read_device(mbl_t *l, mbt_t *d, const cfg_node_t *n, const char *what
     d->ctx = l->ctx;
     if ((l->list && !cfg_has(n, "unit_id")))
         return cfg_node_error(n, err, "%s is missing required key 'unit_id'", what);
-    if ((rc = cfg_get_int(n, "unit_id", 0, 255, 1, &unit_id, err)) ||
+    /* On a serial bus 0 is the broadcast address (nobody answers) and 248
+     * to 255 are reserved; a TCP device may use any. */
+    if ((rc = cfg_get_int(n, "unit_id", l->transport == MBL_SERIAL ? 1 : 0,
+                          l->transport == MBL_SERIAL ? 247 : 255, 1, &unit_id, err)) ||
         (rc = cfg_get_duration(n, "interval", 1, 86400000, defaults->interval_ms,
                                &d->interval_ms, err)) ||
         (rc = cfg_get_duration(n, "timeout", 1, 600000, defaults->timeout_ms, &d->timeout_ms,
@@ -263,7 +266,7 @@ static int read_serial(mbl_t *l, const cfg_node_t *n, const char *name, cfg_erro
         return cfg_node_error(n, err, "adapter '%s' is missing required key 'port'", name);
     if ((rc = cfg_get_int(n, "baud", 1200, 921600, 9600, &baud, err)) ||
         (rc = cfg_get_enum(n, "parity", parities, 1, &parity, err)) ||
-        (rc = cfg_get_int(n, "data_bits", 7, 8, 8, &data_bits, err)) ||
+        (rc = cfg_get_int(n, "data_bits", 5, 8, 8, &data_bits, err)) ||
         (rc = cfg_get_int(n, "stop_bits", 1, 2, 1, &stop_bits, err)) ||
         (rc = cfg_get_bool(n, "rs485", false, &s->rs485, err)) ||
         (rc = cfg_get_bool(n, "rts_on_send", true, &s->rts_on_send, err)) ||
@@ -279,6 +282,9 @@ static int read_serial(mbl_t *l, const cfg_node_t *n, const char *name, cfg_erro
                               "baud must be one of 1200, 2400, 4800, 9600, 19200, 38400, "
                               "57600, 115200, 230400, 460800, 921600");
     }
+    if (data_bits != 8)
+        return cfg_node_error(cfg_get_node(n, "data_bits"), err,
+                              "data_bits must be 8: Modbus RTU frames are 8-bit bytes");
     s->baud = (uint32_t)baud;
     s->parity = "NEO"[parity];
     s->data_bits = (uint8_t)data_bits;

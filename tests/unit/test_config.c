@@ -245,6 +245,14 @@ static bool has_unknown_type(const cfg_t *cfg)
     return false;
 }
 
+static bool has_adapter_type(const cfg_t *cfg, const char *type)
+{
+    for (size_t i = 0; i < cfg->n_adapters; i++)
+        if (strcmp(cfg->adapters[i].type, type) == 0)
+            return true;
+    return false;
+}
+
 static void check_bad_fixture(const char *name)
 {
     char rel[300], path[PATH_MAX], exp_path[PATH_MAX], expected[700], want[PATH_MAX + 700];
@@ -262,7 +270,10 @@ static void check_bad_fixture(const char *name)
              source_dir() ? "/" : "", expected);
     rc = cfg_load_file(path, &cfg, &e);
     if (rc == 0) {
-        CU_ASSERT(has_unknown_type(cfg));
+        /* Refused by an adapter's own keys, not by the loader: the adapter
+         * creates it under --check-config, which run_fixtures.sh checks. */
+        CU_ASSERT(has_unknown_type(cfg) || has_adapter_type(cfg, "modbus_tcp") ||
+                  has_adapter_type(cfg, "modbus_rtu"));
         cfg_free(cfg);
         return;
     }
