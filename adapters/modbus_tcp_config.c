@@ -322,7 +322,8 @@ int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transpor
         l->framing = framing ? MBL_RTU : MBL_MBAP;
     }
     if ((rc = cfg_get_duration(n, "interval", 1, 86400000, 1000, &defaults.interval_ms, err)) ||
-        (rc = cfg_get_duration(n, "timeout", 1, 600000, 1000, &defaults.timeout_ms, err)) ||
+        (rc = cfg_get_duration(n, "timeout", 1, 600000, transport == MBL_SERIAL ? 500 : 1000,
+                               &defaults.timeout_ms, err)) ||
         (rc = cfg_get_duration(n, "backoff_min", 1, 3600000, 250, &l->backoff_min_ms, err)) ||
         (rc = cfg_get_duration(n, "backoff_max", 1, 3600000, 30000, &l->backoff_max_ms, err)) ||
         (rc = cfg_get_duration(n, "delay_between_requests", 0, 60000, 0, &l->delay_ms, err)) ||
