@@ -232,6 +232,7 @@ static void transmit(mbl_t *l)
     mbt_t *d = l->cur;
 
     l->tx_held = false;
+    gw_timer_stop(loop_of(l), &l->gap_timer);
     if (l->rtu) {
         if (l->transport == MBL_SERIAL)
             mbl_serial_flush(l);
@@ -407,18 +408,21 @@ static bool feed(mbl_t *l, const uint8_t *buf, size_t n)
     size_t off = 0;
 
     if (l->rtu) {
-        mb_response_t resp;
-        bool found = false;
+        /* At most a frame at a time, so that no frame that arrived whole
+         * can be pushed out of the decoder's window by what follows it. */
+        for (; off < n; off += MB_RTU_MAX_ADU) {
+            size_t len = n - off < MB_RTU_MAX_ADU ? n - off : MB_RTU_MAX_ADU;
+            mb_response_t resp;
 
-        for (int rc = mb_rtu_feed(l->rtu, buf, n, &resp); rc == MB_FRAME;
-             rc = mb_rtu_feed(l->rtu, NULL, 0, &resp)) {
-            found = true;
-            l->noise += l->rtu->skipped;
-            on_frame(l, &resp);
-            if (l->fd != fd)
-                return false;
+            for (int rc = mb_rtu_feed(l->rtu, buf + off, len, &resp); rc == MB_FRAME;
+                 rc = mb_rtu_feed(l->rtu, NULL, 0, &resp)) {
+                l->noise += l->rtu->skipped;
+                on_frame(l, &resp);
+                if (l->fd != fd)
+                    return false;
+            }
         }
-        if (!found || mb_rtu_pending(l->rtu))
+        if (mb_rtu_pending(l->rtu))
             rtu_no_frame(l);
         return true;
     }
