@@ -11,11 +11,14 @@
  * subscribers see the outage at the configured rate.
  *
  * On a devices: list a device that does not answer costs its timeout once:
- * the rest of its cycle is reported bad and it is not polled again for a
- * backoff (jittered, doubling from backoff_min to backoff_max), its ticks
- * publishing "no response" meanwhile, so a dead meter cannot take the bus
- * time of the live ones. It is polled again when the backoff is over and is
- * back at its rate from its first answer.
+ * a cycle in which it answered nothing puts it in a backoff (jittered,
+ * doubling from backoff_min to backoff_max) during which it is not polled,
+ * its ticks publishing "no response", so a dead meter cannot take the bus
+ * time of the live ones. When the backoff is over one request probes it: a
+ * timeout backs it off again at once, without trying the rest of its cycle;
+ * an answer brings it back to its rate. A device that answers some requests
+ * and lets others time out (a point it is slow to read) is alive: only those
+ * requests fail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +216,21 @@ static void start_cycle(mbt_t *d)
     mbl_enqueue(d->link, d);
 }
 
+/* A device on a list answered nothing in a cycle, or a probe after its
+ * backoff timed out: it is not polled for the next wait. */
+static void go_silent(mbt_t *d)
+{
+    mbl_t *l = d->link;
+    uint64_t wait = adp_jitter(&l->rng, d->silent_backoff_ms);
+
+    if (!d->silent_until_ms)
+        gw_warn("adapter '%s': device '%s' (unit %u) does not answer; polling it again in %.1f s",
+                gw_ctx_name(d->ctx), d->name, d->unit_id, wait / 1000.0);
+    d->silent_until_ms = gw_clock_now_ms() + wait;
+    d->silent_backoff_ms = d->silent_backoff_ms * 2 > l->backoff_max_ms ? l->backoff_max_ms
+                                                                         : d->silent_backoff_ms * 2;
+}
+
 /* A silent device on a list waits out its backoff. */
 static bool backed_off(const mbt_t *d)
 {
@@ -230,11 +248,30 @@ static void cycle_ended(mbt_t *d)
         once_finished(d);
         return;
     }
+    if (d->link->list) {
+        if (!d->answered && d->timed_out && !backed_off(d))
+            go_silent(d);
+        d->answered_last = d->answered;
+        d->answered = d->timed_out = false;
+    }
     if (!d->link->running || gw_timer_active(&d->tick))
         return;
     if (gw_ctx_blocked(d->ctx)) {
         park_tick(d);
         return;
+    }
+    if (d->link->list && mbl_up(d->link) && !backed_off(d)) {
+        /* On a shared link a device waits for the others' requests (or a
+         * silent one's timeout): a tick that came due meanwhile, less than
+         * an interval ago, is served late rather than skipped. */
+        uint64_t now = gw_clock_now_ms();
+
+        if (now >= d->next_tick_ms + d->interval_ms &&
+            now < d->next_tick_ms + 2 * d->interval_ms) {
+            d->next_tick_ms += d->interval_ms;
+            start_cycle(d);
+            return;
+        }
     }
     if (advance_tick(d) >= d->next_tick_ms && mbl_up(d->link) && !backed_off(d)) {
         start_cycle(d);
@@ -319,6 +356,7 @@ void mbt_poll_answer(mbt_t *d, const mb_response_t *resp)
         d->stats.reads_ok++;
         emit_batch(d, resp);
     }
+    d->answered = true;
     if (d->silent_until_ms)
         gw_info("adapter '%s': device '%s' (unit %u) answers again", gw_ctx_name(d->ctx),
                 d->name, d->unit_id);
@@ -345,23 +383,15 @@ void mbt_poll_failed(mbt_t *d, const char *cause, bool timeout)
         return;
     }
     if (timeout && l->list) {
-        /* The rest of the cycle would time out too: reported now, and the
-         * device is left alone for its backoff. */
-        uint64_t wait = adp_jitter(&l->rng, d->silent_backoff_ms);
-
-        for (size_t i = d->batch + 1; i < d->plan.n_batches; i++)
-            emit_batch_bad(d, i, cause);
-        if (!d->silent_until_ms)
-            gw_warn("adapter '%s': device '%s' (unit %u) does not answer; polling it again "
-                    "in %.1f s",
-                    gw_ctx_name(d->ctx), d->name, d->unit_id, wait / 1000.0);
-        d->silent_until_ms = gw_clock_now_ms() + wait;
-        d->silent_backoff_ms = d->silent_backoff_ms * 2 > l->backoff_max_ms
-                                   ? l->backoff_max_ms
-                                   : d->silent_backoff_ms * 2;
-        d->batch = d->plan.n_batches;
-        cycle_ended(d);
-        return;
+        d->timed_out = true;
+        if (!d->answered && !d->answered_last) {
+            /* Silent in its last cycle and again now: the rest of this one
+             * is reported without asking, and the device waits. */
+            for (size_t i = d->batch + 1; i < d->plan.n_batches; i++)
+                emit_batch_bad(d, i, cause);
+            go_silent(d);
+            d->batch = d->plan.n_batches;
+        }
     }
     next_batch(d);
 }
@@ -372,6 +402,7 @@ void mbt_link_lost(mbt_t *d, bool polling, const char *cause)
         emit_batch_bad(d, d->batch, cause);
     mbt_write_abort(d, cause); /* commands: the one on the wire failed, none waits */
     d->queued = false;
+    d->answered_last = true; /* not known when the link is back */
     if (d->link->once) { /* --test: no reconnect; what is not read yet is reported */
         once_failed_from(d, d->in_cycle ? d->batch + polling : 0, cause);
         d->in_cycle = false;
@@ -398,6 +429,8 @@ void mbt_start(mbt_t *d, uint64_t now)
     d->once_done = false;
     d->silent_until_ms = 0;
     d->silent_backoff_ms = l->backoff_min_ms;
+    d->answered = d->timed_out = false;
+    d->answered_last = true;
     if (l->once && !d->label) {
         int n = l->transport == MBL_TCP
                     ? asprintf(&d->label, "%s:%u unit %u", l->host, l->port, d->unit_id)

@@ -12,8 +12,11 @@
  * function: a late or foreign response is discarded and counted, never
  * assigned to the wrong request. RTU (a serial port, or RTU frames over
  * TCP) has no transaction id: the line is kept silent for 3.5 characters
- * before every request, stale input is dropped, and a frame that is not the
- * answer (CRC error, wrong unit) fails the request at once. Framing is the
+ * before every request and stale input is dropped; a frame that is not the
+ * answer (wrong unit, function or length: a late answer to an earlier
+ * request, most likely) is discarded while the answer may still come, and
+ * names the failure if it does not; a frame with a bad CRC fails the
+ * request once the line is silent after it. Framing is the
  * codecs' (modbus_codec.c, modbus_rtu.c); this file only moves bytes and
  * decides.
  */
@@ -109,6 +112,7 @@ static void fail_connection(mbl_t *l, const char *cause)
         mbt_link_lost(&l->devs[i], &l->devs[i] == cur && polling, cause);
     l->cur = NULL;
     l->tx_held = false;
+    l->mismatch = 0;
     gw_timer_stop(loop_of(l), &l->gap_timer);
     close_fd(l);
     if (l->once) { /* --test: no reconnect */
@@ -232,6 +236,7 @@ static void transmit(mbl_t *l)
     mbt_t *d = l->cur;
 
     l->tx_held = false;
+    l->mismatch = 0;
     gw_timer_stop(loop_of(l), &l->gap_timer);
     if (l->rtu) {
         if (l->transport == MBL_SERIAL)
@@ -354,11 +359,20 @@ static void on_frame(mbl_t *l, const mb_response_t *resp)
         l->discarded++;
         gw_debug("adapter '%s': discarded a response (tid %u, unit %u, function %u): %s",
                  gw_ctx_name(l->ctx), resp->tid, resp->unit, resp->fc, mb_status_name(match));
-        if (l->framing == MBL_RTU) { /* no transaction id: no other answer is coming */
-            l->consecutive_timeouts = 0;
-            mbt_poll_failed(d, mismatch_cause(match), false);
-            mbl_done(l);
+        if (l->framing != MBL_RTU)
+            return;
+        /* RTU has no transaction id. Another unit or function is a late
+         * answer to an earlier request (one that timed out), most likely:
+         * the answer may still come, and if it does not, the timeout names
+         * what came instead. The right unit and function with the wrong
+         * length is this device answering wrongly: the request fails. */
+        if (match != MB_MISMATCH_COUNT) {
+            l->mismatch = match;
+            return;
         }
+        l->consecutive_timeouts = 0;
+        mbt_poll_failed(d, mismatch_cause(match), false);
+        mbl_done(l);
         return;
     }
     l->consecutive_timeouts = 0;
@@ -529,6 +543,8 @@ static void on_state_timer(gw_timer_t *t, void *arg)
         if (verdict < 0) {
             l->malformed++;
             request_failed(l, mb_status_name(verdict), false);
+        } else if (l->mismatch) {
+            request_failed(l, mismatch_cause(l->mismatch), false);
         } else {
             request_failed(l, "timeout", true);
         }

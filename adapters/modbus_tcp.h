@@ -114,6 +114,9 @@ typedef struct mbt {
     /* a silent device on a devices: list is polled again only after this */
     uint64_t silent_until_ms;
     uint64_t silent_backoff_ms;
+    bool answered;      /* this cycle got an answer (an exception is one) */
+    bool timed_out;     /* ... and a timeout */
+    bool answered_last; /* the last cycle got an answer (true at start) */
     mbt_wq_t *wq; /* write-back, NULL until the first command */
     char *label;  /* --test: where the device is, for the table */
     uint32_t order_base; /* points of the devices before it: --test orders by it */
@@ -183,6 +186,7 @@ struct mbl {
     const uint8_t *tx_buf;
     size_t tx_len, tx_off;
     bool tx_held; /* waiting for the silence */
+    int mismatch; /* RTU: why a frame that came for the request was not its answer */
     mbt_req_kind_t req_kind;
     /* devices waiting for the wire, first come first served: a ring of n_devs */
     mbt_t **queue;
