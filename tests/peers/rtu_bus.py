@@ -54,6 +54,9 @@ import time
 import tty
 
 SOCAT = shutil.which("socat") or "/usr/bin/socat"
+# socat gets SIGTERM if the thread that started it dies, even by SIGKILL, so
+# a killed test leaves no socat behind (util-linux; plain socat without it).
+SETPRIV = shutil.which("setpriv")
 GARBAGE = b"\xaa\x55\xf0\x0f"  # no unit id a test uses, no valid frame start
 FLUSH_AFTER = 0.05  # s: a partial response older than this goes out as it is
 
@@ -132,8 +135,9 @@ class PtyPair:
             if os.path.lexists(p):
                 os.unlink(p)
         with open(self.log, "w") as log:
+            guard = [SETPRIV, "--pdeathsig", "TERM", "--"] if SETPRIV else []
             self.proc = subprocess.Popen(
-                [SOCAT, "-d", "-d", f"pty,raw,echo=0,link={self.a}",
+                [*guard, SOCAT, "-d", "-d", f"pty,raw,echo=0,link={self.a}",
                  f"pty,raw,echo=0,link={self.b}"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + timeout
@@ -604,7 +608,10 @@ def main():
                         except (ValueError, IndexError, OSError, RuntimeError) as e:
                             print(f"error: {e}", flush=True)
                 if not a.control:
-                    return  # stdin closed: run until a signal
+                    # stdin closed: run until a signal. This thread stays, as
+                    # the socat a replug started here dies with it.
+                    stop.wait()
+                    return
 
         threading.Thread(target=commands, daemon=True).start()
         while not stop.wait(0.2):
