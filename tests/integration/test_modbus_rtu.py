@@ -107,10 +107,13 @@ U16 = [("u16", "address: 0")]  # 4660 on every unit of the image
 def readings(sub, adapter):
     """Every reading of `adapter` so far, in arrival order, each checked: the
     topic is sensorbridge/{gateway}/{adapter}/{device}/{point} and names
-    the payload's sensor "{device}/{point}"; the keys are today's."""
-    out = []
+    the payload's sensor "{device}/{point}"; the keys are today's. Lines are
+    parsed once (wait predicates call this at every line that arrives)."""
+    cache = sub.__dict__.setdefault("rtu_parsed", {})  # adapter -> [lines seen, readings]
+    seen, out = cache.setdefault(adapter, [0, []])
+    lines = sub.readings()
     prefix = f"sensorbridge/{GID}/{adapter}/"
-    for topic, payload in sub.readings():
+    for topic, payload in lines[seen:]:
         if not topic.startswith(prefix):
             continue
         r = json.loads(payload)
@@ -122,7 +125,8 @@ def readings(sub, adapter):
         check(r["quality"] in ("good", "bad") and (r["quality"] == "good") == ("error" not in r),
               f"quality {payload}")
         out.append(r)
-    return out
+    cache[adapter][0] = len(lines)
+    return list(out)
 
 
 def by_sensor(rs):
@@ -167,7 +171,7 @@ def wait_log_all(gw, parts, timeout):
     def found():
         return [l for l in gw.log if all(p in l for p in parts)]
     with gw.cond:
-        gw.cond.wait_for(lambda: found(), timeout)
+        gw.cond.wait_for(found, timeout)
         lines = found()
     check(lines, f"no log line with all of {parts} within {timeout} s; last lines: "
                  f"{gw.log[-10:]}")
