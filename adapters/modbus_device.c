@@ -262,13 +262,19 @@ static void cycle_ended(mbt_t *d)
     }
     if (d->link->list && mbl_up(d->link) && !backed_off(d)) {
         /* On a shared link a device waits for the others' requests (or a
-         * silent one's timeout): a tick that came due meanwhile, less than
-         * an interval ago, is served late rather than skipped. */
+         * silent one's timeout): the last tick that came due meanwhile is
+         * served late, now, rather than skipped; only those before it are
+         * skipped (and counted). */
         uint64_t now = gw_clock_now_ms();
 
-        if (now >= d->next_tick_ms + d->interval_ms &&
-            now < d->next_tick_ms + 2 * d->interval_ms) {
-            d->next_tick_ms += d->interval_ms;
+        if (now >= d->next_tick_ms + d->interval_ms) {
+            uint64_t passed = (now - d->next_tick_ms) / d->interval_ms;
+
+            if (passed > 1) {
+                d->stats.overruns++;
+                d->stats.missed_ticks += passed - 1;
+            }
+            d->next_tick_ms += passed * d->interval_ms;
             start_cycle(d);
             return;
         }

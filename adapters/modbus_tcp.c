@@ -79,6 +79,12 @@ uint16_t mbl_tid(mbl_t *l)
     return l->framing == MBL_RTU ? 0 : l->next_tid++;
 }
 
+static void arm_state_timer(mbl_t *l, uint64_t due_ms)
+{
+    l->timer_due_ms = due_ms;
+    gw_timer_start(loop_of(l), &l->state_timer, due_ms);
+}
+
 /* --- connection ------------------------------------------------------------ */
 
 static void close_fd(mbl_t *l)
@@ -128,7 +134,7 @@ static void fail_connection(mbl_t *l, const char *cause)
     l->last_error = cause;
     set_online(l, false);
     set_state(l, MBT_BACKOFF);
-    gw_timer_start(loop_of(l), &l->state_timer, gw_clock_now_ms() + wait);
+    arm_state_timer(l, gw_clock_now_ms() + wait);
     l->backoff_ms = l->backoff_ms * 2 > l->backoff_max_ms ? l->backoff_max_ms : l->backoff_ms * 2;
 }
 
@@ -190,7 +196,7 @@ static void connect_start(mbl_t *l)
     if (l->transport == MBL_TCP)
         adp_connector_start(&l->conn);
     else
-        gw_timer_start(loop_of(l), &l->state_timer, gw_clock_now_ms());
+        arm_state_timer(l, gw_clock_now_ms());
 }
 
 static void open_port(mbl_t *l)
@@ -246,10 +252,12 @@ static void transmit(mbl_t *l)
     /* The response timeout is lazy: a timer still armed for an earlier
      * request's deadline stays, and on_state_timer() moves it on to this
      * one's. A device answering in time then costs no timer operation per
-     * request, where stopping and re-arming cost two heap updates. */
+     * request, where stopping and re-arming cost two heap updates. Only a
+     * deadline before the armed one (devices with a shorter timeout on the
+     * link) arms it again. */
     l->deadline_ms = gw_clock_now_ms() + d->timeout_ms;
-    if (!gw_timer_active(&l->state_timer))
-        gw_timer_start(loop_of(l), &l->state_timer, l->deadline_ms);
+    if (!gw_timer_active(&l->state_timer) || l->timer_due_ms > l->deadline_ms)
+        arm_state_timer(l, l->deadline_ms);
     flush_tx(l);
 }
 
@@ -536,7 +544,7 @@ static void on_state_timer(gw_timer_t *t, void *arg)
             break; /* transmit() arms it again */
         if (gw_clock_now_ms() < l->deadline_ms) {
             /* Armed for an earlier request, answered since: wait for this one. */
-            gw_timer_start(loop_of(l), &l->state_timer, l->deadline_ms);
+            arm_state_timer(l, l->deadline_ms);
             break;
         }
         verdict = l->rtu ? mb_rtu_verdict(l->rtu) : 0;

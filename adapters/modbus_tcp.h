@@ -166,6 +166,7 @@ struct mbl {
     gw_timer_t state_timer; /* response timeout (lazy, see mbl_send) or backoff */
     gw_timer_t gap_timer;   /* the silence before a request; RTU: the end of a bad frame */
     uint64_t deadline_ms;   /* the response timeout of the request in flight */
+    uint64_t timer_due_ms;  /* when state_timer was last armed for */
     uint64_t quiet_ms;      /* the line was last busy then */
     uint64_t backoff_ms;
     uint64_t rng;
