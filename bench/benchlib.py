@@ -127,6 +127,7 @@ def binaries(build_dir, names):
         "gateway_pahostatic": "bench/sensorbridge_pahostatic",
         "gateway_pahofast": "bench/sensorbridge_pahofast",
         "nodelay_preload": "bench/libnodelay_preload.so",
+        "rtu_libmodbus": "bench/rtu_libmodbus",
     }
     out, missing = {}, []
     for n in names:
