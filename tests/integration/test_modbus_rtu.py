@@ -50,6 +50,7 @@ ERRORS = {
     "busy": "server busy",  # Modbus exception 6, named as modbus_tcp names it
     "illegal_address": "illegal data address",  # exception 2
     "port_gone": "port unavailable",
+    "settings": "port settings refused",
     "backed_off": "no response",  # a silent device's ticks while it waits
 }
 
@@ -478,12 +479,17 @@ def parity_refused():
     which setting."""
     with sbtest.Stack() as st:
         broker = st.broker()
+        sub = st.subscriber(broker)
         bus = sbrtu.bus(st)
         gw = st.gateway(HEADER.format(broker=broker) +
                         rtu_adapter("bus", bus.gateway_port, [device_yaml("d1", 1, U16)],
                                     parity="even"))
-        line = wait_log_all(gw, [bus.gateway_port, "parity"], 5)
+        line = wait_log_all(gw, [bus.gateway_port, "the port refuses parity even"], 5)
         print(f"logged: {line}")
+        check(sub.wait_for(lambda _: latest(sub, "bus").get("d1/u16", {}).get("error")
+                           == ERRORS["settings"], 5),
+              f"readings while the port refuses its settings: {readings(sub, 'bus')[:3]}")
+        stop_gateway(gw)
 
 
 def main():
