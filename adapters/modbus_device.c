@@ -402,11 +402,11 @@ void mbt_poll_failed(mbt_t *d, const char *cause, bool timeout)
     next_batch(d);
 }
 
-void mbt_link_lost(mbt_t *d, bool polling, const char *cause)
+void mbt_link_lost(mbt_t *d, bool polling, bool writing, const char *cause)
 {
     if (polling)
         emit_batch_bad(d, d->batch, cause);
-    mbt_write_abort(d, cause); /* commands: the one on the wire failed, none waits */
+    mbt_write_abort(d, cause, writing); /* commands: the one on the wire failed, none waits */
     d->queued = false;
     d->answered_last = true; /* not known when the link is back */
     if (d->link->once) { /* --test: no reconnect; what is not read yet is reported */
@@ -463,8 +463,12 @@ void mbt_connected(mbt_t *d)
 
 void mbt_stop(mbt_t *d)
 {
+    const mbl_t *l = d->link;
+
     once_failed_from(d, d->in_cycle ? d->batch : 0, "no answer within the test's time");
-    mbt_write_abort(d, "the adapter stopped");
+    mbt_write_abort(d, "the adapter stopped",
+                    l->state == MBT_WAITING && l->cur == d && l->req_kind == MBT_REQ_WRITE &&
+                        !l->tx_held);
     gw_timer_stop(loop_of(d), &d->tick);
     d->in_cycle = false;
     d->queued = false;

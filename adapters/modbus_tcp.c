@@ -110,19 +110,23 @@ static void fail_connection(mbl_t *l, const char *cause)
 {
     uint64_t wait = adp_jitter(&l->rng, l->backoff_ms);
     mbt_t *cur = l->state == MBT_WAITING ? l->cur : NULL;
-    bool polling = cur && l->req_kind == MBT_REQ_POLL && !l->tx_held;
+    bool polling = cur && l->req_kind == MBT_REQ_POLL;
+    bool writing = cur && l->req_kind == MBT_REQ_WRITE && !l->tx_held; /* sent: may be applied */
     const char *detail = l->error_buf[0] ? l->error_buf : cause;
 
+    /* The link is down before the devices hear of it, so that none of them
+     * starts a cycle on it. */
     l->q_len = 0;
-    for (size_t i = 0; i < l->n_devs; i++)
-        mbt_link_lost(&l->devs[i], &l->devs[i] == cur && polling, cause);
     l->cur = NULL;
     l->tx_held = false;
     l->mismatch = 0;
     gw_timer_stop(loop_of(l), &l->gap_timer);
     close_fd(l);
+    set_state(l, l->once ? MBT_IDLE : MBT_BACKOFF);
+    for (size_t i = 0; i < l->n_devs; i++)
+        mbt_link_lost(&l->devs[i], &l->devs[i] == cur && polling, &l->devs[i] == cur && writing,
+                      cause);
     if (l->once) { /* --test: no reconnect */
-        set_state(l, MBT_IDLE);
         gw_warn("adapter '%s': %s: %s", gw_ctx_name(l->ctx), mbl_where(l), detail);
         l->error_buf[0] = '\0';
         return;
@@ -133,7 +137,6 @@ static void fail_connection(mbl_t *l, const char *cause)
     l->error_buf[0] = '\0';
     l->last_error = cause;
     set_online(l, false);
-    set_state(l, MBT_BACKOFF);
     arm_state_timer(l, gw_clock_now_ms() + wait);
     l->backoff_ms = l->backoff_ms * 2 > l->backoff_max_ms ? l->backoff_max_ms : l->backoff_ms * 2;
 }

@@ -229,10 +229,12 @@ void mbt_connected(mbt_t *d);
 /* The link's turn for d: sends its next batch. */
 void mbt_send_batch(mbt_t *d);
 /* The poll in flight for d was answered (resp), failed (cause, with
- * `timeout` true for a timeout) or lost with the link. */
+ * `timeout` true for a timeout) or lost with the link (the link is down
+ * already; `polling`: d's batch was in flight, `writing`: d's command's
+ * write was on the wire). */
 void mbt_poll_answer(mbt_t *d, const mb_response_t *resp);
 void mbt_poll_failed(mbt_t *d, const char *cause, bool timeout);
-void mbt_link_lost(mbt_t *d, bool polling, const char *cause);
+void mbt_link_lost(mbt_t *d, bool polling, bool writing, const char *cause);
 void mbt_emit_read(mbt_t *d, mbt_point_t *pt, const mb_response_t *resp, size_t off);
 void mbt_emit_bad(mbt_t *d, mbt_point_t *pt, const char *error);
 /* --test: d reports what it has not read, with the cause. */
@@ -253,13 +255,13 @@ void mbl_serial_flush(mbl_t *l);
 /* The adapter's writable() and write(); sends what d's commands need (false:
  * nothing to send); handles the response or timeout of a command's request;
  * answers every command d holds (the link is gone: `cause`, or the adapter
- * stops). */
+ * stops; `on_wire`: its write was sent, so it fails rather than is refused). */
 const char *mbt_writable(const void *self, size_t i);
 void mbt_write(void *self, size_t i, gw_command_t *cmd);
 bool mbt_write_next(mbt_t *d);
 void mbt_write_frame(mbt_t *d, const mb_response_t *resp);
 void mbt_write_failed(mbt_t *d, const char *cause);
-void mbt_write_abort(mbt_t *d, const char *cause);
+void mbt_write_abort(mbt_t *d, const char *cause, bool on_wire);
 void mbt_write_free(mbt_t *d);
 
 /* --- modbus_tcp_config.c --- */

@@ -326,7 +326,7 @@ void mbt_write_failed(mbt_t *m, const char *cause)
     }
 }
 
-void mbt_write_abort(mbt_t *m, const char *cause)
+void mbt_write_abort(mbt_t *m, const char *cause, bool on_wire)
 {
     mbt_wq_t *wq = m->wq;
 
@@ -335,9 +335,7 @@ void mbt_write_abort(mbt_t *m, const char *cause)
     wq->readback = false;
     if (wq->has_cur) {
         wq->has_cur = false;
-        const mbl_t *l = m->link;
-
-        if (l->state == MBT_WAITING && l->cur == m && l->req_kind == MBT_REQ_WRITE && !l->tx_held)
+        if (on_wire)
             gw_command_fail(wq->cur.cmd, cause); /* it may have been applied */
         else
             gw_command_refuse(wq->cur.cmd, cause);

@@ -4,7 +4,7 @@ through mosquitto and mosquitto_sub:
 - every type and byte order decodes to the exact expected value;
 - a Modbus exception becomes quality bad with its name, NaN becomes bad;
 - a killed and restarted server is reconnected within the backoff bound and
-  polling resumes, with the device's status going offline and online (the
+  polling resumes (also for a device whose every cycle overruns), with the device's status going offline and online (the
   device is named `localhost`: resolved off the loop thread, again at every
   reconnect);
 - a blackholed device and a slow device (late responses, discarded and
@@ -16,6 +16,8 @@ import json
 import os
 import re
 import signal
+import socket
+import threading
 import time
 
 import sbtest
@@ -152,6 +154,67 @@ def reconnect():
         check(gw.wait_exit(10) == 0, "exit status")
 
 
+class Mute:
+    """A TCP forwarder to a Modbus server that can stop passing the server's
+    answers on (the device falls silent, its connection stays up)."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.muted = False
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(c, s, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(s, c, True), daemon=True).start()
+
+    def _pipe(self, src, dst, answers):
+        try:
+            while data := src.recv(4096):
+                if not (answers and self.muted):
+                    dst.sendall(data)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+def reconnect_overrun():
+    """A device slower than its interval (so its next tick is always due)
+    that stops answering: after three timeouts its connection is closed, and
+    it must not start a cycle on the connection going down; it polls again
+    once the device answers."""
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        _, port = st.modbus_server("--delay-ms", "5")
+        mute = Mute(port)
+        st.closers.append(mute.close)
+        gw = st.gateway(HEADER.format(broker=broker) +
+                        device("busy", mute.port, [("u16", "address: 0")], interval="1ms"))
+        check(sub.wait_for(lambda _: "u16" in latest(sub, "busy"), 10), "no first reading")
+        mute.muted = True
+        gw.wait_log("no response; reconnecting", 10)
+        mute.muted = False
+        n_before = len(sub.readings())
+        check(sub.wait_for(lambda lines: len(lines) > n_before + 20 and
+                           latest(sub, "busy")["u16"]["quality"] == "good", 5),
+              "polling did not resume after the connection closed for no response")
+
+
 def isolation():
     with sbtest.Stack() as st:
         broker = st.broker()
@@ -249,6 +312,7 @@ def held_back():
 def main():
     values_and_errors()
     reconnect()
+    reconnect_overrun()
     isolation()
     held_back()
 
