@@ -15,6 +15,8 @@ mosquitto and mosquitto_sub:
   units are not touched;
 - a silent device next to two live ones: the live ones keep 95 % of their
   rate, measured from seq and ts at the subscriber;
+- fair order: a device of 20 requests per cycle polled back to back does not
+  starve one polled every 100 ms;
 - hot-unplug: the pty disappears and comes back under the same name; the
   adapter reads again without a gateway restart, and is bad while it is gone;
 - three units over one TCP connection to a converter that takes one
@@ -405,6 +407,37 @@ def silent_device():
               f"{timeouts} timeout readings for {tried} tries")
 
 
+def fair_order():
+    """A device with 20 requests per cycle, polled back to back, beside one
+    polled every 100 ms: the devices take turns one request at a time, so
+    the second waits at most one request of the first (about 11 ms at
+    19200 baud) and keeps its rate; a device holding the line for its whole
+    cycle (about 220 ms) would make it skip every other tick."""
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        bus = sbrtu.bus(st, baud=19200)
+        sbrtu.rtu_server(st, bus.device_port, units=(1, 2), baud=19200)
+        many = [(f"r{a}", f"address: {a}") for a in range(0, 40, 2)]  # 20 requests
+        devices = [device_yaml("busy", 1, many, interval="1ms"), device_yaml("light", 2, U16)]
+        gw = st.gateway(HEADER.format(broker=broker) +
+                        rtu_adapter("bus", bus.gateway_port, devices, baud=19200))
+        wait_sensors(sub, "bus", ["busy/r0", "light/u16"], 10)
+        start = time.time() * 1000
+        time.sleep(4)
+        end = time.time() * 1000 - 300
+        stop_gateway(gw)
+        rs = by_sensor(readings(sub, "bus"))
+        light = [r for r in rs["light/u16"] if start <= r["ts"] <= end]
+        check(all(r["quality"] == "good" for r in light), "light: a bad reading")
+        hz, n, span = rate(light)
+        busy = [r for r in rs["busy/r38"] if start <= r["ts"] <= end]
+        print(f"light: {n} readings in {span:.2f} s = {hz:.2f} Hz; busy: {len(busy)} cycles")
+        check(hz >= 0.95 * 10, f"light sampled at {hz:.2f} Hz beside a busy device, "
+                               "configured 10 Hz")
+        check(len(busy) >= 8, f"the busy device got {len(busy)} cycles in 3.7 s")
+
+
 # d. hot-unplug ---------------------------------------------------------------------
 
 def hot_unplug():
@@ -498,6 +531,7 @@ def main():
     unit_test_server()
     faults()
     silent_device()
+    fair_order()
     hot_unplug()
     parity_refused()
     tcp_units()
