@@ -7,6 +7,9 @@
  * byte is in, and which offset a response starts at is only known once some
  * frame's CRC is right. The window is large enough that, fed at most one ADU
  * at a time, any frame that completes still has its first byte inside it.
+ * Only candidates that end in bytes not yet scanned have their CRC computed:
+ * the others were refused before, and a noisy line fed a byte at a time
+ * would otherwise cost a CRC over up to 256 bytes per offset per byte.
  *
  * A frame found is converted to its MBAP form and decoded by the MBAP decoder,
  * so a caller gets the very mb_response_t the TCP path gives, and the two
@@ -118,6 +121,7 @@ static int frame_len(const uint8_t *p, size_t n)
 void mb_rtu_decoder_reset(mb_rtu_decoder_t *d)
 {
     d->have = 0;
+    d->scanned = 0;
     d->skipped = 0;
     d->dropped = 0;
     mb_decoder_reset(&d->mbap);
@@ -141,6 +145,7 @@ static void append(mb_rtu_decoder_t *d, const uint8_t *in, size_t n)
         memmove(d->win, d->win + drop, d->have - drop);
         d->have -= drop;
         d->dropped += drop;
+        d->scanned = d->scanned > drop ? d->scanned - drop : 0;
     }
     memcpy(d->win + d->have, in, n);
     d->have += n;
@@ -163,6 +168,7 @@ static bool take_frame(mb_rtu_decoder_t *d, size_t k, size_t len, mb_response_t 
     d->dropped = 0;
     d->have -= k + len;
     memmove(d->win, d->win + k + len, d->have);
+    d->scanned = d->scanned > k + len ? d->scanned - (k + len) : 0;
     return true;
 }
 
@@ -172,10 +178,11 @@ int mb_rtu_feed(mb_rtu_decoder_t *d, const uint8_t *in, size_t n, mb_response_t 
     for (size_t k = 0; k < d->have; k++) {
         int len = frame_len(d->win + k, d->have - k);
 
-        if (len > 0 && (size_t)len <= d->have - k && crc_ok(d->win + k, (size_t)len) &&
-            take_frame(d, k, (size_t)len, out))
+        if (len > 0 && (size_t)len <= d->have - k && k + (size_t)len > d->scanned &&
+            crc_ok(d->win + k, (size_t)len) && take_frame(d, k, (size_t)len, out))
             return MB_FRAME;
     }
+    d->scanned = d->have;
     return MB_NEED_MORE;
 }
 
