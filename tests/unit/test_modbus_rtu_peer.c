@@ -18,6 +18,7 @@
 
 #include "adapters/modbus_codec.h"
 #include "adapters/modbus_rtu.h"
+#include "modbus_rtu_test.h"
 #include "suites.h"
 
 #define UNIT 0x21
@@ -25,8 +26,6 @@
 #define MAP_REGS 200
 #define READ_PIECE 7 /* bytes per read of the master side */
 #define WAIT_MS 2000 /* for the server's answer */
-
-int modbus_rtu_peer_tests(CU_pSuite s);
 
 typedef struct {
     int master;
