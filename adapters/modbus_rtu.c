@@ -196,10 +196,11 @@ int mb_rtu_feed(mb_rtu_decoder_t *d, const uint8_t *in, size_t n, mb_response_t 
 
 int mb_rtu_verdict(const mb_rtu_decoder_t *d)
 {
-    int len = frame_len(d->win, d->have);
+    int len;
 
     if (d->have == 0)
         return 0;
+    len = frame_len(d->win, d->have);
     if (len < 0)
         return MB_EGARBAGE;
     if (len == 0 || d->have < (size_t)len)

@@ -138,7 +138,7 @@ static size_t next_chunk(uint8_t seed, uint32_t *rng, size_t left)
 
 static void run_stream(const uint8_t *p, size_t n, uint8_t seed)
 {
-    static mb_rtu_decoder_t d; /* static: libFuzzer's stack is small enough to matter */
+    mb_rtu_decoder_t d;
     uint32_t rng = seed * 2654435761u + 1;
     size_t fed = 0, taken = 0; /* taken: skipped and framed bytes, all frames so far */
     size_t checked = 0;        /* no frame ends at or before it in the bytes still held */
@@ -200,7 +200,7 @@ static void check_mbap(const uint8_t *adu, size_t len)
 /* An encoded response, in RTU form, is found by a fresh decoder at once. */
 static void check_found(const uint8_t *adu, int len)
 {
-    static mb_rtu_decoder_t d;
+    mb_rtu_decoder_t d;
     uint8_t rtu[MB_RTU_MAX_ADU];
     mb_response_t r;
     int n;
