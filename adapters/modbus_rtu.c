@@ -134,7 +134,7 @@ void mb_rtu_decoder_reset(mb_rtu_decoder_t *d)
  * than the window, the input's first ones) to make room. */
 static void append(mb_rtu_decoder_t *d, const uint8_t *in, size_t n)
 {
-    size_t room = sizeof(d->win), drop;
+    size_t room = sizeof(d->win);
 
     if (n == 0)
         return;
@@ -144,7 +144,8 @@ static void append(mb_rtu_decoder_t *d, const uint8_t *in, size_t n)
         n = room;
     }
     if (d->have + n > room) {
-        drop = d->have + n - room;
+        size_t drop = d->have + n - room;
+
         memmove(d->win, d->win + drop, d->have - drop);
         d->have -= drop;
         d->dropped += drop;

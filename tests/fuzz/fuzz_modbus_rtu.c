@@ -223,14 +223,15 @@ static void check_encoders(const uint8_t *p, size_t n)
     uint8_t adu[MB_MAX_ADU];
     mb_request_t req;
     mb_write_t w;
-    uint16_t regs[MB_MAX_REGISTERS];
-    uint8_t bits[MB_MAX_BITS / 8];
 
     if (n < 8)
         return;
     req = (mb_request_t){(uint16_t)(p[0] << 8 | p[1]), p[2], (uint8_t)(p[3] % 4 + 1),
                          (uint16_t)(p[4] << 8 | p[5]), (uint16_t)(p[6] << 8 | p[7])};
     if (mb_encode_read(&req, adu, sizeof(adu)) == MB_REQ_LEN) {
+        uint16_t regs[MB_MAX_REGISTERS];
+        uint8_t bits[MB_MAX_BITS / 8];
+
         check_mbap(adu, MB_REQ_LEN);
         for (size_t i = 0; i < MB_MAX_REGISTERS; i++)
             regs[i] = (uint16_t)(p[i % n] * 257u + i);
