@@ -2,11 +2,17 @@
  * Sans-IO Modbus RTU framing; see modbus_rtu.h.
  *
  * The decoder keeps the newest bytes in a window twice the largest frame and
- * scans it from the oldest byte on each time it is fed. Nothing is thrown
+ * looks for a frame at every offset each time it is fed. Nothing is thrown
  * away for failing to be a frame yet: a frame is complete only when its last
  * byte is in, and which offset a response starts at is only known once some
  * frame's CRC is right. The window is large enough that, fed at most one ADU
  * at a time, any frame that completes still has its first byte inside it.
+ *
+ * A candidate's CRC is computed once, when its last byte has arrived: one
+ * that ends in the prefix already scanned was refused then, and bytes never
+ * change. Without that, a noisy line fed a byte at a time costs a CRC over
+ * up to 256 bytes per offset per byte (on an x86 build machine: 160 us a
+ * byte for a stream of `01 03 FB` read headers, under 1 us with it).
  *
  * A frame found is converted to its MBAP form and decoded by the MBAP decoder,
  * so a caller gets the very mb_response_t the TCP path gives, and the two
@@ -118,6 +124,7 @@ static int frame_len(const uint8_t *p, size_t n)
 void mb_rtu_decoder_reset(mb_rtu_decoder_t *d)
 {
     d->have = 0;
+    d->scanned = 0;
     d->skipped = 0;
     d->dropped = 0;
     mb_decoder_reset(&d->mbap);
@@ -127,7 +134,7 @@ void mb_rtu_decoder_reset(mb_rtu_decoder_t *d)
  * than the window, the input's first ones) to make room. */
 static void append(mb_rtu_decoder_t *d, const uint8_t *in, size_t n)
 {
-    size_t room = sizeof(d->win), drop;
+    size_t room = sizeof(d->win);
 
     if (n == 0)
         return;
@@ -137,10 +144,12 @@ static void append(mb_rtu_decoder_t *d, const uint8_t *in, size_t n)
         n = room;
     }
     if (d->have + n > room) {
-        drop = d->have + n - room;
+        size_t drop = d->have + n - room;
+
         memmove(d->win, d->win + drop, d->have - drop);
         d->have -= drop;
         d->dropped += drop;
+        d->scanned = d->scanned > drop ? d->scanned - drop : 0;
     }
     memcpy(d->win + d->have, in, n);
     d->have += n;
@@ -163,28 +172,36 @@ static bool take_frame(mb_rtu_decoder_t *d, size_t k, size_t len, mb_response_t 
     d->dropped = 0;
     d->have -= k + len;
     memmove(d->win, d->win + k + len, d->have);
+    d->scanned = d->scanned > k + len ? d->scanned - (k + len) : 0;
     return true;
 }
 
 int mb_rtu_feed(mb_rtu_decoder_t *d, const uint8_t *in, size_t n, mb_response_t *out)
 {
+    size_t from;
+
     append(d, in, n);
-    for (size_t k = 0; k < d->have; k++) {
+    /* A frame that starts MB_RTU_MAX_ADU bytes or more before the end of the
+     * scanned prefix ends inside it: it was refused before. */
+    from = d->scanned > MB_RTU_MAX_ADU ? d->scanned - MB_RTU_MAX_ADU : 0;
+    for (size_t k = from; k < d->have; k++) {
         int len = frame_len(d->win + k, d->have - k);
 
-        if (len > 0 && (size_t)len <= d->have - k && crc_ok(d->win + k, (size_t)len) &&
-            take_frame(d, k, (size_t)len, out))
+        if (len > 0 && (size_t)len <= d->have - k && k + (size_t)len > d->scanned &&
+            crc_ok(d->win + k, (size_t)len) && take_frame(d, k, (size_t)len, out))
             return MB_FRAME;
     }
+    d->scanned = d->have;
     return MB_NEED_MORE;
 }
 
 int mb_rtu_verdict(const mb_rtu_decoder_t *d)
 {
-    int len = frame_len(d->win, d->have);
+    int len;
 
     if (d->have == 0)
         return 0;
+    len = frame_len(d->win, d->have);
     if (len < 0)
         return MB_EGARBAGE;
     if (len == 0 || d->have < (size_t)len)

@@ -61,6 +61,7 @@ typedef struct {
                           full window); set only when a frame is returned, 0 after a reset */
     size_t dropped;    /* bytes dropped by a full window since the frame last returned (or the
                           reset): noise not counted in skipped yet */
+    size_t scanned;    /* win[0..scanned) holds no frame: scanned and refused before */
     mb_decoder_t mbap; /* the MBAP form of the frame last returned: out->data points here */
 } mb_rtu_decoder_t;
 

@@ -20,6 +20,7 @@ int line_parser_suite(void);
 int loop_suite(void);
 int modbus_codec_suite(void);
 int modbus_point_suite(void);
+int modbus_rtu_suite(void);
 int modbus_write_suite(void);
 int msgpool_suite(void);
 int net_suite(void);
