@@ -227,8 +227,8 @@ static void go_silent(mbt_t *d)
         gw_warn("adapter '%s': device '%s' (unit %u) does not answer; polling it again in %.1f s",
                 gw_ctx_name(d->ctx), d->name, d->unit_id, wait / 1000.0);
     d->silent_until_ms = gw_clock_now_ms() + wait;
-    d->silent_backoff_ms = d->silent_backoff_ms * 2 > l->backoff_max_ms ? l->backoff_max_ms
-                                                                         : d->silent_backoff_ms * 2;
+    d->silent_backoff_ms =
+        d->silent_backoff_ms * 2 > l->backoff_max_ms ? l->backoff_max_ms : d->silent_backoff_ms * 2;
 }
 
 /* A silent device on a list waits out its backoff. */
@@ -364,8 +364,8 @@ void mbt_poll_answer(mbt_t *d, const mb_response_t *resp)
     }
     d->answered = true;
     if (d->silent_until_ms)
-        gw_info("adapter '%s': device '%s' (unit %u) answers again", gw_ctx_name(d->ctx),
-                d->name, d->unit_id);
+        gw_info("adapter '%s': device '%s' (unit %u) answers again", gw_ctx_name(d->ctx), d->name,
+                d->unit_id);
     d->silent_until_ms = 0;
     d->silent_backoff_ms = d->link->backoff_min_ms;
     next_batch(d);
@@ -409,7 +409,7 @@ void mbt_link_lost(mbt_t *d, bool polling, bool writing, const char *cause)
     mbt_write_abort(d, cause, writing); /* commands: the one on the wire failed, none waits */
     d->queued = false;
     d->answered_last = true; /* not known when the link is back */
-    if (d->link->once) { /* --test: no reconnect; what is not read yet is reported */
+    if (d->link->once) {     /* --test: no reconnect; what is not read yet is reported */
         once_failed_from(d, d->in_cycle ? d->batch + polling : 0, cause);
         d->in_cycle = false;
         return;

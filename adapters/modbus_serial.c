@@ -18,22 +18,26 @@
 #include "adapters/modbus_tcp.h"
 #include "gateway/log.h"
 
+static const struct {
+    uint32_t baud;
+    speed_t speed;
+} speeds[] = {
+    {1200, B1200},     {2400, B2400},     {4800, B4800},     {9600, B9600},
+    {19200, B19200},   {38400, B38400},   {57600, B57600},   {115200, B115200},
+    {230400, B230400}, {460800, B460800}, {921600, B921600},
+};
+
 static speed_t speed_of(uint32_t baud)
 {
-    switch (baud) {
-    case 1200: return B1200;
-    case 2400: return B2400;
-    case 4800: return B4800;
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    case 230400: return B230400;
-    case 460800: return B460800;
-    case 921600: return B921600;
-    default: return 0;
-    }
+    for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++)
+        if (speeds[i].baud == baud)
+            return speeds[i].speed;
+    return B0;
+}
+
+bool mbl_serial_baud_ok(uint32_t baud)
+{
+    return speed_of(baud) != B0;
 }
 
 /* Applies tio and reads it back: the driver may ignore what it cannot do. */
@@ -58,8 +62,8 @@ static void set_rs485(mbl_t *l, int fd)
     struct serial_rs485 rs;
 
     memset(&rs, 0, sizeof(rs));
-    rs.flags = SER_RS485_ENABLED | (s->rts_on_send ? SER_RS485_RTS_ON_SEND
-                                                   : SER_RS485_RTS_AFTER_SEND);
+    rs.flags =
+        SER_RS485_ENABLED | (s->rts_on_send ? SER_RS485_RTS_ON_SEND : SER_RS485_RTS_AFTER_SEND);
     rs.delay_rts_before_send = (uint32_t)s->rts_before_ms;
     rs.delay_rts_after_send = (uint32_t)s->rts_after_ms;
     if (ioctl(fd, TIOCSRS485, &rs) == 0) {
@@ -93,8 +97,7 @@ int mbl_serial_open(mbl_t *l, const char **cause)
     int rc;
 
     if (fd < 0) {
-        snprintf(l->error_buf, sizeof(l->error_buf), "cannot open the port: %s",
-                 strerror(errno));
+        snprintf(l->error_buf, sizeof(l->error_buf), "cannot open the port: %s", strerror(errno));
         *cause = "port unavailable";
         return -1;
     }

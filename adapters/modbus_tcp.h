@@ -114,11 +114,11 @@ typedef struct mbt {
     /* a silent device on a devices: list is polled again only after this */
     uint64_t silent_until_ms;
     uint64_t silent_backoff_ms;
-    bool answered;      /* this cycle got an answer (an exception is one) */
-    bool timed_out;     /* ... and a timeout */
-    bool answered_last; /* the last cycle got an answer (true at start) */
-    mbt_wq_t *wq; /* write-back, NULL until the first command */
-    char *label;  /* --test: where the device is, for the table */
+    bool answered;       /* this cycle got an answer (an exception is one) */
+    bool timed_out;      /* ... and a timeout */
+    bool answered_last;  /* the last cycle got an answer (true at start) */
+    mbt_wq_t *wq;        /* write-back, NULL until the first command */
+    char *label;         /* --test: where the device is, for the table */
     uint32_t order_base; /* points of the devices before it: --test orders by it */
     mbt_stats_t stats;
 } mbt_t;
@@ -151,9 +151,9 @@ struct mbl {
     uint64_t connect_timeout_ms;
     uint64_t backoff_min_ms;
     uint64_t backoff_max_ms;
-    uint64_t gap_ms;       /* silence before every request (RTU: 3.5 characters) */
-    uint64_t delay_ms;     /* delay_between_requests, added to the silence */
-    uint64_t settle_ms;    /* delay_after_connect */
+    uint64_t gap_ms;    /* silence before every request (RTU: 3.5 characters) */
+    uint64_t delay_ms;  /* delay_between_requests, added to the silence */
+    uint64_t settle_ms; /* delay_after_connect */
     uint16_t max_registers;
     uint16_t max_bits;
     uint16_t max_gap;
@@ -194,9 +194,9 @@ struct mbl {
     size_t q_head, q_len;
     mb_decoder_t dec;
     mb_rtu_decoder_t *rtu; /* RTU framing only */
-    uint64_t malformed;  /* frames that could not be read */
-    uint64_t discarded;  /* late or foreign frames */
-    uint64_t noise;      /* RTU: bytes skipped before a frame */
+    uint64_t malformed;    /* frames that could not be read */
+    uint64_t discarded;    /* late or foreign frames */
+    uint64_t noise;        /* RTU: bytes skipped before a frame */
     uint64_t reconnects;
     unsigned once_left; /* --test: devices whose cycle is not over */
 };
@@ -247,6 +247,8 @@ void mbt_free(mbt_t *d);
  * for the devices' readings in *cause, and for the log the details, naming
  * the port and the setting it refused, in l->error_buf. */
 int mbl_serial_open(mbl_t *l, const char **cause);
+/* Whether the port can be set to this speed (the standard ones). */
+bool mbl_serial_baud_ok(uint32_t baud);
 /* Drops what arrived and was not read (a late reply, noise). */
 void mbl_serial_flush(mbl_t *l);
 

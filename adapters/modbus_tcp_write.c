@@ -272,7 +272,8 @@ void mbt_write_frame(mbt_t *m, const mb_response_t *resp)
 {
     mbt_wq_t *wq = m->wq;
     mbl_t *l = m->link;
-    int match = l->req_kind == MBT_REQ_WRITE ? mb_match_write(&wq->w, resp) : mb_match(&l->req, resp);
+    int match =
+        l->req_kind == MBT_REQ_WRITE ? mb_match_write(&wq->w, resp) : mb_match(&l->req, resp);
 
     if (match != MB_MATCH) {
         discarded(m, resp, match);
