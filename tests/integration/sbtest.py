@@ -454,7 +454,9 @@ class Gateway:
 
 class Gate:
     """A TCP forwarder that refuses connections until opened: to the gateway it
-    looks exactly like a broker that is not running yet."""
+    looks exactly like a broker that is not running yet. While `muted`, what
+    the target sends is dropped: a peer that falls silent on a connection
+    that stays up."""
 
     def __init__(self, target_port):
         self.target = target_port
@@ -462,6 +464,7 @@ class Gate:
         self.sock = None
         self.conns = []
         self.closed = False
+        self.muted = False
 
     def open(self):
         self.sock = socket.socket()
@@ -479,13 +482,14 @@ class Gate:
             upstream = socket.create_connection(("127.0.0.1", self.target))
             self.conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, a is upstream),
+                                 daemon=True).start()
 
-    @staticmethod
-    def _pipe(src, dst):
+    def _pipe(self, src, dst, from_target):
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if not (from_target and self.muted):
+                    dst.sendall(data)
         except OSError:
             pass
         finally:

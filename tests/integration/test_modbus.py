@@ -16,8 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
-import threading
 import time
 
 import sbtest
@@ -154,44 +152,6 @@ def reconnect():
         check(gw.wait_exit(10) == 0, "exit status")
 
 
-class Mute:
-    """A TCP forwarder to a Modbus server that can stop passing the server's
-    answers on (the device falls silent, its connection stays up)."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.muted = False
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            s = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pipe, args=(c, s, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(s, c, True), daemon=True).start()
-
-    def _pipe(self, src, dst, answers):
-        try:
-            while data := src.recv(4096):
-                if not (answers and self.muted):
-                    dst.sendall(data)
-        except OSError:
-            pass
-        for x in (src, dst):
-            try:
-                x.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.sock.close()
-
-
 def reconnect_overrun():
     """A device slower than its interval (so its next tick is always due)
     that stops answering: after three timeouts its connection is closed, and
@@ -201,8 +161,8 @@ def reconnect_overrun():
         broker = st.broker()
         sub = st.subscriber(broker)
         _, port = st.modbus_server("--delay-ms", "5")
-        mute = Mute(port)
-        st.closers.append(mute.close)
+        mute = st.gate(port)
+        mute.open()
         gw = st.gateway(HEADER.format(broker=broker) +
                         device("busy", mute.port, [("u16", "address: 0")], interval="1ms"))
         check(sub.wait_for(lambda _: "u16" in latest(sub, "busy"), 10), "no first reading")
