@@ -122,6 +122,10 @@ void mbt_write(void *self, size_t i, gw_command_t *cmd)
         gw_command_refuse(cmd, "not connected");
         return;
     }
+    if (l->list && m->silent_until_ms > gw_clock_now_ms()) { /* it would hold the line */
+        gw_command_refuse(cmd, "no response");
+        return;
+    }
     if (!m->wq && !(m->wq = calloc(1, sizeof(*m->wq)))) {
         gw_command_refuse(cmd, "out of memory");
         return;
