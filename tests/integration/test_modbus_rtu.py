@@ -34,6 +34,7 @@ import time
 import sbrtu
 import sbtest
 from sbtest import check
+from test_commands import publish, wait_result
 from test_modbus import VALUES
 
 from modbus_image import UNIT_REGISTER  # noqa: E402  (tests/peers, via sbrtu)
@@ -115,7 +116,7 @@ def readings(sub, adapter):
     lines = sub.readings()
     prefix = f"sensorbridge/{GID}/{adapter}/"
     for topic, payload in lines[seen:]:
-        if not topic.startswith(prefix):
+        if not topic.startswith(prefix) or topic.endswith(("/set", "/set/result")):
             continue
         r = json.loads(payload)
         check(topic == prefix + r["sensor"] and r["sensor"].count("/") == 1,
@@ -372,7 +373,8 @@ def silent_device():
         sbrtu.rtu_server(st, bus.device_port, units=(1, 2, 3), baud=19200)
         bus.proxy.silence(3)
         devices = [device_yaml("a", 1, U16), device_yaml("b", 2, U16),
-                   device_yaml("silent", 3, U16, timeout=SILENT_TIMEOUT)]
+                   device_yaml("silent", 3, [("u16", "address: 0, writable: true")],
+                               timeout=SILENT_TIMEOUT)]
         gw = st.gateway(HEADER.format(broker=broker) +
                         rtu_adapter("bus", bus.gateway_port, devices, baud=19200))
         wait_sensors(sub, "bus", ["a/u16", "b/u16", "silent/u16"], 10)
@@ -380,6 +382,18 @@ def silent_device():
         start = time.time() * 1000
         time.sleep(5.5)
         end = time.time() * 1000 - 300  # readings still on their way are not counted
+        # A command for the backed-off device is refused, not sent to wait
+        # out its timeout (one sent while a try is on the wire times out).
+        topic = f"sensorbridge/{GID}/bus/silent/u16/set"
+        answers = []
+        for i in range(3):
+            publish(broker, topic, json.dumps({"value": i, "id": f"s{i}"}))
+            answers.append(wait_result(sub, topic + "/result", f"s{i}"))
+        print(f"commands to the silent device: {answers}")
+        check(all(not r["ok"] and r["error"] in (ERRORS["backed_off"], ERRORS["timeout"])
+                  for r in answers), f"commands to a silent device: {answers}")
+        check(any(r["error"] == ERRORS["backed_off"] for r in answers),
+              f"no command refused while the device was backed off: {answers}")
         stop_gateway(gw)
         rs = by_sensor(readings(sub, "bus"))
         for name in ("a/u16", "b/u16"):
