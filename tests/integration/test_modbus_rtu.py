@@ -19,6 +19,7 @@ mosquitto and mosquitto_sub:
   starve one polled every 100 ms;
 - hot-unplug: the pty disappears and comes back under the same name; the
   adapter reads again without a gateway restart, and is bad while it is gone;
+  ten more replugs leave it with as many descriptors as before;
 - three units over one TCP connection to a converter that takes one
   connection at a time, MBAP and RTU-over-TCP framing;
 - a port that refuses its settings (parity even on a pty) is named in the
@@ -28,6 +29,7 @@ A silent device is backed off (its readings say "no response" between
 tries); a port that is gone gives "port unavailable"."""
 
 import json
+import os
 import signal
 import time
 
@@ -490,6 +492,20 @@ def hot_unplug():
         between = [r for r in readings(sub, "bus") if unplugged < r["ts"] < replugged]
         check(between and all(r["quality"] == "bad" for r in between),
               f"readings while unplugged: {[r for r in between if r['quality'] == 'good']}")
+        # Ten more times, quickly: the gateway holds no more descriptors after
+        # than before (a reopened port closes the old one).
+        fds = len(os.listdir(f"/proc/{gw.proc.pid}/fd"))
+        for _ in range(10):
+            bus.unplug()
+            time.sleep(0.3)
+            bus.replug()
+            sbrtu.rtu_server(st, bus.device_port, units=(1,))
+            mark = time.time() * 1000
+            check(sub.wait_for(lambda _: any(r["quality"] == "good" and r["ts"] > mark
+                                             for r in readings(sub, "bus")), 5),
+                  "no good reading after a replug")
+        after = len(os.listdir(f"/proc/{gw.proc.pid}/fd"))
+        check(after == fds, f"{fds} descriptors before ten replugs, {after} after")
         stop_gateway(gw)
 
 
