@@ -42,8 +42,9 @@ struct gw_ctx {
     bool retain;
     bool done;
     bool started;
-    bool tested;     /* --test: started */
-    uint64_t probed; /* --test: readings seen */
+    struct gw_stage *stage; /* publishing stage (publish.h); NULL: publish every reading */
+    bool tested;            /* --test: started */
+    uint64_t probed;        /* --test: readings seen */
 };
 
 struct gw_gateway {
@@ -81,6 +82,12 @@ struct gw_gateway {
 int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg_error_t *err);
 /* Stops (if started) and destroys the adapter; drops its generation. */
 void gw_ctx_free(gw_ctx_t *c);
+/* A reading (r->adapter set) encoded and offered to the store, as every
+ * reading is without a publishing stage; -ENOSPC when it does not fit. */
+int gw_ctx_publish(gw_ctx_t *ctx, const gw_reading_t *r);
+/* A reading the publishing stage held back: counted as produced and
+ * suppressed. */
+void gw_ctx_suppress(gw_ctx_t *ctx);
 /* Starts an adapter; logs a failure. */
 int gw_ctx_start(gw_ctx_t *c);
 

@@ -178,6 +178,8 @@ int gw_reading_to_json(const gw_reading_t *r, char *buf, size_t cap)
     put_int(&o, r->ts_ms);
     puts_lit(&o, ",\"value\":");
     put_value(&o, r);
+    if (r->extra)
+        puts_lit(&o, r->extra);
     if (r->unit) {
         puts_lit(&o, ",\"unit\":");
         put_json_string(&o, r->unit);

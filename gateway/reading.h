@@ -50,6 +50,9 @@ typedef struct {
     const uint16_t *raw;
     uint8_t n_raw;
     uint32_t order; /* the point's place in the configuration, from 1 (0: none) */
+    /* JSON members written after "value", each with its leading comma (a
+     * window's summary); NULL: none. */
+    const char *extra;
 } gw_reading_t;
 
 /*
