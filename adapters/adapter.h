@@ -91,6 +91,23 @@ const char *gw_ctx_name(const gw_ctx_t *ctx);
  */
 int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r);
 
+/* What an adapter knows of one of its points before any reading: the
+ * publishing stage checks its settings against the value kind and Home
+ * Assistant discovery describes the point from it. */
+typedef struct {
+    const char *name;     /* the sensor name its readings carry */
+    gw_value_kind_t kind; /* GW_VALUE_NONE: not known in advance */
+    const char *unit;     /* NULL: none */
+    bool writable;        /* takes commands (docs/commands.md) */
+    uint64_t interval_ms; /* how often it is read; 0: when the device sends */
+    const char *device;   /* the device on a link with several, else NULL */
+} gw_point_info_t;
+
+/* Called from create() for each point. 0, -ENOMEM, or -GW_ECONFIG with err
+ * at the offending `publish` setting (a deadband on a bool or string point,
+ * a window on one). The gateway copies what it keeps. */
+int gw_ctx_point(gw_ctx_t *ctx, const gw_point_info_t *pi, cfg_error_t *err);
+
 /* Publishes the adapter's availability, retained at QoS 1, on
  * sensorbridge/{gateway}/{adapter}/status: "online" or "offline". */
 int gw_ctx_status(gw_ctx_t *ctx, const char *state);

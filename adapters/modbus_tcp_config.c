@@ -124,8 +124,7 @@ static int read_point(mbt_t *d, size_t i, const cfg_node_t *item, cfg_error_t *e
         snprintf(context, sizeof(context), "point '%s' of device '%s' of adapter '%s'", name,
                  d->name, gw_ctx_name(d->ctx));
     else
-        snprintf(context, sizeof(context), "point '%s' of adapter '%s'", name,
-                 gw_ctx_name(d->ctx));
+        snprintf(context, sizeof(context), "point '%s' of adapter '%s'", name, gw_ctx_name(d->ctx));
     return cfg_check_unknown(item, context, err);
 }
 
@@ -146,6 +145,28 @@ static int read_points(mbt_t *d, const cfg_node_t *owner, const char *what, cfg_
     for (size_t i = 0; i < d->n_points; i++)
         if ((rc = read_point(d, i, cfg_seq_at(list, i), err)))
             return rc;
+    return 0;
+}
+
+/* Tells the gateway each point's value kind, unit and interval (its
+ * publishing settings are checked against them). */
+static int declare_points(const mbt_t *d, cfg_error_t *err)
+{
+    for (size_t i = 0; i < d->n_points; i++) {
+        const mbt_point_t *pt = &d->points[i];
+        gw_point_info_t pi = {.name = pt->name,
+                              .kind = pt->p.type == MB_TYPE_BOOL     ? GW_VALUE_BOOL
+                                      : pt->p.type == MB_TYPE_STRING ? GW_VALUE_STRING
+                                                                     : GW_VALUE_DOUBLE,
+                              .unit = pt->unit,
+                              .writable = pt->writable,
+                              .interval_ms = d->interval_ms,
+                              .device = d->name};
+        int rc = gw_ctx_point(d->ctx, &pi, err);
+
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -182,21 +203,19 @@ static int read_device(mbl_t *l, mbt_t *d, const cfg_node_t *n, const char *what
      * to 255 are reserved; a TCP device may use any. */
     if ((rc = cfg_get_int(n, "unit_id", l->transport == MBL_SERIAL ? 1 : 0,
                           l->transport == MBL_SERIAL ? 247 : 255, 1, &unit_id, err)) ||
-        (rc = cfg_get_duration(n, "interval", 1, 86400000, defaults->interval_ms,
-                               &d->interval_ms, err)) ||
-        (rc = cfg_get_duration(n, "timeout", 1, 600000, defaults->timeout_ms, &d->timeout_ms,
-                               err)))
+        (rc = cfg_get_duration(n, "interval", 1, 86400000, defaults->interval_ms, &d->interval_ms,
+                               err)) ||
+        (rc = cfg_get_duration(n, "timeout", 1, 600000, defaults->timeout_ms, &d->timeout_ms, err)))
         return rc;
     d->unit_id = (uint8_t)unit_id;
     d->write_fn = defaults->write_fn;
     d->max_pending_writes = defaults->max_pending_writes;
-    if ((rc = read_points(d, n, what, err)))
+    if ((rc = read_points(d, n, what, err)) || (rc = declare_points(d, err)))
         return rc;
     return plan_batches(d, l, n, err);
 }
 
-static int read_devices(mbl_t *l, const cfg_node_t *list, const mbt_t *defaults,
-                        cfg_error_t *err)
+static int read_devices(mbl_t *l, const cfg_node_t *list, const mbt_t *defaults, cfg_error_t *err)
 {
     uint32_t order = 0;
     int rc;
@@ -220,8 +239,7 @@ static int read_devices(mbl_t *l, const cfg_node_t *list, const mbt_t *defaults,
             return cfg_node_error(item, err, "device is missing required key 'name'");
         if ((why = gw_topic_level_check(d->name)) != NULL)
             return cfg_node_error(item, err, "device name '%s': %s", d->name, why);
-        snprintf(what, sizeof(what), "device '%s' of adapter '%s'", d->name,
-                 gw_ctx_name(l->ctx));
+        snprintf(what, sizeof(what), "device '%s' of adapter '%s'", d->name, gw_ctx_name(l->ctx));
         if ((rc = read_device(l, d, item, what, defaults, err)))
             return rc;
         for (size_t j = 0; j < i; j++) {
@@ -274,8 +292,17 @@ static int read_serial(mbl_t *l, const cfg_node_t *n, const char *name, cfg_erro
         (rc = cfg_get_duration(n, "delay_rts_after_send", 0, 1000, 0, &s->rts_after_ms, err)))
         return rc;
     switch (baud) {
-    case 1200: case 2400: case 4800: case 9600: case 19200: case 38400: case 57600:
-    case 115200: case 230400: case 460800: case 921600:
+    case 1200:
+    case 2400:
+    case 4800:
+    case 9600:
+    case 19200:
+    case 38400:
+    case 57600:
+    case 115200:
+    case 230400:
+    case 460800:
+    case 921600:
         break;
     default:
         return cfg_node_error(cfg_get_node(n, "baud"), err,
@@ -294,8 +321,7 @@ static int read_serial(mbl_t *l, const cfg_node_t *n, const char *name, cfg_erro
     return 0;
 }
 
-int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transport,
-                    cfg_error_t *err)
+int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transport, cfg_error_t *err)
 {
     int64_t port, max_regs, max_gap, max_pending;
     const cfg_node_t *n = cfg->node, *list;
@@ -311,8 +337,7 @@ int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transpor
         if ((rc = cfg_get_string(n, "host", NULL, &l->host, err)))
             return rc;
         if (!l->host)
-            return cfg_node_error(n, err, "adapter '%s' is missing required key 'host'",
-                                  cfg->name);
+            return cfg_node_error(n, err, "adapter '%s' is missing required key 'host'", cfg->name);
         if ((rc = cfg_get_int(n, "port", 1, 65535, 502, &port, err)) ||
             (rc = cfg_get_duration(n, "connect_timeout", 1, 600000, 2000, &l->connect_timeout_ms,
                                    err)) ||
@@ -354,8 +379,7 @@ int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transpor
         return read_devices(l, list, &defaults, err);
     }
     if (transport == MBL_SERIAL)
-        return cfg_node_error(n, err, "adapter '%s' is missing required key 'devices'",
-                              cfg->name);
+        return cfg_node_error(n, err, "adapter '%s' is missing required key 'devices'", cfg->name);
     l->n_devs = 1;
     if (!(l->devs = calloc(1, sizeof(*l->devs))))
         return -ENOMEM;

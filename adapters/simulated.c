@@ -276,6 +276,39 @@ static int read_sequence(sim_t *sim, const cfg_node_t *node, cfg_error_t *err)
     return 0;
 }
 
+/* The value kind every sensor has: the steps' common kind (failed reads
+ * aside), GW_VALUE_NONE when they mix kinds; numbers without a sequence. */
+static gw_value_kind_t value_kind(const sim_t *sim)
+{
+    gw_value_kind_t k = GW_VALUE_NONE;
+
+    if (!sim->steps)
+        return GW_VALUE_DOUBLE;
+    for (size_t i = 0; i < sim->n_steps; i++) {
+        if (sim->steps[i].kind == GW_VALUE_NONE)
+            continue;
+        if (k != GW_VALUE_NONE && k != sim->steps[i].kind)
+            return GW_VALUE_NONE;
+        k = sim->steps[i].kind;
+    }
+    return k;
+}
+
+static int declare_points(const sim_t *sim, cfg_error_t *err)
+{
+    gw_point_info_t pi = {
+        .kind = value_kind(sim), .unit = sim->unit, .interval_ms = sim->interval_ms};
+
+    for (size_t i = 0; i < sim->n_sensors; i++) {
+        int rc;
+
+        pi.name = sim->sensors[i].name;
+        if ((rc = gw_ctx_point(sim->ctx, &pi, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static void seed_sensors(sim_t *sim, bool seeded, uint64_t seed)
 {
     if (!seeded && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
@@ -312,6 +345,8 @@ static int sim_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_
     if ((rc = cfg_get_int(cfg->node, "seed", 0, INT64_MAX, 0, &seed, err)))
         goto fail;
     sim->count = (uint64_t)count;
+    if ((rc = declare_points(sim, err)))
+        goto fail;
     seed_sensors(sim, seeded, (uint64_t)seed);
     *self = sim;
     return 0;

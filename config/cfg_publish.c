@@ -48,6 +48,7 @@ static int read_deadband(const cfg_node_t *n, cfg_publish_t *p, cfg_error_t *err
                               "got '%s'",
                               s);
     p->deadband = d;
+    p->deadband_node = n;
     p->set |= CFG_PUB_DEADBAND;
     return 0;
 }
@@ -100,6 +101,7 @@ static int read_window(const cfg_node_t *w, cfg_publish_t *p, cfg_error_t *err)
         return rc;
     if ((rc = read_functions(cfg_get_node(w, "functions"), p, err)) < 0)
         return rc;
+    p->window_node = w;
     p->set |= CFG_PUB_WINDOW;
     return 0;
 }
@@ -189,6 +191,7 @@ static int load_points(cfg_adapter_t *a, const cfg_node_t *seq, cfg_error_t *err
             return cfg_node_error(m, err, "publish.points: each entry needs a 'name'");
         if ((rc = cfg_get_string(m, "name", NULL, &pt->name, err)) < 0)
             return rc;
+        pt->node = cfg_get_node(m, "name");
         for (size_t j = 0; j < i; j++)
             if (strcmp(a->points[j].name, pt->name) == 0)
                 return cfg_node_error(cfg_get_node(m, "name"), err,
@@ -219,6 +222,7 @@ static void overlay(cfg_publish_t *out, const cfg_publish_t *p)
     if (p->set & CFG_PUB_DEADBAND) {
         out->deadband = p->deadband;
         out->deadband_kind = p->deadband_kind;
+        out->deadband_node = p->deadband_node;
     }
     if (p->set & CFG_PUB_ON_CHANGE)
         out->on_change = p->on_change;
@@ -228,6 +232,7 @@ static void overlay(cfg_publish_t *out, const cfg_publish_t *p)
         out->window_ms = p->window_ms;
         memcpy(out->fns, p->fns, sizeof(out->fns));
         out->n_fns = p->n_fns;
+        out->window_node = p->window_node;
     }
     out->set |= p->set;
 }
@@ -238,9 +243,26 @@ void cfg_publish_resolve(const cfg_t *cfg, const cfg_adapter_t *a, const char *s
     memset(out, 0, sizeof(*out));
     overlay(out, &cfg->publish);
     overlay(out, &a->publish);
-    for (size_t i = 0; i < a->n_points; i++)
-        if (strcmp(a->points[i].name, sensor) == 0)
+    for (size_t i = 0; i < a->n_points; i++) {
+        if (strcmp(a->points[i].name, sensor) == 0) {
             overlay(out, &a->points[i].pub);
+            out->own = a->points[i].pub.set;
+        }
+    }
+}
+
+void cfg_publish_forget_nodes(cfg_t *cfg)
+{
+    cfg->publish.deadband_node = cfg->publish.window_node = NULL;
+    for (size_t i = 0; i < cfg->n_adapters; i++) {
+        cfg_adapter_t *a = &cfg->adapters[i];
+
+        a->publish.deadband_node = a->publish.window_node = NULL;
+        for (size_t j = 0; j < a->n_points; j++) {
+            a->points[j].node = NULL;
+            a->points[j].pub.deadband_node = a->points[j].pub.window_node = NULL;
+        }
+    }
 }
 
 void cfg_publish_free(cfg_adapter_t *a)

@@ -570,6 +570,7 @@ void cfg_release_doc(cfg_t *cfg)
     cfg_doc_free(&c->doc);
     for (size_t i = 0; i < cfg->n_adapters; i++)
         cfg->adapters[i].node = NULL;
+    cfg_publish_forget_nodes(cfg);
 }
 
 void cfg_free(cfg_t *cfg)

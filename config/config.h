@@ -60,6 +60,7 @@ typedef enum {
 
 typedef struct {
     unsigned set; /* CFG_PUB_* of the keys present */
+    unsigned own; /* resolved settings: those the point's own entry gave */
     double deadband;
     cfg_deadband_kind_t deadband_kind;
     bool on_change;
@@ -67,10 +68,15 @@ typedef struct {
     uint64_t window_ms;       /* 0: no window */
     uint8_t fns[CFG_WFN_N];   /* window functions in the order given */
     uint8_t n_fns;
+    /* Where the deadband and window were given, for errors found while the
+     * adapters are created (NULL after cfg_release_doc()). */
+    const cfg_node_t *deadband_node;
+    const cfg_node_t *window_node;
 } cfg_publish_t;
 
 typedef struct {
-    const char *name; /* the sensor (point) name */
+    const char *name;       /* the sensor (point) name */
+    const cfg_node_t *node; /* its name's node, as above */
     cfg_publish_t pub;
 } cfg_publish_point_t;
 

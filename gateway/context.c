@@ -45,6 +45,11 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
     return gw_ctx_publish(ctx, r);
 }
 
+int gw_ctx_point(gw_ctx_t *ctx, const gw_point_info_t *pi, cfg_error_t *err)
+{
+    return ctx->stage ? gw_stage_point(ctx->stage, pi, err) : 0;
+}
+
 void gw_ctx_suppress(gw_ctx_t *ctx)
 {
     gw_store_suppress(ctx->gw->store);
@@ -165,6 +170,8 @@ int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg
                             adp_kinds());
         goto fail;
     }
+    if ((rc = gw_stage_new(cfg, a, c, &c->stage)) < 0)
+        goto fail;
     rc = c->ops->create(a, c, &c->self, err);
     if (rc) {
         c->ops = NULL; /* nothing to destroy */
@@ -172,9 +179,8 @@ int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg
         goto fail;
     }
     snprintf(context, sizeof(context), "adapter '%s'", a->name);
-    if ((rc = cfg_check_unknown(a->node, context, err)) != 0)
-        goto fail;
-    if ((rc = gw_stage_new(cfg, a, c, &c->stage)) < 0)
+    if ((rc = cfg_check_unknown(a->node, context, err)) != 0 ||
+        (rc = gw_stage_check_points(c->stage, err)) != 0)
         goto fail;
     if (!(c->fingerprint = fingerprint(cfg, a))) {
         rc = -ENOMEM;

@@ -53,8 +53,15 @@ typedef struct {
     char *error; /* of the last bad sample */
 } point_t;
 
+/* A declared point (gw_stage_point), with copies of its strings. */
+typedef struct {
+    gw_point_info_t info;
+} decl_t;
+
 struct gw_stage {
     gw_ctx_t *ctx;
+    decl_t *decls;
+    size_t n_decls;
     const cfg_t *cfg;
     const cfg_adapter_t *a;
     point_t **slots; /* open addressing, power-of-two size */
@@ -185,6 +192,8 @@ static bool beyond_deadband(const point_t *p, const gw_reading_t *r)
     return diff >= band - 1e-9 * fmax(fabs(v), fabs(last));
 }
 
+/* A point's own setting that does not fit the values it turned out to have
+ * (an adapter that could not say in advance): said once. */
 static void warn_type(gw_stage_t *st, point_t *p, const char *what)
 {
     if (p->warned)
@@ -207,7 +216,7 @@ static bool changed(gw_stage_t *st, point_t *p, const gw_reading_t *r, uint64_t 
         return strcmp(p->last_s ? p->last_s : "", r->error) != 0;
     if ((p->set.set & CFG_PUB_DEADBAND) && is_number(r->kind))
         return beyond_deadband(p, r);
-    if ((p->set.set & CFG_PUB_DEADBAND) && !p->set.on_change)
+    if ((p->set.own & CFG_PUB_DEADBAND) && !p->set.on_change)
         warn_type(st, p, "its deadband");
     return !same_value(p, r);
 }
@@ -420,7 +429,7 @@ static int window(gw_stage_t *st, point_t *p, const gw_reading_t *r)
     bool rearm = !p->open;
 
     if (!r->error && !is_number(r->kind)) {
-        if (!p->warned) {
+        if (!p->warned && (p->set.own & CFG_PUB_WINDOW)) {
             p->warned = true;
             gw_warn("adapter '%s': point '%s' has no numeric value: its window is ignored",
                     st->a->name, p->name);
@@ -457,6 +466,77 @@ void gw_stage_flush(gw_stage_t *st)
         if (p)
             p->open = false;
     }
+}
+
+/* --- declared points ---------------------------------------------------- */
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    char *c = s ? strdup(s) : NULL;
+
+    if (s && !c)
+        *oom = true;
+    return c;
+}
+
+static int keep_decl(gw_stage_t *st, const gw_point_info_t *pi)
+{
+    decl_t *d = realloc(st->decls, (st->n_decls + 1) * sizeof(*d));
+    bool oom = false;
+
+    if (!d)
+        return -ENOMEM;
+    st->decls = d;
+    d = &st->decls[st->n_decls];
+    d->info = *pi;
+    d->info.name = dup_or_null(pi->name, &oom);
+    d->info.unit = dup_or_null(pi->unit, &oom);
+    d->info.device = dup_or_null(pi->device, &oom);
+    st->n_decls++;
+    return oom ? -ENOMEM : 0;
+}
+
+int gw_stage_point(gw_stage_t *st, const gw_point_info_t *pi, cfg_error_t *err)
+{
+    static const char *const kinds[] = {[GW_VALUE_BOOL] = "bool", [GW_VALUE_STRING] = "string"};
+    cfg_publish_t set;
+
+    if (!st)
+        return 0;
+    cfg_publish_resolve(st->cfg, st->a, pi->name, &set);
+    /* Only a point's own entry is wrong for its kind: a deadband or window of
+     * the gateway or the adapter applies to their numbers (bools and strings
+     * are then published on change, or every sample). */
+    if (pi->kind == GW_VALUE_BOOL || pi->kind == GW_VALUE_STRING) {
+        if ((set.own & CFG_PUB_DEADBAND) && set.deadband_node)
+            return cfg_node_error(set.deadband_node, err,
+                                  "deadband applies to numbers; point '%s' is a %s (use "
+                                  "on_change: true)",
+                                  pi->name, kinds[pi->kind]);
+        if ((set.own & CFG_PUB_WINDOW) && set.window_node)
+            return cfg_node_error(set.window_node, err,
+                                  "a window applies to numbers; point '%s' is a %s", pi->name,
+                                  kinds[pi->kind]);
+    }
+    return keep_decl(st, pi);
+}
+
+int gw_stage_check_points(gw_stage_t *st, cfg_error_t *err)
+{
+    if (!st || st->n_decls == 0)
+        return 0;
+    for (size_t i = 0; i < st->a->n_points; i++) {
+        const cfg_publish_point_t *pt = &st->a->points[i];
+        size_t j;
+
+        for (j = 0; j < st->n_decls && strcmp(st->decls[j].info.name, pt->name) != 0; j++)
+            ;
+        if (j == st->n_decls && pt->node)
+            return cfg_node_error(pt->node, err,
+                                  "publish.points: adapter '%s' has no point named '%s'",
+                                  st->a->name, pt->name);
+    }
+    return 0;
 }
 
 /* --- the stage ---------------------------------------------------------- */
@@ -499,6 +579,12 @@ void gw_stage_free(gw_stage_t *st)
         free(p->error);
         free(p);
     }
+    for (size_t i = 0; i < st->n_decls; i++) {
+        free((char *)st->decls[i].info.name);
+        free((char *)st->decls[i].info.unit);
+        free((char *)st->decls[i].info.device);
+    }
+    free(st->decls);
     free(st->slots);
     free(st);
 }

@@ -17,16 +17,25 @@
 #ifndef GW_PUBLISH_H
 #define GW_PUBLISH_H
 
+#include "adapters/adapter.h"
 #include "config/config.h"
 #include "gateway/reading.h"
 
 typedef struct gw_stage gw_stage_t;
-typedef struct gw_ctx gw_ctx_t;
 
 /* *out = NULL when no `publish` setting applies to the adapter (every
  * reading is published as is). 0 or -ENOMEM. The stage keeps pointers into
  * cfg and a, which must outlive it. */
 int gw_stage_new(const cfg_t *cfg, const cfg_adapter_t *a, gw_ctx_t *ctx, gw_stage_t **out);
+
+/* A point the adapter declared while being created (gw_ctx_point): its
+ * settings are checked against its value kind and it is kept for discovery.
+ * 0, -ENOMEM or -GW_ECONFIG with err filled. */
+int gw_stage_point(gw_stage_t *st, const gw_point_info_t *pi, cfg_error_t *err);
+
+/* After the adapter's create(): when it declared its points, every name in
+ * its publish.points list must be one of them. 0 or -GW_ECONFIG. */
+int gw_stage_check_points(gw_stage_t *st, cfg_error_t *err);
 
 /* Stops the stage's timer and frees it; open windows are dropped. NULL-safe. */
 void gw_stage_free(gw_stage_t *st);

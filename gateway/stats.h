@@ -20,9 +20,9 @@ typedef struct {
 } gw_adapter_stats_t;
 
 /* "produced 1000, delivered 100, dropped 900 (overflow 900), queued 0, in flight 0"
- * plus ", suppressed N" when the publishing stage held readings back, ", re-sent N" when messages were sent again after a connection loss
- * and ", spooled N (recovered R)" with a spool. Returns the length, or
- * -ENOSPC. */
+ * plus ", suppressed N" when the publishing stage held readings back, ", re-sent N" when messages
+ * were sent again after a connection loss and ", spooled N (recovered R)" with a spool. Returns the
+ * length, or -ENOSPC. */
 int gw_stats_summary(const gw_store_stats_t *st, const gw_pub_stats_t *ps, char *buf, size_t cap);
 
 /* Compact JSON: {"produced":..,"delivered":..,"resent":..,"dropped":{"overflow":..,...},
