@@ -311,6 +311,15 @@ static bool fn_value(const point_t *p, int f, double *v)
     return p->n > 0;
 }
 
+/* What "value" holds: the mean when asked for, else the first function. */
+static int value_fn(const point_t *p)
+{
+    for (uint8_t i = 0; i < p->set.n_fns; i++)
+        if (p->set.fns[i] == CFG_WFN_MEAN)
+            return CFG_WFN_MEAN;
+    return p->set.fns[0];
+}
+
 /* The summary of p's open window, published, and the next window opened
  * (empty) right after it. */
 static void window_close(gw_stage_t *st, point_t *p)
@@ -340,8 +349,8 @@ static void window_close(gw_stage_t *st, point_t *p)
     r.adapter = st->a->name;
     r.seq = p->seq;
     r.ts_ms = p->start;
-    ok = fn_value(p, p->set.fns[0], &v);
-    r.kind = ok ? GW_VALUE_DOUBLE : GW_VALUE_NONE;
+    ok = fn_value(p, value_fn(p), &v);
+    r.kind = ok && p->n ? GW_VALUE_DOUBLE : GW_VALUE_NONE;
     r.value.d = v;
     r.unit = p->unit;
     r.error = p->n ? NULL : p->error ? p->error : "no sample in window";
