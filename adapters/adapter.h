@@ -48,8 +48,9 @@ typedef struct {
 } adp_stats_t;
 
 typedef struct adp_ops {
-    const char *kind; /* the `type:` in the config, e.g. "simulated" */
-    bool once;        /* supports reading every point once (--test) */
+    const char *kind;    /* the `type:` in the config, e.g. "simulated" */
+    bool once;           /* supports reading every point once (--test) */
+    bool reports_status; /* publishes its own availability (gw_ctx_status) */
     int (*create)(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err);
     int (*start)(void *self);
     void (*stop)(void *self);

@@ -144,9 +144,8 @@ static void connected(mbl_t *l, int fd)
     l->quiet_ms = gw_clock_now_ms() + l->settle_ms;
     set_state(l, MBT_READY);
     if (l->transport == MBL_SERIAL)
-        gw_info("adapter '%s': port %s open (%u baud, %u%c%u)", gw_ctx_name(l->ctx),
-                l->serial.path, l->serial.baud, l->serial.data_bits, l->serial.parity,
-                l->serial.stop_bits);
+        gw_info("adapter '%s': port %s open (%u baud, %u%c%u)", gw_ctx_name(l->ctx), l->serial.path,
+                l->serial.baud, l->serial.data_bits, l->serial.parity, l->serial.stop_bits);
     else
         gw_info("adapter '%s': connected to %s", gw_ctx_name(l->ctx), mbl_where(l));
     l->last_error = NULL;
@@ -205,10 +204,9 @@ static void open_port(mbl_t *l)
 static void flush_tx(mbl_t *l)
 {
     while (l->tx_off < l->tx_len) {
-        ssize_t n = l->transport == MBL_TCP ? send(l->fd, l->tx_buf + l->tx_off,
-                                                   l->tx_len - l->tx_off, MSG_NOSIGNAL)
-                                            : write(l->fd, l->tx_buf + l->tx_off,
-                                                    l->tx_len - l->tx_off);
+        ssize_t n = l->transport == MBL_TCP
+                        ? send(l->fd, l->tx_buf + l->tx_off, l->tx_len - l->tx_off, MSG_NOSIGNAL)
+                        : write(l->fd, l->tx_buf + l->tx_off, l->tx_len - l->tx_off);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -493,8 +491,7 @@ static void on_io(gw_io_t *io, uint32_t events, void *arg)
             read_input(l, events);
         break;
     default:
-        gw_err("adapter '%s': I/O event in state %s", gw_ctx_name(l->ctx),
-               state_names[l->state]);
+        gw_err("adapter '%s': I/O event in state %s", gw_ctx_name(l->ctx), state_names[l->state]);
         close_fd(l);
     }
 }
@@ -652,12 +649,11 @@ static void mbl_stop(void *self)
     gw_info("adapter '%s': stopped: %llu reads ok, %llu failed (%llu timeouts, %llu "
             "exceptions), %llu discarded, %llu malformed, %llu reconnects, %llu cycles over "
             "the interval (%llu ticks skipped), %llu ticks held back by the outbox",
-            gw_ctx_name(l->ctx), (unsigned long long)s.reads_ok,
-            (unsigned long long)s.reads_failed, (unsigned long long)s.timeouts,
-            (unsigned long long)s.exceptions, (unsigned long long)l->discarded,
-            (unsigned long long)l->malformed, (unsigned long long)l->reconnects,
-            (unsigned long long)s.overruns, (unsigned long long)s.missed_ticks,
-            (unsigned long long)s.paced_ticks);
+            gw_ctx_name(l->ctx), (unsigned long long)s.reads_ok, (unsigned long long)s.reads_failed,
+            (unsigned long long)s.timeouts, (unsigned long long)s.exceptions,
+            (unsigned long long)l->discarded, (unsigned long long)l->malformed,
+            (unsigned long long)l->reconnects, (unsigned long long)s.overruns,
+            (unsigned long long)s.missed_ticks, (unsigned long long)s.paced_ticks);
     if (l->list)
         gw_info("adapter '%s': %llu ticks of silent devices not polled, %llu bytes of noise "
                 "skipped",
@@ -714,6 +710,7 @@ static uint64_t mbl_longest_wait_ms(const void *self)
 const adp_ops_t adp_modbus_tcp_ops = {
     .kind = "modbus_tcp",
     .once = true,
+    .reports_status = true,
     .create = create_tcp,
     .start = mbl_start,
     .stop = mbl_stop,
@@ -728,6 +725,7 @@ const adp_ops_t adp_modbus_tcp_ops = {
 const adp_ops_t adp_modbus_rtu_ops = {
     .kind = "modbus_rtu",
     .once = true,
+    .reports_status = true,
     .create = create_rtu,
     .start = mbl_start,
     .stop = mbl_stop,

@@ -251,6 +251,79 @@ void cfg_publish_resolve(const cfg_t *cfg, const cfg_adapter_t *a, const char *s
     }
 }
 
+/* --- Home Assistant discovery ------------------------------------------- */
+
+static const char *const ha_keys[] = {"enabled", "prefix", NULL};
+static const char *const ha_adapter_keys[] = {"enabled", "manufacturer", "model", "points", NULL};
+static const char *const ha_point_keys[] = {"name", "device_class", "state_class", NULL};
+
+/* A topic level of our own choosing: no wildcard, no '/', not empty. */
+static int check_level(const cfg_node_t *n, const char *what, const char *s, cfg_error_t *err)
+{
+    if (!*s || strpbrk(s, "/+#"))
+        return cfg_node_error(n, err, "%s must be one topic level without '/', '+' or '#'", what);
+    return 0;
+}
+
+int cfg_load_homeassistant(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err)
+{
+    const cfg_node_t *n = cfg_get_node(root, "homeassistant");
+    int rc;
+
+    cfg->homeassistant.prefix = "homeassistant";
+    if (!n)
+        return 0;
+    if ((rc = open_mapping(n, ha_keys, "section 'homeassistant'", err)) < 0 ||
+        (rc = cfg_get_bool(n, "enabled", false, &cfg->homeassistant.enabled, err)) < 0 ||
+        (rc = cfg_get_string(n, "prefix", "homeassistant", &cfg->homeassistant.prefix, err)) < 0)
+        return rc;
+    return cfg_has(n, "prefix") ? check_level(cfg_get_node(n, "prefix"), "homeassistant.prefix",
+                                              cfg->homeassistant.prefix, err)
+                                : 0;
+}
+
+static int load_ha_points(cfg_adapter_t *a, const cfg_node_t *seq, cfg_error_t *err)
+{
+    if (cfg_node_kind(seq) != CFG_SEQUENCE)
+        return cfg_node_error(seq, err, "homeassistant.points: expected a list");
+    a->ha.n_points = cfg_seq_len(seq);
+    a->ha.points = calloc(a->ha.n_points ? a->ha.n_points : 1, sizeof(*a->ha.points));
+    if (!a->ha.points)
+        return -ENOMEM;
+    for (size_t i = 0; i < a->ha.n_points; i++) {
+        const cfg_node_t *m = cfg_seq_at(seq, i);
+        cfg_ha_point_t *pt = &a->ha.points[i];
+        int rc;
+
+        if ((rc = open_mapping(m, ha_point_keys, "homeassistant.points", err)) < 0)
+            return rc;
+        if (!cfg_has(m, "name"))
+            return cfg_node_error(m, err, "homeassistant.points: each entry needs a 'name'");
+        if ((rc = cfg_get_string(m, "name", NULL, &pt->name, err)) < 0 ||
+            (rc = cfg_get_string(m, "device_class", NULL, &pt->device_class, err)) < 0 ||
+            (rc = cfg_get_string(m, "state_class", NULL, &pt->state_class, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int cfg_load_adapter_ha(const cfg_t *cfg, cfg_adapter_t *a, cfg_error_t *err)
+{
+    const cfg_node_t *n = cfg_get_node(a->node, "homeassistant"), *pts;
+    int rc;
+
+    a->ha.enabled = cfg->homeassistant.enabled;
+    if (!n)
+        return 0;
+    if ((rc = open_mapping(n, ha_adapter_keys, "homeassistant", err)) < 0 ||
+        (rc = cfg_get_bool(n, "enabled", cfg->homeassistant.enabled, &a->ha.enabled, err)) < 0 ||
+        (rc = cfg_get_string(n, "manufacturer", NULL, &a->ha.manufacturer, err)) < 0 ||
+        (rc = cfg_get_string(n, "model", NULL, &a->ha.model, err)) < 0)
+        return rc;
+    pts = cfg_get_node(n, "points");
+    return pts ? load_ha_points(a, pts, err) : 0;
+}
+
 void cfg_publish_forget_nodes(cfg_t *cfg)
 {
     cfg->publish.deadband_node = cfg->publish.window_node = NULL;
@@ -267,6 +340,8 @@ void cfg_publish_forget_nodes(cfg_t *cfg)
 
 void cfg_publish_free(cfg_adapter_t *a)
 {
+    free(a->ha.points);
+    a->ha.points = NULL;
     free(a->points);
     a->points = NULL;
     a->n_points = 0;

@@ -50,8 +50,8 @@ typedef struct {
     char *client_id; /* mqtt.client_id when derived from gateway.id */
 } cfg_impl_t;
 
-static const char *const top_keys[] = {"gateway", "mqtt",     "outbox", "commands",
-                                       "publish", "adapters", NULL};
+static const char *const top_keys[] = {"gateway", "mqtt",          "outbox",   "commands",
+                                       "publish", "homeassistant", "adapters", NULL};
 static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout", "stats_interval",
                                            NULL};
 static const char *const mqtt_keys[] = {
@@ -423,6 +423,8 @@ static int load_adapters(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err)
     for (i = 0; i < n; i++) {
         int rc = load_adapter(cfg_seq_at(seq, i), &cfg->adapters[i], err);
 
+        if (rc == 0)
+            rc = cfg_load_adapter_ha(cfg, &cfg->adapters[i], err);
         if (rc < 0)
             return rc;
     }
@@ -456,7 +458,8 @@ static int load_common(cfg_impl_t *c, cfg_error_t *err)
         return rc;
     if ((rc = cfg_load_commands(&c->pub, root, err)) < 0)
         return rc;
-    if ((rc = cfg_load_publish(&c->pub, root, err)) < 0)
+    if ((rc = cfg_load_publish(&c->pub, root, err)) < 0 ||
+        (rc = cfg_load_homeassistant(&c->pub, root, err)) < 0)
         return rc;
     return load_adapters(&c->pub, root, err);
 }

@@ -80,9 +80,24 @@ typedef struct {
     cfg_publish_t pub;
 } cfg_publish_point_t;
 
+/* Home Assistant discovery: what one point's entry of an adapter's
+ * `homeassistant.points` says (NULL: derived from the unit). */
+typedef struct {
+    const char *name;
+    const char *device_class;
+    const char *state_class;
+} cfg_ha_point_t;
+
 typedef struct {
     const char *name;
     const char *type;
+    struct {
+        bool enabled;             /* default: the gateway's homeassistant.enabled */
+        const char *manufacturer; /* NULL: none */
+        const char *model;        /* NULL: the adapter's type */
+        cfg_ha_point_t *points;
+        size_t n_points;
+    } ha;
     cfg_publish_t publish;       /* the adapter's `publish` mapping */
     cfg_publish_point_t *points; /* its `publish.points` list */
     size_t n_points;
@@ -137,6 +152,10 @@ typedef struct {
         bool accept_retained; /* act on retained commands (default: ignore them) */
         uint64_t max_age_ms;  /* refuse commands whose "ts" is older; 0: no limit */
     } commands;
+    struct {
+        bool enabled;       /* Home Assistant MQTT discovery */
+        const char *prefix; /* default "homeassistant" */
+    } homeassistant;
     cfg_publish_t publish; /* the top-level `publish` mapping */
     char *publish_text;    /* its canonical text (reload fingerprint), "" when absent */
     cfg_adapter_t *adapters;

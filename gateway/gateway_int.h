@@ -72,8 +72,12 @@ struct gw_gateway {
     bool paced;          /* adapters skip cycles: see pace() in gateway.c */
     uint64_t paced_times;
     gw_store_stats_t final;
-    struct gw_probe *probe;       /* --test (probe.c): readings go there, not out */
-    struct gw_cmds *cmds;         /* write-back (commands.c) */
+    struct gw_probe *probe; /* --test (probe.c): readings go there, not out */
+    struct gw_cmds *cmds;   /* write-back (commands.c) */
+    struct gw_ha_state *ha; /* discovery topics published (homeassistant.c) */
+    /* gw_ha_inbound, reached through this pointer so that commands.c does
+     * not link discovery (and the adapters' context) into unit tests. */
+    bool (*ha_inbound)(gw_gateway_t *gw, const gw_inbound_t *m);
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
 

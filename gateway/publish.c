@@ -68,6 +68,7 @@ struct gw_stage {
     size_t cap;
     size_t n;
     gw_timer_t timer; /* the earliest end of an open window */
+    bool all;         /* no publish settings: every reading as is */
 };
 
 static uint64_t hash_name(const char *s)
@@ -548,17 +549,24 @@ int gw_stage_check_points(gw_stage_t *st, cfg_error_t *err)
     return 0;
 }
 
+const gw_point_info_t *gw_stage_point_at(const gw_stage_t *st, size_t i)
+{
+    return st && i < st->n_decls ? &st->decls[i].info : NULL;
+}
+
 /* --- the stage ---------------------------------------------------------- */
 
 int gw_stage_new(const cfg_t *cfg, const cfg_adapter_t *a, gw_ctx_t *ctx, gw_stage_t **out)
 {
     gw_stage_t *st;
+    bool staged = cfg->publish.set || a->publish.set || a->n_points;
 
     *out = NULL;
-    if (!cfg->publish.set && !a->publish.set && a->n_points == 0)
+    if (!staged && !a->ha.enabled)
         return 0;
     if (!(st = calloc(1, sizeof(*st))))
         return -ENOMEM;
+    st->all = !staged;
     st->ctx = ctx;
     st->cfg = cfg;
     st->a = a;
@@ -600,8 +608,11 @@ void gw_stage_free(gw_stage_t *st)
 
 int gw_stage_reading(gw_stage_t *st, const gw_reading_t *r)
 {
-    point_t *p = lookup(st, r->sensor);
+    point_t *p;
 
+    if (st->all)
+        return gw_ctx_publish(st->ctx, r);
+    p = lookup(st, r->sensor);
     if (!p || p->mode == MODE_ALL)
         return gw_ctx_publish(st->ctx, r);
     if (p->mode == MODE_EXCEPTION)

@@ -24,7 +24,8 @@
 typedef struct gw_stage gw_stage_t;
 
 /* *out = NULL when no `publish` setting applies to the adapter (every
- * reading is published as is). 0 or -ENOMEM. The stage keeps pointers into
+ * reading is published as is) and it takes no part in Home Assistant
+ * discovery (which needs its declared points). 0 or -ENOMEM. The stage keeps pointers into
  * cfg and a, which must outlive it. */
 int gw_stage_new(const cfg_t *cfg, const cfg_adapter_t *a, gw_ctx_t *ctx, gw_stage_t **out);
 
@@ -36,6 +37,9 @@ int gw_stage_point(gw_stage_t *st, const gw_point_info_t *pi, cfg_error_t *err);
 /* After the adapter's create(): when it declared its points, every name in
  * its publish.points list must be one of them. 0 or -GW_ECONFIG. */
 int gw_stage_check_points(gw_stage_t *st, cfg_error_t *err);
+
+/* The i-th declared point, NULL past the last (Home Assistant discovery). */
+const gw_point_info_t *gw_stage_point_at(const gw_stage_t *st, size_t i);
 
 /* Stops the stage's timer and frees it; open windows are dropped. NULL-safe. */
 void gw_stage_free(gw_stage_t *st);
