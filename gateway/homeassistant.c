@@ -39,79 +39,6 @@ struct gw_ha_state {
     size_t n;
 };
 
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-char *gw_ha_object_id(const char *s, char *buf, size_t cap)
-{
-    size_t o = 0;
-    bool changed = false;
-
-    for (const char *p = s; *p && o + 1 < cap; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-
-        buf[o++] = ok ? c : '_';
-        changed |= !ok;
-    }
-    buf[o] = '\0';
-    if (changed && o + 10 < cap)
-        snprintf(buf + o, cap - o, "_%08x", fnv1a(s));
-    return buf;
-}
-
-void gw_ha_classes(const char *unit, const char *name, const char **ha_unit,
-                   const char **device_class, const char **state_class)
-{
-    static const struct {
-        const char *unit, *ha_unit, *device_class, *state_class;
-    } map[] = {
-        {"celsius", "°C", "temperature", "measurement"},
-        {"°C", "°C", "temperature", "measurement"},
-        {"degC", "°C", "temperature", "measurement"},
-        {"fahrenheit", "°F", "temperature", "measurement"},
-        {"°F", "°F", "temperature", "measurement"},
-        {"W", "W", "power", "measurement"},
-        {"kW", "kW", "power", "measurement"},
-        {"Wh", "Wh", "energy", "total_increasing"},
-        {"kWh", "kWh", "energy", "total_increasing"},
-        {"V", "V", "voltage", "measurement"},
-        {"A", "A", "current", "measurement"},
-        {"Pa", "Pa", "pressure", "measurement"},
-        {"hPa", "hPa", "pressure", "measurement"},
-        {"kPa", "kPa", "pressure", "measurement"},
-        {"bar", "bar", "pressure", "measurement"},
-    };
-
-    *ha_unit = unit;
-    *device_class = *state_class = NULL;
-    if (!unit)
-        return;
-    if (strcmp(unit, "percent") == 0 || strcmp(unit, "%") == 0) {
-        *ha_unit = "%";
-        if (name && strstr(name, "humid")) {
-            *device_class = "humidity";
-            *state_class = "measurement";
-        }
-        return;
-    }
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (strcmp(map[i].unit, unit) == 0) {
-            *ha_unit = map[i].ha_unit;
-            *device_class = map[i].device_class;
-            *state_class = map[i].state_class;
-            return;
-        }
-    }
-}
-
 static int push(char ***arr, size_t *n, size_t *cap, const char *s)
 {
     char *c;
@@ -176,6 +103,8 @@ static void add_classes(cJSON *o, const cfg_adapter_t *a, const gw_point_info_t 
     gw_ha_classes(pi->unit, pi->name, &unit, &dc, &sc);
     if (pi->kind == GW_VALUE_BOOL || pi->kind == GW_VALUE_STRING)
         unit = dc = sc = NULL; /* units and classes of numbers */
+    if (strcmp(component(pi), "sensor") != 0)
+        sc = NULL; /* only sensors have a state class */
     for (size_t i = 0; i < a->ha.n_points; i++) {
         if (strcmp(a->ha.points[i].name, pi->name) == 0) {
             dc = a->ha.points[i].device_class ? a->ha.points[i].device_class : dc;
@@ -264,7 +193,7 @@ static void ids(seen_t *seen, const char *node, const gw_ctx_t *c, const char *s
         size_t o = strlen(obj);
 
         snprintf(raw, sizeof(raw), "%s/%s", c->cfg->name, sensor);
-        snprintf(obj + o, ID_MAX - o, "_%08x", fnv1a(raw));
+        snprintf(obj + o, ID_MAX - o, "_%08x", gw_ha_hash(raw));
         snprintf(uid, ID_MAX, "sensorbridge_%s_%s", node, obj);
     }
     push(&seen->ids, &seen->n_ids, &seen->cap_ids, uid);
@@ -289,7 +218,7 @@ static void announce(gw_gateway_t *gw, seen_t *seen, const char *node, const gw_
     cJSON_AddStringToObject(o, "value_template", "{{ value_json.value }}");
     add_classes(o, c->cfg, pi);
     add_kind(o, c, pi);
-    if (expire)
+    if (expire && !pi->writable) /* sensors' option, not numbers' or switches' */
         cJSON_AddNumberToObject(o, "expire_after", (double)((expire + 999) / 1000));
     add_availability(o, gw, c);
     cJSON_AddItemToObject(o, "device", device(gw, c, node));
@@ -329,7 +258,7 @@ void gw_ha_sync(gw_gateway_t *gw)
     char node[ID_MAX];
     size_t cleared = 0;
 
-    if (gw->probe || !gw->store)
+    if (gw->probe || !gw->store || (!gw->cfg->homeassistant.enabled && !old))
         return;
     gw_ha_object_id(gw->cfg->gateway.id, node, sizeof(node));
     for (size_t i = 0; gw->cfg->homeassistant.enabled && i < gw->n_ctxs; i++) {
@@ -362,7 +291,8 @@ void gw_ha_sync(gw_gateway_t *gw)
         free_strs(seen.topics, seen.n);
         return;
     }
-    qsort(seen.topics, seen.n, sizeof(*seen.topics), by_str);
+    if (seen.n)
+        qsort(seen.topics, seen.n, sizeof(*seen.topics), by_str);
     old->topics = seen.topics;
     old->n = seen.n;
 }

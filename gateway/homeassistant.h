@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gateway/publisher.h"
 
@@ -32,7 +33,7 @@ bool gw_ha_inbound(gw_gateway_t *gw, const gw_inbound_t *m);
 /* Frees what gw_ha_sync() remembers. */
 void gw_ha_free(gw_gateway_t *gw);
 
-/* Exposed for the unit tests. A string made of [a-zA-Z0-9_-] from s into
+/* ha_names.c. A string made of [a-zA-Z0-9_-] from s into
  * buf: other bytes become '_', and when any did, "_" and 8 hex digits of a
  * hash of s follow, so distinct names stay distinct. Returns buf. */
 char *gw_ha_object_id(const char *s, char *buf, size_t cap);
@@ -42,5 +43,8 @@ char *gw_ha_object_id(const char *s, char *buf, size_t cap);
  * humidity. */
 void gw_ha_classes(const char *unit, const char *name, const char **ha_unit,
                    const char **device_class, const char **state_class);
+
+/* The 32-bit FNV-1a hash gw_ha_object_id() appends. */
+uint32_t gw_ha_hash(const char *s);
 
 #endif
