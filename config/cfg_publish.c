@@ -13,12 +13,15 @@
 #include "config/cfg_internal.h"
 #include "config/config.h"
 #include "gateway/error.h"
+#include "gateway/reading.h"
 
 #define DAY_MS 86400000ULL
 
-static const char *const top_keys[] = {"deadband", "on_change", "max_interval", "window", NULL};
-static const char *const adapter_keys[] = {"deadband", "on_change", "max_interval",
-                                           "window",   "points",    NULL};
+static const char *const top_keys[] = {
+    "deadband", "on_change", "max_interval", "window", "payload", "device_topic", NULL};
+static const char *const adapter_keys[] = {"deadband", "on_change",    "max_interval", "window",
+                                           "payload",  "device_topic", "points",       NULL};
+static const char *const payloads[] = {"per_point", "per_device", NULL};
 static const char *const point_keys[] = {"name",         "deadband", "on_change",
                                          "max_interval", "window",   NULL};
 static const char *const window_keys[] = {"length", "functions", NULL};
@@ -127,6 +130,24 @@ static int read_settings(const cfg_node_t *m, cfg_publish_t *p, cfg_error_t *err
     }
     if ((n = cfg_get_node(m, "window")) && (rc = read_window(n, p, err)) < 0)
         return rc;
+    if (cfg_has(m, "payload")) {
+        int pl;
+
+        if ((rc = cfg_get_enum(m, "payload", payloads, 0, &pl, err)) < 0)
+            return rc;
+        p->per_device = pl == 1;
+        p->set |= CFG_PUB_PAYLOAD;
+    }
+    if (cfg_has(m, "device_topic")) {
+        const char *why;
+
+        if ((rc = cfg_get_string(m, "device_topic", NULL, &p->device_topic, err)) < 0)
+            return rc;
+        if ((why = gw_topic_check(p->device_topic)) != NULL || strstr(p->device_topic, "{sensor}"))
+            return cfg_node_error(cfg_get_node(m, "device_topic"), err, "device_topic: %s",
+                                  why ? why : "{sensor} has no meaning in a device's topic");
+        p->set |= CFG_PUB_DEVICE_TOPIC;
+    }
     /* A window publishes a summary instead of the samples: exception
      * reporting has nothing left to act on in the same mapping. */
     if ((p->set & CFG_PUB_WINDOW) &&
@@ -234,6 +255,10 @@ static void overlay(cfg_publish_t *out, const cfg_publish_t *p)
         out->n_fns = p->n_fns;
         out->window_node = p->window_node;
     }
+    if (p->set & CFG_PUB_PAYLOAD)
+        out->per_device = p->per_device;
+    if (p->set & CFG_PUB_DEVICE_TOPIC)
+        out->device_topic = p->device_topic;
     out->set |= p->set;
 }
 

@@ -44,6 +44,8 @@ enum {
     CFG_PUB_ON_CHANGE = 1u << 1,
     CFG_PUB_MAX_INTERVAL = 1u << 2,
     CFG_PUB_WINDOW = 1u << 3,
+    CFG_PUB_PAYLOAD = 1u << 4,
+    CFG_PUB_DEVICE_TOPIC = 1u << 5,
 };
 
 typedef enum { CFG_DEADBAND_ABSOLUTE, CFG_DEADBAND_PERCENT } cfg_deadband_kind_t;
@@ -68,6 +70,8 @@ typedef struct {
     uint64_t window_ms;       /* 0: no window */
     uint8_t fns[CFG_WFN_N];   /* window functions in the order given */
     uint8_t n_fns;
+    bool per_device;          /* payload: per_device (gateway and adapter only) */
+    const char *device_topic; /* template of per-device messages' topic */
     /* Where the deadband and window were given, for errors found while the
      * adapters are created (NULL after cfg_release_doc()). */
     const cfg_node_t *deadband_node;

@@ -84,6 +84,14 @@ int gw_ctx_publish(gw_ctx_t *ctx, const gw_reading_t *r)
                         gw_pub_connected(gw->pub));
 }
 
+int gw_ctx_put(gw_ctx_t *ctx, const char *topic, const char *payload, size_t len, bool retain)
+{
+    gw_gateway_t *gw = ctx->gw;
+
+    return gw_store_put(gw->store, topic, strlen(topic), payload, len, ctx->qos,
+                        retain || ctx->retain, gw_pub_connected(gw->pub));
+}
+
 int gw_ctx_status(gw_ctx_t *ctx, const char *state)
 {
     gw_gateway_t *gw = ctx->gw;

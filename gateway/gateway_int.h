@@ -89,6 +89,9 @@ void gw_ctx_free(gw_ctx_t *c);
 /* A reading (r->adapter set) encoded and offered to the store, as every
  * reading is without a publishing stage; -ENOSPC when it does not fit. */
 int gw_ctx_publish(gw_ctx_t *ctx, const gw_reading_t *r);
+/* A message the publishing stage made (per-device messages): offered to the
+ * store with the adapter's QoS; retained when retain or the adapter's is. */
+int gw_ctx_put(gw_ctx_t *ctx, const char *topic, const char *payload, size_t len, bool retain);
 /* A reading the publishing stage held back: counted as produced and
  * suppressed. */
 void gw_ctx_suppress(gw_ctx_t *ctx);

@@ -20,15 +20,18 @@
 #include "gateway/clock.h"
 #include "gateway/gateway_int.h"
 #include "gateway/log.h"
+#include "gateway/publish_device.h"
 
-typedef enum { MODE_ALL, MODE_EXCEPTION, MODE_WINDOW } mode_t_;
+typedef enum { MODE_ALL, MODE_EXCEPTION, MODE_WINDOW, MODE_DEVICE } mode_t_;
 
 typedef struct {
     char *name;
     uint64_t hash;
     mode_t_ mode;
     cfg_publish_t set;
-    bool warned; /* a setting that does not fit the point's value type, said once */
+    const gw_point_info_t *decl; /* as the adapter declared it, NULL: it did not */
+    size_t dev_points;           /* points its device declared */
+    bool warned;                 /* a setting that does not fit the point's value type, said once */
     /* Report by exception: what was last published, and when (monotonic). */
     bool has_last;
     gw_value_kind_t kind;
@@ -69,6 +72,7 @@ struct gw_stage {
     size_t n;
     gw_timer_t timer; /* the earliest end of an open window */
     bool all;         /* no publish settings: every reading as is */
+    gw_devmsg_t *dm;  /* payload: per_device, else NULL */
 };
 
 static uint64_t hash_name(const char *s)
@@ -113,7 +117,18 @@ static point_t *point_new(gw_stage_t *st, const char *name, uint64_t h, size_t s
     }
     p->hash = h;
     cfg_publish_resolve(st->cfg, st->a, name, &p->set);
-    if (p->set.window_ms)
+    for (size_t i = 0; i < st->n_decls; i++)
+        if (strcmp(st->decls[i].info.name, name) == 0)
+            p->decl = &st->decls[i].info;
+    for (size_t i = 0; p->decl && i < st->n_decls; i++) {
+        const char *d = st->decls[i].info.device;
+
+        p->dev_points +=
+            (!d && !p->decl->device) || (d && p->decl->device && strcmp(d, p->decl->device) == 0);
+    }
+    if (st->dm)
+        p->mode = MODE_DEVICE;
+    else if (p->set.window_ms)
         p->mode = MODE_WINDOW;
     else if ((p->set.set & CFG_PUB_DEADBAND) || p->set.on_change)
         p->mode = MODE_EXCEPTION;
@@ -466,6 +481,7 @@ void gw_stage_flush(gw_stage_t *st)
 {
     if (!st)
         return;
+    gw_devmsg_flush(st->dm);
     if (gw_timer_active(&st->timer))
         gw_timer_stop(gw_ctx_loop(st->ctx), &st->timer);
     for (size_t i = 0; i < st->cap; i++) {
@@ -517,6 +533,14 @@ int gw_stage_point(gw_stage_t *st, const gw_point_info_t *pi, cfg_error_t *err)
     /* Only a point's own entry is wrong for its kind: a deadband or window of
      * the gateway or the adapter applies to their numbers (bools and strings
      * are then published on change, or every sample). */
+    if (st->dm && (set.own & CFG_PUB_WINDOW) && set.window_node)
+        return cfg_node_error(set.window_node, err,
+                              "a window does not combine with payload: per_device (point '%s')",
+                              pi->name);
+    if (st->dm && (set.own & CFG_PUB_DEADBAND) && set.deadband_node)
+        return cfg_node_error(set.deadband_node, err,
+                              "a deadband does not combine with payload: per_device (point '%s')",
+                              pi->name);
     if (pi->kind == GW_VALUE_BOOL || pi->kind == GW_VALUE_STRING) {
         if ((set.own & CFG_PUB_DEADBAND) && set.deadband_node)
             return cfg_node_error(set.deadband_node, err,
@@ -567,6 +591,15 @@ int gw_stage_new(const cfg_t *cfg, const cfg_adapter_t *a, gw_ctx_t *ctx, gw_sta
     if (!(st = calloc(1, sizeof(*st))))
         return -ENOMEM;
     st->all = !staged;
+    if (a->publish.set & CFG_PUB_PAYLOAD ? a->publish.per_device : cfg->publish.per_device) {
+        const char *tmpl = a->publish.set & CFG_PUB_DEVICE_TOPIC ? a->publish.device_topic
+                                                                 : cfg->publish.device_topic;
+
+        if (!(st->dm = gw_devmsg_new(ctx, cfg, a->name, tmpl))) {
+            free(st);
+            return -ENOMEM;
+        }
+    }
     st->ctx = ctx;
     st->cfg = cfg;
     st->a = a;
@@ -603,6 +636,7 @@ void gw_stage_free(gw_stage_t *st)
     }
     free(st->decls);
     free(st->slots);
+    gw_devmsg_free(st->dm);
     free(st);
 }
 
@@ -617,5 +651,11 @@ int gw_stage_reading(gw_stage_t *st, const gw_reading_t *r)
         return gw_ctx_publish(st->ctx, r);
     if (p->mode == MODE_EXCEPTION)
         return exception(st, p, r);
+    if (p->mode == MODE_DEVICE) {
+        int rc = gw_devmsg_reading(st->dm, r, p->decl, p->dev_points);
+
+        gw_ctx_suppress(st->ctx); /* it is part of the device's message */
+        return rc;
+    }
     return window(st, p, r);
 }

@@ -153,6 +153,17 @@ static void put_value(out_t *o, const gw_reading_t *r)
     }
 }
 
+int gw_json_string(const char *s, char *buf, size_t cap)
+{
+    out_t o = {buf, cap, 0, 0};
+
+    put_json_string(&o, s);
+    if (o.overflow || cap == 0)
+        return -ENOSPC;
+    buf[o.len] = '\0';
+    return (int)o.len;
+}
+
 int gw_reading_value_json(const gw_reading_t *r, char *buf, size_t cap)
 {
     out_t o = {buf, cap, 0, 0};

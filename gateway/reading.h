@@ -67,6 +67,9 @@ int gw_reading_to_json(const gw_reading_t *r, char *buf, size_t cap);
  * "\"text\"", "null"). Returns the length or -ENOSPC. */
 int gw_reading_value_json(const gw_reading_t *r, char *buf, size_t cap);
 
+/* s as a JSON string, quotes included. Returns the length or -ENOSPC. */
+int gw_json_string(const char *s, char *buf, size_t cap);
+
 /*
  * Topic templates: "{gateway}", "{adapter}" and "{sensor}" are replaced;
  * any other text is copied. gw_topic_check() returns NULL when the template is
