@@ -149,8 +149,8 @@ static char *fingerprint(const cfg_t *cfg, const cfg_adapter_t *a)
           strlen(cfg->publish_text) + 64;
     fp = malloc(len);
     if (fp)
-        snprintf(fp, len, "%s|%s|%s|%d|%d|%s", own, cfg->gateway.id, cfg->mqtt.topic, cfg->mqtt.qos,
-                 cfg->mqtt.retain, cfg->publish_text);
+        snprintf(fp, len, "%s|%s|%s|%d|%d|%s|%d", own, cfg->gateway.id, cfg->mqtt.topic,
+                 cfg->mqtt.qos, cfg->mqtt.retain, cfg->publish_text, cfg->homeassistant.enabled);
     free(own);
     return fp;
 }

@@ -268,6 +268,12 @@ void gw_ha_sync(gw_gateway_t *gw)
 
         if (!c->cfg->ha.enabled || !c->stage)
             continue;
+        if (gw_stage_per_device(c->stage)) {
+            gw_warn("homeassistant: adapter '%s' publishes per device; its points are not "
+                    "announced",
+                    c->cfg->name);
+            continue;
+        }
         if (!c->ops->reports_status) {
             snprintf(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id,
                      c->cfg->name);

@@ -573,6 +573,11 @@ int gw_stage_check_points(gw_stage_t *st, cfg_error_t *err)
     return 0;
 }
 
+bool gw_stage_per_device(const gw_stage_t *st)
+{
+    return st && st->dm;
+}
+
 const gw_point_info_t *gw_stage_point_at(const gw_stage_t *st, size_t i)
 {
     return st && i < st->n_decls ? &st->decls[i].info : NULL;

@@ -38,6 +38,9 @@ int gw_stage_point(gw_stage_t *st, const gw_point_info_t *pi, cfg_error_t *err);
  * its publish.points list must be one of them. 0 or -GW_ECONFIG. */
 int gw_stage_check_points(gw_stage_t *st, cfg_error_t *err);
 
+/* Whether the adapter publishes per-device messages. */
+bool gw_stage_per_device(const gw_stage_t *st);
+
 /* The i-th declared point, NULL past the last (Home Assistant discovery). */
 const gw_point_info_t *gw_stage_point_at(const gw_stage_t *st, size_t i);
 
