@@ -31,6 +31,7 @@ typedef struct {
     cfg_publish_t set;
     const gw_point_info_t *decl; /* as the adapter declared it, NULL: it did not */
     size_t dev_points;           /* points its device declared */
+    uint64_t mark;               /* per-device messages: in the cycle being gathered */
     bool warned;                 /* a setting that does not fit the point's value type, said once */
     /* Report by exception: what was last published, and when (monotonic). */
     bool has_last;
@@ -657,7 +658,7 @@ int gw_stage_reading(gw_stage_t *st, const gw_reading_t *r)
     if (p->mode == MODE_EXCEPTION)
         return exception(st, p, r);
     if (p->mode == MODE_DEVICE) {
-        int rc = gw_devmsg_reading(st->dm, r, p->decl, p->dev_points);
+        int rc = gw_devmsg_reading(st->dm, r, p->decl, p->dev_points, &p->mark);
 
         gw_ctx_suppress(st->ctx); /* it is part of the device's message */
         return rc;

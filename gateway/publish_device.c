@@ -33,8 +33,8 @@ typedef struct {
     size_t expected;
     uint64_t seq;
     int64_t ts;
-    char **names; /* the points of the cycle so far */
-    size_t n_names;
+    uint64_t cycle; /* marks the points of the cycle being gathered */
+    size_t n_names; /* points in it */
     char values[PAYLOAD_MAX], quality[PAYLOAD_MAX / 4], errors[PAYLOAD_MAX / 2];
     size_t lv, lq, le;
     char units[META_MAX];
@@ -80,8 +80,7 @@ gw_devmsg_t *gw_devmsg_new(gw_ctx_t *ctx, const cfg_t *cfg, const char *adapter,
 
 static void reset(group_t *g)
 {
-    for (size_t i = 0; i < g->n_names; i++)
-        free(g->names[i]);
+    g->cycle++;
     g->n_names = 0;
     g->lv = g->lq = g->le = g->lu = 0;
 }
@@ -92,7 +91,6 @@ void gw_devmsg_free(gw_devmsg_t *dm)
         return;
     for (size_t i = 0; i < dm->n_groups; i++) {
         reset(dm->groups[i]);
-        free(dm->groups[i]->names);
         free(dm->groups[i]->key);
         free(dm->groups[i]->device);
         free(dm->groups[i]->meta);
@@ -184,20 +182,11 @@ static group_t *group_of(gw_devmsg_t *dm, const char *key, const char *device, s
     return dm->last = g;
 }
 
-static bool has_name(const group_t *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_names; i++)
-        if (strcmp(g->names[i], name) == 0)
-            return true;
-    return false;
-}
-
 /* Adds one reading to g; false when the message has no room left. */
 static bool add(group_t *g, const gw_reading_t *r, const char *name)
 {
     char value[PAYLOAD_MAX / 2], text[512];
     size_t lv = g->lv, lq = g->lq, le = g->le, lu = g->lu;
-    char **names;
 
     if (gw_reading_value_json(r, value, sizeof(value)) < 0 ||
         !member(g->values, sizeof(g->values), &g->lv, name, r->error ? "null" : value) ||
@@ -206,10 +195,7 @@ static bool add(group_t *g, const gw_reading_t *r, const char *name)
                       !member(g->errors, sizeof(g->errors), &g->le, name, text))) ||
         (r->unit && (gw_json_string(r->unit, text, sizeof(text)) < 0 ||
                      !member(g->units, sizeof(g->units), &g->lu, name, text))) ||
-        g->n_names >= NAMES_MAX || !(names = realloc(g->names, (g->n_names + 1) * sizeof(*names))))
-        goto undo;
-    g->names = names;
-    if (!(g->names[g->n_names] = strdup(r->sensor)))
+        g->n_names >= NAMES_MAX)
         goto undo;
     if (g->n_names++ == 0)
         g->ts = r->ts_ms;
@@ -220,7 +206,7 @@ undo:
 }
 
 int gw_devmsg_reading(gw_devmsg_t *dm, const gw_reading_t *r, const gw_point_info_t *pi,
-                      size_t expected)
+                      size_t expected, uint64_t *mark)
 {
     const char *device = pi ? pi->device : NULL;
     const char *key = device ? device : r->device ? r->device : "";
@@ -231,8 +217,8 @@ int gw_devmsg_reading(gw_devmsg_t *dm, const gw_reading_t *r, const gw_point_inf
         return -ENOMEM;
     if (device && strncmp(name, device, strlen(device)) == 0 && name[strlen(device)] == '/')
         name += strlen(device) + 1; /* "meter1/power" is "power" of meter1 */
-    if (has_name(g, r->sensor))
-        flush(dm, g); /* the next cycle began */
+    if (*mark == g->cycle + 1)
+        flush(dm, g); /* the point comes again: the next cycle began */
     if (!add(g, r, name)) {
         flush(dm, g);
         if (!add(g, r, name)) {
@@ -241,6 +227,7 @@ int gw_devmsg_reading(gw_devmsg_t *dm, const gw_reading_t *r, const gw_point_inf
             return -ENOSPC;
         }
     }
+    *mark = g->cycle + 1; /* in this cycle (flush() moves g->cycle on) */
     if (g->expected && g->n_names >= g->expected)
         flush(dm, g);
     return 0;
