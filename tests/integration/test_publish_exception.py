@@ -13,7 +13,7 @@ import json
 import sbtest
 from sbtest import check
 
-INTERVAL = 20  # ms
+INTERVAL = 50  # ms
 HB_INTERVAL, HB_MAX, HB_COUNT = 100, 500, 26
 
 SEQUENCES = {
@@ -71,8 +71,8 @@ adapters:
             text += f"    publish: {SETTINGS[name][0]}\n"
         elif name == "plain":
             # The gateway's on_change, overridden for one point of two.
-            text = text.replace("sensors: [s]\n    interval: 20ms\n    count: 4",
-                                "sensors: [s, t]\n    interval: 20ms\n    count: 4")
+            text = text.replace(f"sensors: [s]\n    interval: {INTERVAL}ms\n    count: 4",
+                                f"sensors: [s, t]\n    interval: {INTERVAL}ms\n    count: 4")
             text += "    publish: {points: [{name: t, on_change: false}]}\n"
     text += f"""\
   - name: hb
