@@ -71,9 +71,10 @@ struct gw_stage {
     point_t **slots; /* open addressing, power-of-two size */
     size_t cap;
     size_t n;
-    gw_timer_t timer; /* the earliest end of an open window */
-    bool all;         /* no publish settings: every reading as is */
-    gw_devmsg_t *dm;  /* payload: per_device, else NULL */
+    gw_timer_t timer;  /* the earliest end of an open window */
+    int64_t armed_end; /* ... which is this (wall clock) while the timer runs */
+    bool all;          /* no publish settings: every reading as is */
+    gw_devmsg_t *dm;   /* payload: per_device, else NULL */
 };
 
 static uint64_t hash_name(const char *s)
@@ -399,6 +400,7 @@ static void arm(gw_stage_t *st)
     }
     if (first == INT64_MAX)
         return;
+    st->armed_end = first;
     gw_timer_start(gw_ctx_loop(st->ctx), &st->timer,
                    gw_clock_now_ms() + (uint64_t)(first > wall ? first - wall : 1));
 }
@@ -473,7 +475,7 @@ static int window(gw_stage_t *st, point_t *p, const gw_reading_t *r)
     p->start = start;
     fold(p, r);
     gw_ctx_suppress(st->ctx);
-    if (rearm || !gw_timer_active(&st->timer))
+    if (rearm && (!gw_timer_active(&st->timer) || window_end(p) < st->armed_end))
         arm(st);
     return 0;
 }
