@@ -5,7 +5,8 @@
  * the reading's sensor name in an open-addressing hash table (names are
  * copied: some adapters build them per reading). A point's settings are
  * resolved once, when its first reading arrives. Everything is O(1) per
- * reading; the window timer walks the points once per window length.
+ * reading. Windows are in publish_window.c, per-device messages in
+ * publish_device.c.
  *
  * Loop thread only.
  */
@@ -20,62 +21,7 @@
 #include "gateway/clock.h"
 #include "gateway/gateway_int.h"
 #include "gateway/log.h"
-#include "gateway/publish_device.h"
-
-typedef enum { MODE_ALL, MODE_EXCEPTION, MODE_WINDOW, MODE_DEVICE } mode_t_;
-
-typedef struct {
-    char *name;
-    uint64_t hash;
-    mode_t_ mode;
-    cfg_publish_t set;
-    const gw_point_info_t *decl; /* as the adapter declared it, NULL: it did not */
-    size_t dev_points;           /* points its device declared */
-    uint64_t mark;               /* per-device messages: in the cycle being gathered */
-    bool warned;                 /* a setting that does not fit the point's value type, said once */
-    /* Report by exception: what was last published, and when (monotonic). */
-    bool has_last;
-    gw_value_kind_t kind;
-    union {
-        double d;
-        int64_t i;
-        uint64_t u;
-        bool b;
-    } last;
-    char *last_s; /* strings: the value; bad readings: the error */
-    bool last_bad;
-    uint64_t last_pub_ms;
-    /* Window: [start, start + length) of wall-clock time. */
-    bool open;
-    int64_t start;
-    int64_t closed_until; /* end of the last window published */
-    uint64_t n;           /* good samples */
-    uint64_t samples;     /* every sample, good or bad */
-    double min, max, mean, lastv;
-    uint64_t seq; /* of the last sample */
-    char *unit;
-    char *error; /* of the last bad sample */
-} point_t;
-
-/* A declared point (gw_stage_point), with copies of its strings. */
-typedef struct {
-    gw_point_info_t info;
-} decl_t;
-
-struct gw_stage {
-    gw_ctx_t *ctx;
-    decl_t *decls;
-    size_t n_decls;
-    const cfg_t *cfg;
-    const cfg_adapter_t *a;
-    point_t **slots; /* open addressing, power-of-two size */
-    size_t cap;
-    size_t n;
-    gw_timer_t timer;  /* the earliest end of an open window */
-    int64_t armed_end; /* ... which is this (wall clock) while the timer runs */
-    bool all;          /* no publish settings: every reading as is */
-    gw_devmsg_t *dm;   /* payload: per_device, else NULL */
-};
+#include "gateway/publish_int.h"
 
 static uint64_t hash_name(const char *s)
 {
@@ -155,23 +101,6 @@ static point_t *lookup(gw_stage_t *st, const char *name)
     return point_new(st, name, h, i);
 }
 
-static bool is_number(gw_value_kind_t k)
-{
-    return k == GW_VALUE_DOUBLE || k == GW_VALUE_INT || k == GW_VALUE_UINT;
-}
-
-static double as_double(const gw_reading_t *r)
-{
-    switch (r->kind) {
-    case GW_VALUE_INT:
-        return (double)r->value.i;
-    case GW_VALUE_UINT:
-        return (double)r->value.u;
-    default:
-        return r->value.d;
-    }
-}
-
 static bool same_value(const point_t *p, const gw_reading_t *r)
 {
     if (p->kind != r->kind)
@@ -200,14 +129,15 @@ static bool beyond_deadband(const point_t *p, const gw_reading_t *r)
     double last = p->kind == GW_VALUE_DOUBLE ? p->last.d
                   : p->kind == GW_VALUE_INT  ? (double)p->last.i
                                              : (double)p->last.u;
-    double v = as_double(r), diff = fabs(v - last);
+    double v = gw_stage_as_double(r), diff = fabs(v - last);
     double band = p->set.deadband_kind == CFG_DEADBAND_PERCENT
                       ? p->set.deadband / 100.0 * fabs(last)
                       : p->set.deadband;
+    double big = fabs(v) > fabs(last) ? fabs(v) : fabs(last); /* no fmax(): no libm */
 
-    if (same_value(p, r) || !is_number(p->kind))
+    if (same_value(p, r) || !gw_stage_is_number(p->kind))
         return !same_value(p, r);
-    return diff >= band - 1e-9 * fmax(fabs(v), fabs(last));
+    return diff >= band - 1e-9 * big;
 }
 
 /* A point's own setting that does not fit the values it turned out to have
@@ -232,7 +162,7 @@ static bool changed(gw_stage_t *st, point_t *p, const gw_reading_t *r, uint64_t 
         return true;
     if (bad)
         return strcmp(p->last_s ? p->last_s : "", r->error) != 0;
-    if ((p->set.set & CFG_PUB_DEADBAND) && is_number(r->kind))
+    if ((p->set.set & CFG_PUB_DEADBAND) && gw_stage_is_number(r->kind))
         return beyond_deadband(p, r);
     if ((p->set.own & CFG_PUB_DEADBAND) && !p->set.on_change)
         warn_type(st, p, "its deadband");
@@ -289,212 +219,12 @@ static int exception(gw_stage_t *st, point_t *p, const gw_reading_t *r)
     return gw_ctx_publish(st->ctx, r);
 }
 
-/* --- windows ------------------------------------------------------------- */
-
-static void put_fn(char *buf, size_t cap, size_t *len, const char *key, double v, bool ok)
-{
-    gw_reading_t r = {.kind = ok ? GW_VALUE_DOUBLE : GW_VALUE_NONE, .value.d = v};
-    int n;
-
-    if (*len >= cap)
-        return;
-    n = snprintf(buf + *len, cap - *len, "%s", key);
-    *len += n > 0 ? (size_t)n : 0;
-    if (*len < cap && (n = gw_reading_value_json(&r, buf + *len, cap - *len)) > 0)
-        *len += (size_t)n;
-    else
-        *len = cap;
-}
-
-/* The value of function f over the window; false when it has none (no good
- * sample). */
-static bool fn_value(const point_t *p, int f, double *v)
-{
-    switch (f) {
-    case CFG_WFN_COUNT:
-        *v = (double)p->n;
-        return true;
-    case CFG_WFN_MIN:
-        *v = p->min;
-        break;
-    case CFG_WFN_MAX:
-        *v = p->max;
-        break;
-    case CFG_WFN_MEAN:
-        *v = p->mean;
-        break;
-    default:
-        *v = p->lastv;
-    }
-    return p->n > 0;
-}
-
-/* What "value" holds: the mean when asked for, else the first function. */
-static int value_fn(const point_t *p)
-{
-    for (uint8_t i = 0; i < p->set.n_fns; i++)
-        if (p->set.fns[i] == CFG_WFN_MEAN)
-            return CFG_WFN_MEAN;
-    return p->set.fns[0];
-}
-
-/* The summary of p's open window, published, and the next window opened
- * (empty) right after it. */
-static void window_close(gw_stage_t *st, point_t *p)
-{
-    char extra[PAYLOAD_MAX];
-    int n =
-        snprintf(extra, sizeof(extra), ",\"window\":%llu", (unsigned long long)p->set.window_ms);
-    size_t len = n > 0 ? (size_t)n : 0;
-    gw_reading_t r = {0};
-    double v;
-    bool ok;
-
-    for (uint8_t i = 0; i < p->set.n_fns; i++) {
-        static const char *const keys[] = {
-            ",\"min\":", ",\"max\":", ",\"mean\":", ",\"last\":", ",\"count\":"};
-        int f = p->set.fns[i];
-
-        ok = fn_value(p, f, &v);
-        if (f == CFG_WFN_COUNT) {
-            len += (size_t)snprintf(extra + len, sizeof(extra) - len, "%s%llu", keys[f],
-                                    (unsigned long long)p->n);
-            continue;
-        }
-        put_fn(extra, sizeof(extra), &len, keys[f], v, ok);
-    }
-    r.sensor = p->name;
-    r.adapter = st->a->name;
-    r.seq = p->seq;
-    r.ts_ms = p->start;
-    ok = fn_value(p, value_fn(p), &v);
-    r.kind = ok && p->n ? GW_VALUE_DOUBLE : GW_VALUE_NONE;
-    r.value.d = v;
-    r.unit = p->unit;
-    r.error = p->n ? NULL : p->error ? p->error : "no sample in window";
-    r.extra = len < sizeof(extra) ? extra : NULL; /* cannot overflow: five numbers */
-    gw_ctx_publish(st->ctx, &r);
-    p->closed_until = p->start + (int64_t)p->set.window_ms;
-    p->start = p->closed_until;
-    p->n = p->samples = 0;
-    free(p->error);
-    p->error = NULL;
-}
-
-static int64_t window_end(const point_t *p)
-{
-    return p->start + (int64_t)p->set.window_ms;
-}
-
-/* Arms the timer for the earliest end of an open window (monotonic time is
- * derived from the wall-clock distance to it). */
-static void arm(gw_stage_t *st)
-{
-    int64_t wall = gw_clock_wall_ms(), first = INT64_MAX;
-
-    for (size_t i = 0; i < st->cap; i++) {
-        point_t *p = st->slots[i];
-
-        if (p && p->open && window_end(p) < first)
-            first = window_end(p);
-    }
-    if (first == INT64_MAX)
-        return;
-    st->armed_end = first;
-    gw_timer_start(gw_ctx_loop(st->ctx), &st->timer,
-                   gw_clock_now_ms() + (uint64_t)(first > wall ? first - wall : 1));
-}
-
-/* Closes every window that has ended by the wall clock. The timer may fire
- * up to a millisecond early (its clock is the monotonic one): a window not
- * yet ended is left for the next run. */
-static void window_due(gw_timer_t *t, void *arg)
-{
-    gw_stage_t *st = arg;
-    int64_t wall = gw_clock_wall_ms();
-    (void)t;
-
-    for (size_t i = 0; i < st->cap; i++) {
-        point_t *p = st->slots[i];
-
-        while (p && p->open && window_end(p) <= wall)
-            window_close(st, p);
-    }
-    arm(st);
-}
-
-static void fold(point_t *p, const gw_reading_t *r)
-{
-    double x = as_double(r);
-
-    p->samples++;
-    p->seq = r->seq;
-    if (r->unit && (!p->unit || strcmp(p->unit, r->unit) != 0)) {
-        free(p->unit);
-        p->unit = strdup(r->unit);
-    }
-    if (r->error) {
-        free(p->error);
-        p->error = strdup(r->error);
-        return;
-    }
-    if (p->n++ == 0) {
-        p->min = p->max = p->mean = x;
-    } else {
-        if (x < p->min)
-            p->min = x;
-        if (x > p->max)
-            p->max = x;
-        p->mean += (x - p->mean) / (double)p->n; /* Welford's running mean */
-    }
-    p->lastv = x;
-}
-
-static int window(gw_stage_t *st, point_t *p, const gw_reading_t *r)
-{
-    int64_t len = (int64_t)p->set.window_ms;
-    int64_t start = r->ts_ms - ((r->ts_ms % len) + len) % len;
-    bool rearm = !p->open;
-
-    if (!r->error && !is_number(r->kind)) {
-        if (!p->warned && (p->set.own & CFG_PUB_WINDOW)) {
-            p->warned = true;
-            gw_warn("adapter '%s': point '%s' has no numeric value: its window is ignored",
-                    st->a->name, p->name);
-        }
-        return gw_ctx_publish(st->ctx, r);
-    }
-    if (start < p->closed_until)
-        start = p->closed_until; /* stamped just before a window the timer closed */
-    if (p->open) {
-        while (window_end(p) <= start)
-            window_close(st, p);
-    } else {
-        p->open = true;
-    }
-    p->start = start;
-    fold(p, r);
-    gw_ctx_suppress(st->ctx);
-    if (rearm && (!gw_timer_active(&st->timer) || window_end(p) < st->armed_end))
-        arm(st);
-    return 0;
-}
-
 void gw_stage_flush(gw_stage_t *st)
 {
     if (!st)
         return;
     gw_devmsg_flush(st->dm);
-    if (gw_timer_active(&st->timer))
-        gw_timer_stop(gw_ctx_loop(st->ctx), &st->timer);
-    for (size_t i = 0; i < st->cap; i++) {
-        point_t *p = st->slots[i];
-
-        if (p && p->open && p->samples > 0)
-            window_close(st, p);
-        if (p)
-            p->open = false;
-    }
+    gw_stage_windows_flush(st);
 }
 
 /* --- declared points ---------------------------------------------------- */
@@ -611,7 +341,7 @@ int gw_stage_new(const cfg_t *cfg, const cfg_adapter_t *a, gw_ctx_t *ctx, gw_sta
     st->ctx = ctx;
     st->cfg = cfg;
     st->a = a;
-    gw_timer_init(&st->timer, window_due, st);
+    gw_timer_init(&st->timer, gw_stage_window_due, st);
     if (grow(st) < 0) {
         free(st);
         return -ENOMEM;
@@ -665,5 +395,5 @@ int gw_stage_reading(gw_stage_t *st, const gw_reading_t *r)
         gw_ctx_suppress(st->ctx); /* it is part of the device's message */
         return rc;
     }
-    return window(st, p, r);
+    return gw_stage_window(st, p, r);
 }
