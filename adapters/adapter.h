@@ -87,8 +87,10 @@ const char *gw_ctx_name(const gw_ctx_t *ctx);
 /*
  * Publishes one reading: the gateway fills in the adapter name, renders the
  * topic and JSON payload and offers them to the outbox with the adapter's
- * QoS and retain flag. Returns 0 if queued or -ENOBUFS if the outbox dropped
- * it (already counted).
+ * QoS and retain flag. With `publish` settings the publishing stage
+ * (gateway/publish.h) may hold it back, fold it into a window or a
+ * per-device message instead. Returns 0 if queued (or held) or -ENOBUFS if
+ * the outbox dropped it (already counted).
  */
 int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r);
 
