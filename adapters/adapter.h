@@ -48,8 +48,9 @@ typedef struct {
 } adp_stats_t;
 
 typedef struct adp_ops {
-    const char *kind; /* the `type:` in the config, e.g. "simulated" */
-    bool once;        /* supports reading every point once (--test) */
+    const char *kind;    /* the `type:` in the config, e.g. "simulated" */
+    bool once;           /* supports reading every point once (--test) */
+    bool reports_status; /* publishes its own availability (gw_ctx_status) */
     int (*create)(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_error_t *err);
     int (*start)(void *self);
     void (*stop)(void *self);
@@ -86,10 +87,29 @@ const char *gw_ctx_name(const gw_ctx_t *ctx);
 /*
  * Publishes one reading: the gateway fills in the adapter name, renders the
  * topic and JSON payload and offers them to the outbox with the adapter's
- * QoS and retain flag. Returns 0 if queued or -ENOBUFS if the outbox dropped
- * it (already counted).
+ * QoS and retain flag. With `publish` settings the publishing stage
+ * (gateway/publish.h) may hold it back, fold it into a window or a
+ * per-device message instead. Returns 0 if queued (or held) or -ENOBUFS if
+ * the outbox dropped it (already counted).
  */
 int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r);
+
+/* What an adapter knows of one of its points before any reading: the
+ * publishing stage checks its settings against the value kind and Home
+ * Assistant discovery describes the point from it. */
+typedef struct {
+    const char *name;     /* the sensor name its readings carry */
+    gw_value_kind_t kind; /* GW_VALUE_NONE: not known in advance */
+    const char *unit;     /* NULL: none */
+    bool writable;        /* takes commands (docs/commands.md) */
+    uint64_t interval_ms; /* how often it is read; 0: when the device sends */
+    const char *device;   /* the device on a link with several, else NULL */
+} gw_point_info_t;
+
+/* Called from create() for each point. 0, -ENOMEM, or -GW_ECONFIG with err
+ * at the offending `publish` setting (a deadband on a bool or string point,
+ * a window on one). The gateway copies what it keeps. */
+int gw_ctx_point(gw_ctx_t *ctx, const gw_point_info_t *pi, cfg_error_t *err);
 
 /* Publishes the adapter's availability, retained at QoS 1, on
  * sensorbridge/{gateway}/{adapter}/status: "online" or "offline". */

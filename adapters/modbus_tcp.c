@@ -741,6 +741,7 @@ static uint64_t mbl_longest_wait_ms(const void *self)
 const adp_ops_t adp_modbus_tcp_ops = {
     .kind = "modbus_tcp",
     .once = true,
+    .reports_status = true,
     .create = create_tcp,
     .start = mbl_start,
     .stop = mbl_stop,
@@ -755,6 +756,7 @@ const adp_ops_t adp_modbus_tcp_ops = {
 const adp_ops_t adp_modbus_rtu_ops = {
     .kind = "modbus_rtu",
     .once = true,
+    .reports_status = true,
     .create = create_rtu,
     .start = mbl_start,
     .stop = mbl_stop,

@@ -148,6 +148,28 @@ static int read_points(mbt_t *d, const cfg_node_t *owner, const char *what, cfg_
     return 0;
 }
 
+/* Tells the gateway each point's value kind, unit and interval (its
+ * publishing settings are checked against them). */
+static int declare_points(const mbt_t *d, cfg_error_t *err)
+{
+    for (size_t i = 0; i < d->n_points; i++) {
+        const mbt_point_t *pt = &d->points[i];
+        gw_point_info_t pi = {.name = pt->name,
+                              .kind = pt->p.type == MB_TYPE_BOOL     ? GW_VALUE_BOOL
+                                      : pt->p.type == MB_TYPE_STRING ? GW_VALUE_STRING
+                                                                     : GW_VALUE_DOUBLE,
+                              .unit = pt->unit,
+                              .writable = pt->writable,
+                              .interval_ms = d->interval_ms,
+                              .device = d->name};
+        int rc = gw_ctx_point(d->ctx, &pi, err);
+
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* The planner takes a plain array of points; the plan keeps only indices. */
 static int plan_batches(mbt_t *d, const mbl_t *l, const cfg_node_t *owner, cfg_error_t *err)
 {
@@ -188,7 +210,7 @@ static int read_device(mbl_t *l, mbt_t *d, const cfg_node_t *n, const char *what
     d->unit_id = (uint8_t)unit_id;
     d->write_fn = defaults->write_fn;
     d->max_pending_writes = defaults->max_pending_writes;
-    if ((rc = read_points(d, n, what, err)))
+    if ((rc = read_points(d, n, what, err)) || (rc = declare_points(d, err)))
         return rc;
     return plan_batches(d, l, n, err);
 }

@@ -10,6 +10,11 @@
  *
  * Values come from a per-sensor xoshiro256** generator. With `seed` set,
  * sensor i's sequence depends only on (seed, i), so runs are reproducible.
+ *
+ * With `sequence: [20, 20.1, true, text, null, ...]` every sensor instead
+ * plays the listed values in turn, from the first, starting over after the
+ * last: numbers, true/false, null (a failed read, quality bad) and any other
+ * text as a string value. Signals with known steps test what subscribers see.
  */
 #include <errno.h>
 #include <math.h>
@@ -39,8 +44,17 @@ typedef struct {
     bool paused; /* held while the outbox is blocked */
 } sim_sensor_t;
 
+typedef struct {
+    gw_value_kind_t kind; /* GW_VALUE_NONE: a failed read */
+    double d;
+    bool b;
+    const char *s;
+} sim_step_t;
+
 struct sim {
     gw_ctx_t *ctx;
+    sim_step_t *steps; /* `sequence`, NULL: Gaussian values */
+    size_t n_steps;
     sim_sensor_t *sensors;
     size_t n_sensors;
     size_t n_done;
@@ -101,17 +115,37 @@ static double gaussian(uint64_t s[4], double mean, double stddev)
     return mean + stddev * x * sqrt(-2.0 * gw_ln(r2) / r2);
 }
 
+static void play_step(const sim_t *sim, uint64_t seq, gw_reading_t *r)
+{
+    const sim_step_t *st = &sim->steps[(seq - 1) % sim->n_steps];
+
+    r->kind = st->kind;
+    if (st->kind == GW_VALUE_DOUBLE)
+        r->value.d = st->d;
+    else if (st->kind == GW_VALUE_BOOL)
+        r->value.b = st->b;
+    else if (st->kind == GW_VALUE_STRING)
+        r->value.s = st->s;
+    else
+        r->error = "simulated failure";
+}
+
 static void sensor_sample(sim_sensor_t *se)
 {
     sim_t *sim = se->sim;
     gw_reading_t r = {0};
-    double v = gaussian(se->rng, sim->mean, sim->stddev);
 
     r.sensor = se->name;
     r.seq = ++se->seq;
     r.ts_ms = gw_clock_wall_ms();
-    r.kind = GW_VALUE_DOUBLE;
-    r.value.d = gw_round(v * 100.0) / 100.0; /* two decimals, as a real probe reports */
+    if (sim->steps) {
+        play_step(sim, r.seq, &r);
+    } else {
+        double v = gaussian(se->rng, sim->mean, sim->stddev);
+
+        r.kind = GW_VALUE_DOUBLE;
+        r.value.d = gw_round(v * 100.0) / 100.0; /* two decimals, as a real probe reports */
+    }
     r.unit = sim->unit;
     gw_ctx_emit(sim->ctx, &r);
 }
@@ -196,6 +230,85 @@ static int read_sensor_names(sim_t *sim, const cfg_node_t *node, cfg_error_t *er
     return 0;
 }
 
+/* A decimal number, nothing around it. */
+static bool parse_number(const char *s, double *out)
+{
+    char *end;
+
+    if (!*s || strchr(" \t\n", *s))
+        return false;
+    *out = strtod(s, &end);
+    return *end == '\0' && isfinite(*out);
+}
+
+static int read_sequence(sim_t *sim, const cfg_node_t *node, cfg_error_t *err)
+{
+    if (!node)
+        return 0;
+    if (cfg_node_kind(node) != CFG_SEQUENCE || cfg_seq_len(node) == 0)
+        return cfg_node_error(node, err, "sequence must list at least one value");
+    sim->n_steps = cfg_seq_len(node);
+    sim->steps = calloc(sim->n_steps, sizeof(*sim->steps));
+    if (!sim->steps)
+        return -ENOMEM;
+    for (size_t i = 0; i < sim->n_steps; i++) {
+        const cfg_node_t *item = cfg_seq_at(node, i);
+        sim_step_t *st = &sim->steps[i];
+        const char *text;
+        int rc;
+
+        if (cfg_node_kind(item) != CFG_SCALAR)
+            return cfg_node_error(item, err, "sequence values must be scalars");
+        if ((rc = cfg_node_string(item, &text, err)) < 0)
+            return rc;
+        if (parse_number(text, &st->d)) {
+            st->kind = GW_VALUE_DOUBLE;
+        } else if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+            st->kind = GW_VALUE_BOOL;
+            st->b = text[0] == 't';
+        } else if (strcmp(text, "null") == 0 || strcmp(text, "~") == 0) {
+            st->kind = GW_VALUE_NONE;
+        } else {
+            st->kind = GW_VALUE_STRING;
+            st->s = text;
+        }
+    }
+    return 0;
+}
+
+/* The value kind every sensor has: the steps' common kind (failed reads
+ * aside), GW_VALUE_NONE when they mix kinds; numbers without a sequence. */
+static gw_value_kind_t value_kind(const sim_t *sim)
+{
+    gw_value_kind_t k = GW_VALUE_NONE;
+
+    if (!sim->steps)
+        return GW_VALUE_DOUBLE;
+    for (size_t i = 0; i < sim->n_steps; i++) {
+        if (sim->steps[i].kind == GW_VALUE_NONE)
+            continue;
+        if (k != GW_VALUE_NONE && k != sim->steps[i].kind)
+            return GW_VALUE_NONE;
+        k = sim->steps[i].kind;
+    }
+    return k;
+}
+
+static int declare_points(const sim_t *sim, cfg_error_t *err)
+{
+    gw_point_info_t pi = {
+        .kind = value_kind(sim), .unit = sim->unit, .interval_ms = sim->interval_ms};
+
+    for (size_t i = 0; i < sim->n_sensors; i++) {
+        int rc;
+
+        pi.name = sim->sensors[i].name;
+        if ((rc = gw_ctx_point(sim->ctx, &pi, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static void seed_sensors(sim_t *sim, bool seeded, uint64_t seed)
 {
     if (!seeded && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
@@ -225,12 +338,15 @@ static int sim_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg_
         (rc = cfg_get_int(cfg->node, "count", 1, INT64_MAX, 0, &count, err)) ||
         (rc = cfg_get_double(cfg->node, "mean", -1e15, 1e15, 50.0, &sim->mean, err)) ||
         (rc = cfg_get_double(cfg->node, "stddev", 0.0, 1e15, 10.0, &sim->stddev, err)) ||
-        (rc = cfg_get_string(cfg->node, "unit", "celsius", &sim->unit, err)))
+        (rc = cfg_get_string(cfg->node, "unit", "celsius", &sim->unit, err)) ||
+        (rc = read_sequence(sim, cfg_get_node(cfg->node, "sequence"), err)))
         goto fail;
     seeded = cfg_has(cfg->node, "seed");
     if ((rc = cfg_get_int(cfg->node, "seed", 0, INT64_MAX, 0, &seed, err)))
         goto fail;
     sim->count = (uint64_t)count;
+    if ((rc = declare_points(sim, err)))
+        goto fail;
     seed_sensors(sim, seeded, (uint64_t)seed);
     *self = sim;
     return 0;
@@ -303,6 +419,7 @@ static void sim_destroy(void *self)
     for (size_t i = 0; sim->sensors && i < sim->n_sensors; i++)
         free(sim->sensors[i].name);
     free(sim->sensors);
+    free(sim->steps);
     free(sim);
 }
 

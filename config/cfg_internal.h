@@ -100,4 +100,16 @@ int cfg_load_spool(cfg_t *cfg, const cfg_node_t *sec, cfg_error_t *err);
 /* The top-level `commands` section (write-back): cfg_delivery.c. */
 int cfg_load_commands(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err);
 
+/* cfg_publish.c: the top-level `publish` section, and an adapter's `publish`
+ * key (a->node set); cfg_publish_free() frees what the latter allocated. */
+int cfg_load_publish(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err);
+int cfg_load_adapter_publish(cfg_adapter_t *a, cfg_error_t *err);
+void cfg_publish_free(cfg_adapter_t *a);
+/* The top-level `homeassistant` section, and an adapter's (after the
+ * top-level one). */
+int cfg_load_homeassistant(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err);
+int cfg_load_adapter_ha(const cfg_t *cfg, cfg_adapter_t *a, cfg_error_t *err);
+/* cfg_release_doc(): the publish settings' node pointers become NULL. */
+void cfg_publish_forget_nodes(cfg_t *cfg);
+
 #endif

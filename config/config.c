@@ -50,7 +50,8 @@ typedef struct {
     char *client_id; /* mqtt.client_id when derived from gateway.id */
 } cfg_impl_t;
 
-static const char *const top_keys[] = {"gateway", "mqtt", "outbox", "commands", "adapters", NULL};
+static const char *const top_keys[] = {"gateway", "mqtt",          "outbox",   "commands",
+                                       "publish", "homeassistant", "adapters", NULL};
 static const char *const gateway_keys[] = {"id", "log_level", "shutdown_timeout", "stats_interval",
                                            NULL};
 static const char *const mqtt_keys[] = {
@@ -370,7 +371,7 @@ static int load_adapter(const cfg_node_t *n, cfg_adapter_t *a, cfg_error_t *err)
             return rc;
         a->retain = retain;
     }
-    return 0;
+    return cfg_load_adapter_publish(a, err);
 }
 
 static int check_names(const cfg_t *cfg, cfg_error_t *err)
@@ -422,6 +423,8 @@ static int load_adapters(cfg_t *cfg, const cfg_node_t *root, cfg_error_t *err)
     for (i = 0; i < n; i++) {
         int rc = load_adapter(cfg_seq_at(seq, i), &cfg->adapters[i], err);
 
+        if (rc == 0)
+            rc = cfg_load_adapter_ha(cfg, &cfg->adapters[i], err);
         if (rc < 0)
             return rc;
     }
@@ -454,6 +457,9 @@ static int load_common(cfg_impl_t *c, cfg_error_t *err)
     if ((rc = load_outbox(&c->pub, root, err)) < 0)
         return rc;
     if ((rc = cfg_load_commands(&c->pub, root, err)) < 0)
+        return rc;
+    if ((rc = cfg_load_publish(&c->pub, root, err)) < 0 ||
+        (rc = cfg_load_homeassistant(&c->pub, root, err)) < 0)
         return rc;
     return load_adapters(&c->pub, root, err);
 }
@@ -567,6 +573,7 @@ void cfg_release_doc(cfg_t *cfg)
     cfg_doc_free(&c->doc);
     for (size_t i = 0; i < cfg->n_adapters; i++)
         cfg->adapters[i].node = NULL;
+    cfg_publish_forget_nodes(cfg);
 }
 
 void cfg_free(cfg_t *cfg)
@@ -577,7 +584,10 @@ void cfg_free(cfg_t *cfg)
         return;
     cfg_doc_free(&c->doc);
     cfg_strings_free(&c->strings);
+    for (size_t i = 0; c->pub.adapters && i < c->pub.n_adapters; i++)
+        cfg_publish_free(&c->pub.adapters[i]);
     free(c->pub.adapters);
+    free(c->pub.publish_text);
     free(c->path);
     free(c->host_id);
     free(c->client_id);

@@ -36,9 +36,75 @@ typedef struct cfg_node cfg_node_t;
 
 typedef enum { CFG_SCALAR, CFG_SEQUENCE, CFG_MAPPING } cfg_kind_t;
 
+/* The publishing stage's settings (the `publish` mapping of the top level,
+ * of an adapter and of one of its points): which keys were given, so a
+ * narrower mapping overrides only those. */
+enum {
+    CFG_PUB_DEADBAND = 1u << 0,
+    CFG_PUB_ON_CHANGE = 1u << 1,
+    CFG_PUB_MAX_INTERVAL = 1u << 2,
+    CFG_PUB_WINDOW = 1u << 3,
+    CFG_PUB_PAYLOAD = 1u << 4,
+    CFG_PUB_DEVICE_TOPIC = 1u << 5,
+};
+
+typedef enum { CFG_DEADBAND_ABSOLUTE, CFG_DEADBAND_PERCENT } cfg_deadband_kind_t;
+
+/* Window functions, in the order a summary lists them when asked for. */
+typedef enum {
+    CFG_WFN_MIN,
+    CFG_WFN_MAX,
+    CFG_WFN_MEAN,
+    CFG_WFN_LAST,
+    CFG_WFN_COUNT,
+    CFG_WFN_N
+} cfg_window_fn_t;
+
+typedef struct {
+    unsigned set; /* CFG_PUB_* of the keys present */
+    unsigned own; /* resolved settings: those the point's own entry gave */
+    double deadband;
+    cfg_deadband_kind_t deadband_kind;
+    bool on_change;
+    uint64_t max_interval_ms; /* 0: no heartbeat */
+    uint64_t window_ms;       /* 0: no window */
+    uint8_t fns[CFG_WFN_N];   /* window functions in the order given */
+    uint8_t n_fns;
+    bool per_device;          /* payload: per_device (gateway and adapter only) */
+    const char *device_topic; /* template of per-device messages' topic */
+    /* Where the deadband and window were given, for errors found while the
+     * adapters are created (NULL after cfg_release_doc()). */
+    const cfg_node_t *deadband_node;
+    const cfg_node_t *window_node;
+} cfg_publish_t;
+
+typedef struct {
+    const char *name;       /* the sensor (point) name */
+    const cfg_node_t *node; /* its name's node, as above */
+    cfg_publish_t pub;
+} cfg_publish_point_t;
+
+/* Home Assistant discovery: what one point's entry of an adapter's
+ * `homeassistant.points` says (NULL: derived from the unit). */
+typedef struct {
+    const char *name;
+    const char *device_class;
+    const char *state_class;
+} cfg_ha_point_t;
+
 typedef struct {
     const char *name;
     const char *type;
+    struct {
+        bool enabled;             /* default: the gateway's homeassistant.enabled */
+        const char *manufacturer; /* NULL: none */
+        const char *model;        /* NULL: the adapter's type */
+        cfg_ha_point_t *points;
+        size_t n_points;
+    } ha;
+    cfg_publish_t publish;       /* the adapter's `publish` mapping */
+    cfg_publish_point_t *points; /* its `publish.points` list */
+    size_t n_points;
     int qos;                /* -1: inherit mqtt.qos */
     int retain;             /* -1: inherit mqtt.retain, else 0/1 */
     const cfg_node_t *node; /* the adapter's mapping; name/type/qos/retain consumed;
@@ -90,10 +156,21 @@ typedef struct {
         bool accept_retained; /* act on retained commands (default: ignore them) */
         uint64_t max_age_ms;  /* refuse commands whose "ts" is older; 0: no limit */
     } commands;
+    struct {
+        bool enabled;       /* Home Assistant MQTT discovery */
+        const char *prefix; /* default "homeassistant" */
+    } homeassistant;
+    cfg_publish_t publish; /* the top-level `publish` mapping */
+    char *publish_text;    /* its canonical text (reload fingerprint), "" when absent */
     cfg_adapter_t *adapters;
     size_t n_adapters;
     const char *path; /* the file name used in messages */
 } cfg_t;
+
+/* The settings that apply to one point: the gateway's, overridden by the
+ * adapter's, overridden by the point's own (the narrower one wins). */
+void cfg_publish_resolve(const cfg_t *cfg, const cfg_adapter_t *a, const char *sensor,
+                         cfg_publish_t *out);
 
 /* Loads and validates the common sections of a file. On error returns
  * -GW_ECONFIG (or -ENOMEM) and fills err. The caller frees *out with

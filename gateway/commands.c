@@ -46,7 +46,7 @@ struct gw_command {
 
 /* The command topic of one point: commands.topic with {topic} the point's
  * reading topic, then the reading placeholders. */
-static int render(const cfg_t *cfg, const char *adapter, const char *point, char *out, size_t cap)
+int gw_cmds_topic(const cfg_t *cfg, const char *adapter, const char *point, char *out, size_t cap)
 {
     char reading[TOPIC_MAX], tmpl[TOPIC_MAX];
     size_t o = 0;
@@ -97,7 +97,7 @@ static int build(gw_ctx_t *const *ctxs, size_t n, route_t **out, size_t *n_out)
         const char *name;
 
         for (size_t p = 0; c->ops->writable && (name = c->ops->writable(c->self, p)); p++) {
-            if (render(c->gen->cfg, c->cfg->name, name, topic, sizeof(topic)) < 0) {
+            if (gw_cmds_topic(c->gen->cfg, c->cfg->name, name, topic, sizeof(topic)) < 0) {
                 gw_err("adapter '%s': the command topic of point '%s' is too long", c->cfg->name,
                        name);
                 free_routes(r, k);
@@ -279,7 +279,9 @@ static void on_message(void *arg, const gw_inbound_t *m)
     char value[96];
     size_t o;
 
-    if (!r) { /* a topic dropped by a reload, still subscribed */
+    if (!r && c->gw->ha_inbound && c->gw->ha_inbound(c->gw, m))
+        return; /* Home Assistant's status, not a command */
+    if (!r) {   /* a topic dropped by a reload, still subscribed */
         c->stats.refused++;
         gw_info("command on %s: no writable point has this topic (any more); ignored", m->topic);
         return;
@@ -332,19 +334,35 @@ static void on_message(void *arg, const gw_inbound_t *m)
     r->ctx->ops->write(r->ctx->self, r->point, cmd);
 }
 
+/* Home Assistant's status topic, when discovery is on. */
+static bool ha_status_topic(const cfg_t *cfg, char *buf, size_t cap)
+{
+    int n;
+
+    if (!cfg->homeassistant.enabled)
+        return false;
+    n = snprintf(buf, cap, "%s/status", cfg->homeassistant.prefix);
+    return n > 0 && (size_t)n < cap;
+}
+
 int gw_cmds_subscribe(gw_cmds_t *c, gw_pub_t *pub)
 {
     const char **topics;
+    char ha[TOPIC_MAX];
     size_t n = 0;
     int rc;
 
-    if (!c->n_routes)
+    if (!c->n_routes && !ha_status_topic(c->gw->cfg, ha, sizeof(ha)))
         return 0;
-    if (!(topics = calloc(c->n_routes, sizeof(*topics))))
+    if (!(topics = calloc(c->n_routes + 1, sizeof(*topics))))
         return -ENOMEM;
     for (size_t i = 0; i < c->n_routes; i++)
         if (i == 0 || strcmp(c->routes[i].topic, c->routes[i - 1].topic) != 0)
             topics[n++] = c->routes[i].topic;
+    /* Home Assistant's birth message shares the subscription (one per
+     * publisher): on_message() hands it over. */
+    if (ha_status_topic(c->gw->cfg, ha, sizeof(ha)))
+        topics[n++] = ha;
     rc = gw_pub_subscribe(pub, topics, n, on_message, c);
     free(topics);
     return rc;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "gateway/publisher.h"
 
 typedef struct gw_gateway gw_gateway_t;
@@ -42,6 +43,10 @@ int gw_cmds_subscribe(gw_cmds_t *c, gw_pub_t *pub);
 /* Whether the command topics of ctxs[0..n) differ from the routes' (a
  * reload must then reconnect, to subscribe anew). */
 bool gw_cmds_differ(const gw_cmds_t *c, gw_ctx_t *const *ctxs, size_t n);
+
+/* The command topic of a point (commands.topic rendered). Returns the
+ * length or -ENOSPC. */
+int gw_cmds_topic(const cfg_t *cfg, const char *adapter, const char *point, char *out, size_t cap);
 
 void gw_cmds_stats(const gw_cmds_t *c, gw_cmds_stats_t *out);
 

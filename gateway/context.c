@@ -12,6 +12,7 @@
 #include "gateway/error.h"
 #include "gateway/gateway_int.h"
 #include "gateway/log.h"
+#include "gateway/publish.h"
 #include "gateway/publisher.h"
 #include "gateway/store.h"
 
@@ -37,11 +38,29 @@ bool gw_ctx_blocked(const gw_ctx_t *ctx)
 
 int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
 {
+    r->adapter = ctx->cfg->name;
+    /* The default path: no stage, every reading is its own message. */
+    if (ctx->stage && !ctx->gw->probe)
+        return gw_stage_reading(ctx->stage, r);
+    return gw_ctx_publish(ctx, r);
+}
+
+int gw_ctx_point(gw_ctx_t *ctx, const gw_point_info_t *pi, cfg_error_t *err)
+{
+    return ctx->stage ? gw_stage_point(ctx->stage, pi, err) : 0;
+}
+
+void gw_ctx_suppress(gw_ctx_t *ctx)
+{
+    gw_store_suppress(ctx->gw->store);
+}
+
+int gw_ctx_publish(gw_ctx_t *ctx, const gw_reading_t *r)
+{
     gw_gateway_t *gw = ctx->gw;
     char topic[TOPIC_MAX], payload[PAYLOAD_MAX];
     int tlen, plen;
 
-    r->adapter = ctx->cfg->name;
     tlen = gw_topic_render(gw->cfg->mqtt.topic, gw->cfg->gateway.id, r->adapter, r->sensor, topic,
                            sizeof(topic));
     plen = gw_reading_to_json(r, payload, sizeof(payload));
@@ -65,6 +84,14 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
                         gw_pub_connected(gw->pub));
 }
 
+int gw_ctx_put(gw_ctx_t *ctx, const char *topic, const char *payload, size_t len, bool retain)
+{
+    gw_gateway_t *gw = ctx->gw;
+
+    return gw_store_put(gw->store, topic, strlen(topic), payload, len, ctx->qos,
+                        retain || ctx->retain, gw_pub_connected(gw->pub));
+}
+
 int gw_ctx_status(gw_ctx_t *ctx, const char *state)
 {
     gw_gateway_t *gw = ctx->gw;
@@ -85,6 +112,7 @@ void gw_ctx_done(gw_ctx_t *ctx)
     if (ctx->done)
         return;
     ctx->done = true;
+    gw_stage_flush(ctx->stage);
     gw_info("adapter '%s': done", ctx->cfg->name);
     ctx->gw->n_done++;
 }
@@ -117,11 +145,12 @@ static char *fingerprint(const cfg_t *cfg, const cfg_adapter_t *a)
 
     if (!own)
         return NULL;
-    len = strlen(own) + strlen(cfg->gateway.id) + strlen(cfg->mqtt.topic) + 64;
+    len = strlen(own) + strlen(cfg->gateway.id) + strlen(cfg->mqtt.topic) +
+          strlen(cfg->publish_text) + 64;
     fp = malloc(len);
     if (fp)
-        snprintf(fp, len, "%s|%s|%s|%d|%d", own, cfg->gateway.id, cfg->mqtt.topic, cfg->mqtt.qos,
-                 cfg->mqtt.retain);
+        snprintf(fp, len, "%s|%s|%s|%d|%d|%s|%d", own, cfg->gateway.id, cfg->mqtt.topic,
+                 cfg->mqtt.qos, cfg->mqtt.retain, cfg->publish_text, cfg->homeassistant.enabled);
     free(own);
     return fp;
 }
@@ -149,6 +178,8 @@ int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg
                             adp_kinds());
         goto fail;
     }
+    if ((rc = gw_stage_new(cfg, a, c, &c->stage)) < 0)
+        goto fail;
     rc = c->ops->create(a, c, &c->self, err);
     if (rc) {
         c->ops = NULL; /* nothing to destroy */
@@ -156,7 +187,8 @@ int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg
         goto fail;
     }
     snprintf(context, sizeof(context), "adapter '%s'", a->name);
-    if ((rc = cfg_check_unknown(a->node, context, err)) != 0)
+    if ((rc = cfg_check_unknown(a->node, context, err)) != 0 ||
+        (rc = gw_stage_check_points(c->stage, err)) != 0)
         goto fail;
     if (!(c->fingerprint = fingerprint(cfg, a))) {
         rc = -ENOMEM;
@@ -189,6 +221,7 @@ void gw_ctx_free(gw_ctx_t *c)
         c->ops->stop(c->self);
     if (c->ops)
         c->ops->destroy(c->self);
+    gw_stage_free(c->stage);
     gw_gen_unref(c->gen);
     free(c->fingerprint);
     free(c);

@@ -18,6 +18,7 @@
 #include "gateway/commands.h"
 #include "gateway/error.h"
 #include "gateway/gateway_int.h"
+#include "gateway/homeassistant.h"
 #include "gateway/log.h"
 #include "gateway/notify.h"
 #include "gateway/publisher.h"
@@ -280,6 +281,8 @@ static int start_all(gw_gateway_t *gw)
     for (size_t i = 0; i < gw->n_ctxs; i++)
         if ((rc = gw_ctx_start(gw->ctxs[i])) != 0)
             return rc;
+    gw->ha_inbound = gw_ha_inbound;
+    gw_ha_sync(gw);
     return 0;
 }
 
@@ -319,6 +322,7 @@ void gw_gateway_free(gw_gateway_t *gw)
         gw_notify_fini(gw->loop);
     }
     gw_cmds_free(gw->cmds); /* after the adapters, which answer what they held */
+    gw_ha_free(gw);
     gw_pub_free(gw->next_pub);
     gw_pub_free(gw->pub);
     gw_store_close(gw->store);

@@ -42,8 +42,9 @@ struct gw_ctx {
     bool retain;
     bool done;
     bool started;
-    bool tested;     /* --test: started */
-    uint64_t probed; /* --test: readings seen */
+    struct gw_stage *stage; /* publishing stage (publish.h); NULL: publish every reading */
+    bool tested;            /* --test: started */
+    uint64_t probed;        /* --test: readings seen */
 };
 
 struct gw_gateway {
@@ -71,8 +72,12 @@ struct gw_gateway {
     bool paced;          /* adapters skip cycles: see pace() in gateway.c */
     uint64_t paced_times;
     gw_store_stats_t final;
-    struct gw_probe *probe;       /* --test (probe.c): readings go there, not out */
-    struct gw_cmds *cmds;         /* write-back (commands.c) */
+    struct gw_probe *probe; /* --test (probe.c): readings go there, not out */
+    struct gw_cmds *cmds;   /* write-back (commands.c) */
+    struct gw_ha_state *ha; /* discovery topics published (homeassistant.c) */
+    /* gw_ha_inbound, reached through this pointer so that commands.c does
+     * not link discovery (and the adapters' context) into unit tests. */
+    bool (*ha_inbound)(gw_gateway_t *gw, const gw_inbound_t *m);
     char status_topic[TOPIC_MAX]; /* Paho keeps a pointer to it for the will */
 };
 
@@ -81,6 +86,15 @@ struct gw_gateway {
 int gw_ctx_create(gw_gateway_t *gw, gw_gen_t *gen, size_t i, gw_ctx_t **out, cfg_error_t *err);
 /* Stops (if started) and destroys the adapter; drops its generation. */
 void gw_ctx_free(gw_ctx_t *c);
+/* A reading (r->adapter set) encoded and offered to the store, as every
+ * reading is without a publishing stage; -ENOSPC when it does not fit. */
+int gw_ctx_publish(gw_ctx_t *ctx, const gw_reading_t *r);
+/* A message the publishing stage made (per-device messages): offered to the
+ * store with the adapter's QoS; retained when retain or the adapter's is. */
+int gw_ctx_put(gw_ctx_t *ctx, const char *topic, const char *payload, size_t len, bool retain);
+/* A reading the publishing stage held back: counted as produced and
+ * suppressed. */
+void gw_ctx_suppress(gw_ctx_t *ctx);
 /* Starts an adapter; logs a failure. */
 int gw_ctx_start(gw_ctx_t *c);
 

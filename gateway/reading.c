@@ -153,6 +153,17 @@ static void put_value(out_t *o, const gw_reading_t *r)
     }
 }
 
+int gw_json_string(const char *s, char *buf, size_t cap)
+{
+    out_t o = {buf, cap, 0, 0};
+
+    put_json_string(&o, s);
+    if (o.overflow || cap == 0)
+        return -ENOSPC;
+    buf[o.len] = '\0';
+    return (int)o.len;
+}
+
 int gw_reading_value_json(const gw_reading_t *r, char *buf, size_t cap)
 {
     out_t o = {buf, cap, 0, 0};
@@ -178,6 +189,8 @@ int gw_reading_to_json(const gw_reading_t *r, char *buf, size_t cap)
     put_int(&o, r->ts_ms);
     puts_lit(&o, ",\"value\":");
     put_value(&o, r);
+    if (r->extra)
+        puts_lit(&o, r->extra);
     if (r->unit) {
         puts_lit(&o, ",\"unit\":");
         put_json_string(&o, r->unit);

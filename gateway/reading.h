@@ -50,6 +50,9 @@ typedef struct {
     const uint16_t *raw;
     uint8_t n_raw;
     uint32_t order; /* the point's place in the configuration, from 1 (0: none) */
+    /* JSON members written after "value", each with its leading comma (a
+     * window's summary); NULL: none. */
+    const char *extra;
 } gw_reading_t;
 
 /*
@@ -63,6 +66,9 @@ int gw_reading_to_json(const gw_reading_t *r, char *buf, size_t cap);
 /* The reading's value alone, as it appears in the payload ("21.5", "true",
  * "\"text\"", "null"). Returns the length or -ENOSPC. */
 int gw_reading_value_json(const gw_reading_t *r, char *buf, size_t cap);
+
+/* s as a JSON string, quotes included. Returns the length or -ENOSPC. */
+int gw_json_string(const char *s, char *buf, size_t cap);
 
 /*
  * Topic templates: "{gateway}", "{adapter}" and "{sensor}" are replaced;

@@ -22,6 +22,7 @@
 #include "gateway/commands.h"
 #include "gateway/error.h"
 #include "gateway/gateway_int.h"
+#include "gateway/homeassistant.h"
 #include "gateway/log.h"
 #include "gateway/notify.h"
 
@@ -109,6 +110,14 @@ static int prepare_publisher(gw_gateway_t *gw, const cfg_t *cfg, const char *pas
     if (!(*out = gw_pub_new(gw->loop, gw->ob, &po)))
         return errno ? -errno : -ENOMEM;
     return 0;
+}
+
+/* Home Assistant's status topic is subscribed to with the commands. */
+static bool ha_changed(const cfg_t *a, const cfg_t *b)
+{
+    return a->homeassistant.enabled != b->homeassistant.enabled ||
+           (b->homeassistant.enabled &&
+            strcmp(a->homeassistant.prefix, b->homeassistant.prefix) != 0);
 }
 
 /* The old adapter of the same name with the same fingerprint, or NULL. */
@@ -221,8 +230,9 @@ void gw_gateway_reload(gw_gateway_t *gw)
     }
     /* A new set of command topics needs a new subscription: a publisher of
      * its own, as for new MQTT settings. */
-    reconnect = rc == 0 && (mqtt_changed(gw->cfg, cfg, gw->password, password) ||
-                            gw_cmds_differ(gw->cmds, fresh, cfg->n_adapters));
+    reconnect =
+        rc == 0 && (mqtt_changed(gw->cfg, cfg, gw->password, password) ||
+                    gw_cmds_differ(gw->cmds, fresh, cfg->n_adapters) || ha_changed(gw->cfg, cfg));
     if (reconnect && (rc = prepare_publisher(gw, cfg, password, &next)) != 0)
         snprintf(err.text, sizeof(err.text), "cannot use the new MQTT settings (%s): %s",
                  cfg->mqtt.uri, gw_strerror(rc));
@@ -249,6 +259,7 @@ void gw_gateway_reload(gw_gateway_t *gw)
     free(gw->password);
     gw->password = password;
     gw_log_set_level(cfg->gateway.log_level);
+    gw_ha_sync(gw); /* configs of new points; removed points' deleted */
     gw_timer_stop(gw->loop, &gw->stats_timer);
     if (cfg->gateway.stats_interval_ms)
         gw_timer_start(gw->loop, &gw->stats_timer,

@@ -70,6 +70,8 @@ int gw_stats_summary(const gw_store_stats_t *st, const gw_pub_stats_t *ps, char 
     if (sep[0] == ',')
         add(&o, ")");
     add(&o, ", queued %zu, in flight %zu", st->outbox.queued, st->outbox.in_flight);
+    if (st->suppressed)
+        add(&o, ", suppressed %" PRIu64, st->suppressed);
     if (st->outbox.requeued)
         add(&o, ", re-sent %" PRIu64, st->outbox.requeued);
     if (st->has_spool)
@@ -121,7 +123,8 @@ int gw_stats_json(const gw_store_stats_t *st, const gw_pub_stats_t *ps, const gw
             st->outbox.dropped[r]);
     add(&o, "\"spool_full\":%" PRIu64 ",\"spool_corrupt\":%" PRIu64 "}", st->spool.dropped_full,
         st->spool.corrupt);
-    add(&o, ",\"queued\":%zu,\"in_flight\":%zu", st->outbox.queued, st->outbox.in_flight);
+    add(&o, ",\"queued\":%zu,\"in_flight\":%zu,\"suppressed\":%" PRIu64, st->outbox.queued,
+        st->outbox.in_flight, st->suppressed);
     if (st->has_spool)
         add(&o, ",\"spool\":{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", st->spool.records,
             st->spool.bytes);

@@ -20,13 +20,13 @@ typedef struct {
 } gw_adapter_stats_t;
 
 /* "produced 1000, delivered 100, dropped 900 (overflow 900), queued 0, in flight 0"
- * plus ", re-sent N" when messages were sent again after a connection loss
- * and ", spooled N (recovered R)" with a spool. Returns the length, or
- * -ENOSPC. */
+ * plus ", suppressed N" when the publishing stage held readings back, ", re-sent N" when messages
+ * were sent again after a connection loss and ", spooled N (recovered R)" with a spool. Returns the
+ * length, or -ENOSPC. */
 int gw_stats_summary(const gw_store_stats_t *st, const gw_pub_stats_t *ps, char *buf, size_t cap);
 
 /* Compact JSON: {"produced":..,"delivered":..,"resent":..,"dropped":{"overflow":..,...},
- * "queued":..,"in_flight":..,"spool":{"records":..,"bytes":..}|null,
+ * "queued":..,"in_flight":..,"suppressed":..,"spool":{"records":..,"bytes":..}|null,
  * "mqtt":{"connects":..,"lost":..},"loop":{"ms":..,"iterations":..,"io_events":..,
  * "timers_fired":..,"wakeups":..,"timers":..}|null,"adapters":{"NAME":{"reads_ok":..,
  * "reads_failed":..,"reconnects":..},...}}. "loop" is the loop running on the calling

@@ -20,6 +20,7 @@ struct gw_store {
     uint64_t sync_interval_ms;
     gw_timer_t sync_timer;
     uint64_t produced;
+    uint64_t suppressed;
     uint64_t appended; /* by gw_store_put, this run */
     uint64_t spool_errors;
     uint64_t corrupt_at_open; /* damaged records found by gw_spool_open */
@@ -195,6 +196,12 @@ void gw_store_refuse(gw_store_t *st, gw_drop_reason_t reason)
     gw_outbox_refuse(st->ob, reason);
 }
 
+void gw_store_suppress(gw_store_t *st)
+{
+    st->produced++;
+    st->suppressed++;
+}
+
 size_t gw_store_stop(gw_store_t *st)
 {
     size_t n;
@@ -213,6 +220,7 @@ void gw_store_stats(const gw_store_t *st, gw_store_stats_t *out)
     memset(out, 0, sizeof(*out));
     gw_outbox_stats(st->ob, &out->outbox);
     out->produced = st->produced;
+    out->suppressed = st->suppressed;
     out->spool_errors = st->spool_errors;
     out->has_spool = st->sp != NULL;
     if (st->sp) {

@@ -11,8 +11,9 @@
  *
  * Conservation, at every moment:
  *   produced + recovered = delivered + dropped (all reasons, spool's
- *   included) + queued + in flight + spooled
- * where recovered counts records found in the spool at start-up.
+ *   included) + queued + in flight + spooled + suppressed
+ * where recovered counts records found in the spool at start-up and
+ * suppressed the readings the publishing stage did not make a message of.
  *
  * Loop thread only.
  */
@@ -33,6 +34,7 @@ typedef struct {
     bool has_spool;
     gw_spool_stats_t spool;
     uint64_t produced;     /* offered by adapters and the gateway */
+    uint64_t suppressed;   /* readings the publishing stage held back or folded into a window */
     uint64_t spool_errors; /* appends that failed (disk full, I/O): went to memory */
 } gw_store_stats_t;
 
@@ -67,6 +69,10 @@ bool gw_store_empty(const gw_store_t *st);
 /* A message that could not be made (too big to encode): counted as produced
  * and dropped for reason. */
 void gw_store_refuse(gw_store_t *st, gw_drop_reason_t reason);
+
+/* A reading that did not become a message (publishing stage): counted as
+ * produced and suppressed. */
+void gw_store_suppress(gw_store_t *st);
 
 /* Shutdown: everything queued to the spool (or, without one, dropped as
  * "shutdown"). Messages in flight are the publisher's and stay: the caller

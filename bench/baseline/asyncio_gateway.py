@@ -18,7 +18,8 @@ python3-pymodbus). Readings have sensorbridge's topic
       confirmed, as sensorbridge does with `count:`.
   Modbus devices: --modbus-devices N --modbus-port P [--modbus-interval-ms MS]
       N tasks, each with its own AsyncModbusTcpClient (one TCP connection per
-      device), reading holding register --modbus-address once per interval
+      device), reading holding register --modbus-address (and the
+      --modbus-points - 1 after it, in one request, one reading each) once per interval
       on an absolute schedule with a random phase; a reading's ts is when its
       request was sent, its seq counts every read. Runs until SIGTERM/SIGINT.
 
@@ -64,6 +65,8 @@ def parse_args():
     p.add_argument("--modbus-interval-ms", type=float, default=1000.0)
     p.add_argument("--modbus-timeout-s", type=float, default=2.0)
     p.add_argument("--modbus-address", type=int, default=1)
+    p.add_argument("--modbus-points", type=int, default=1,
+                   help="adjacent holding registers per device, one request, one reading each")
     return p.parse_args()
 
 
@@ -143,7 +146,9 @@ class Gateway:
     async def modbus_device(self, i):
         a = self.args
         name = f"dev{i:05d}"
-        topic = self.topic(name, "value")
+        points = ["value"] if a.modbus_points == 1 else [f"p{k:02d}" for k in
+                                                          range(1, a.modbus_points + 1)]
+        topics = [self.topic(name, p) for p in points]
         interval = a.modbus_interval_ms / 1000.0
         client = AsyncModbusTcpClient(a.modbus_host, port=a.modbus_port,
                                       timeout=a.modbus_timeout_s)
@@ -157,17 +162,20 @@ class Gateway:
             ts = now_ms()
             seq += 1
             try:
-                rr = await client.read_holding_registers(a.modbus_address, 1, slave=1)
+                rr = await client.read_holding_registers(a.modbus_address, len(points),
+                                                         slave=1)
                 if rr.isError():
-                    reading = {"sensor": "value", "adapter": name, "seq": seq, "ts": ts,
-                               "value": None, "quality": "bad", "error": str(rr)}
+                    values, error = [None] * len(points), str(rr)
                 else:
-                    reading = {"sensor": "value", "adapter": name, "seq": seq, "ts": ts,
-                               "value": rr.registers[0], "quality": "good"}
+                    values, error = rr.registers, None
             except Exception as e:  # timeout, connection lost: a bad reading
-                reading = {"sensor": "value", "adapter": name, "seq": seq, "ts": ts,
-                           "value": None, "quality": "bad", "error": type(e).__name__}
-            await self.emit(topic, reading)
+                values, error = [None] * len(points), type(e).__name__
+            for point, topic, value in zip(points, topics, values):
+                reading = {"sensor": point, "adapter": name, "seq": seq, "ts": ts,
+                           "value": value, "quality": "bad" if error else "good"}
+                if error:
+                    reading["error"] = error
+                await self.emit(topic, reading)
             due += interval
             if due < self.loop.time():  # cycle overran: next one now
                 due = self.loop.time()

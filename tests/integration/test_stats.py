@@ -23,7 +23,8 @@ adapters:
     interval: 20ms
 """
 
-KEYS = ["produced", "recovered", "delivered", "resent", "dropped", "queued", "in_flight", "spool",
+KEYS = ["produced", "recovered", "delivered", "resent", "dropped", "queued", "in_flight",
+        "suppressed", "spool",
         "mqtt", "commands", "loop", "adapters"]
 LOOP_KEYS = ["ms", "iterations", "io_events", "timers_fired", "wakeups", "timers"]
 
@@ -41,8 +42,9 @@ def main():
         for s in stats:
             check(list(s.keys()) == KEYS, f"keys {list(s.keys())}")
             dropped = sum(s["dropped"].values())
-            check(s["produced"] == s["delivered"] + dropped + s["queued"] + s["in_flight"],
-                  f"counters do not add up: {s}")
+            check(s["produced"] == s["delivered"] + dropped + s["queued"] + s["in_flight"]
+                  + s["suppressed"], f"counters do not add up: {s}")
+            check(s["suppressed"] == 0, f"nothing is held back without a publish setting: {s}")
             check(s["spool"] is None and s["recovered"] == 0, "no spool configured")
             check(s["adapters"]["sim"]["reads_failed"] == 0, "simulated reads never fail")
             check(s["adapters"]["sim"]["reads_ok"] == s["produced"], f"reads_ok vs produced: {s}")

@@ -36,5 +36,7 @@ int timer_heap_suite(void);
 int utf8_suite(void);
 int width_suite(void);
 int command_json_suite(void);
+int homeassistant_suite(void);
+int publish_suite(void);
 
 #endif

@@ -19,6 +19,10 @@ typedef struct {
     uint64_t seq;
     double value;
     uint64_t at_ms;
+    gw_value_kind_t kind;
+    bool b;
+    char s[16];
+    bool bad;
 } rec_t;
 
 struct gw_ctx {
@@ -29,7 +33,9 @@ struct gw_ctx {
     bool once; /* --test */
     int done_calls;
     uint64_t done_at_ms;
-    size_t block_after; /* block once this many readings arrived (0: never) */
+    size_t block_after;        /* block once this many readings arrived (0: never) */
+    gw_value_kind_t points[8]; /* kinds declared with gw_ctx_point */
+    size_t n_points;
 };
 
 gw_loop_t *gw_ctx_loop(gw_ctx_t *ctx)
@@ -63,9 +69,21 @@ int gw_ctx_emit(gw_ctx_t *ctx, gw_reading_t *r)
     snprintf(rec->sensor, sizeof(rec->sensor), "%s", r->sensor);
     rec->seq = r->seq;
     rec->value = r->value.d;
+    rec->kind = r->kind;
+    rec->b = r->kind == GW_VALUE_BOOL && r->value.b;
+    snprintf(rec->s, sizeof(rec->s), "%s", r->kind == GW_VALUE_STRING ? r->value.s : "");
+    rec->bad = r->error != NULL;
     rec->at_ms = gw_clock_now_ms();
     if (ctx->block_after && ctx->n == ctx->block_after)
         ctx->blocked = true;
+    return 0;
+}
+
+int gw_ctx_point(gw_ctx_t *ctx, const gw_point_info_t *pi, cfg_error_t *err)
+{
+    (void)err;
+    if (ctx->n_points < 8)
+        ctx->points[ctx->n_points++] = pi->kind;
     return 0;
 }
 
@@ -299,6 +317,48 @@ static void test_config_errors(void)
                         "test.yaml:4:13: stddev must be between 0 and 1e+15, got -1");
 }
 
+/* sequence: the listed values in turn, starting over after the last, with
+ * their kinds; null is a failed read. The declared kind is the common one. */
+static void test_sequence(void)
+{
+    gw_ctx_t ctx;
+    cfg_t *cfg;
+    void *self = make("adapters:\n  - name: sim\n    type: simulated\n    sensors: [a]\n"
+                      "    interval: 5ms\n    count: 7\n"
+                      "    sequence: [20, 20.1, true, run, null]\n",
+                      &cfg, &ctx);
+    static const gw_value_kind_t kinds[] = {GW_VALUE_DOUBLE, GW_VALUE_DOUBLE, GW_VALUE_BOOL,
+                                            GW_VALUE_STRING, GW_VALUE_NONE};
+
+    CU_ASSERT_EQUAL(ctx.n_points, 1);
+    CU_ASSERT_EQUAL(ctx.points[0], GW_VALUE_NONE); /* mixed kinds: not known */
+    CU_ASSERT_EQUAL(adp_find("simulated")->start(self), 0);
+    CU_ASSERT_EQUAL(gw_loop_run(ctx.loop), 0);
+    CU_ASSERT_EQUAL_FATAL(ctx.n, 7);
+    for (size_t i = 0; i < ctx.n; i++) {
+        const rec_t *r = &ctx.recs[i];
+
+        CU_ASSERT_EQUAL(r->seq, i + 1);
+        CU_ASSERT_EQUAL(r->kind, kinds[i % 5]);
+        CU_ASSERT_EQUAL(r->bad, i % 5 == 4);
+    }
+    CU_ASSERT_EQUAL(ctx.recs[0].value, 20.0);
+    CU_ASSERT_EQUAL(ctx.recs[1].value, 20.1);
+    CU_ASSERT_EQUAL(ctx.recs[5].value, 20.0);
+    CU_ASSERT_EQUAL(ctx.recs[6].value, 20.1);
+    CU_ASSERT(ctx.recs[2].b);
+    CU_ASSERT_STRING_EQUAL(ctx.recs[3].s, "run");
+    unmake(self, cfg, &ctx);
+
+    self = make("adapters:\n  - name: sim\n    type: simulated\n    sensors: [a, b]\n"
+                "    sequence: [true, null, false]\n",
+                &cfg, &ctx);
+    CU_ASSERT_EQUAL(ctx.n_points, 2);
+    CU_ASSERT_EQUAL(ctx.points[0], GW_VALUE_BOOL);
+    CU_ASSERT_EQUAL(ctx.points[1], GW_VALUE_BOOL);
+    unmake(self, cfg, &ctx);
+}
+
 int simulated_suite(void)
 {
     CU_pSuite s = CU_add_suite("simulated", NULL, NULL);
@@ -311,7 +371,8 @@ int simulated_suite(void)
         !CU_add_test(s, "Gaussian mean/stddev, names list, 2 decimals",
                      test_gaussian_and_rounding) ||
         !CU_add_test(s, "block pauses, resume continues the seq", test_block_and_resume) ||
-        !CU_add_test(s, "config errors", test_config_errors))
+        !CU_add_test(s, "config errors", test_config_errors) ||
+        !CU_add_test(s, "sequence plays fixed values and kinds", test_sequence))
         return -1;
     return 0;
 }
