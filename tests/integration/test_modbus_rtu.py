@@ -17,6 +17,8 @@ mosquitto and mosquitto_sub:
   rate, measured from seq and ts at the subscriber;
 - fair order: a device of 20 requests per cycle polled back to back does not
   starve one polled every 100 ms;
+- delay_after_connect and delay_between_requests, seen at the proxy; rs485
+  on a pty (no RS-485 mode) logged once, and the bus runs without it;
 - hot-unplug: the pty disappears and comes back under the same name; the
   adapter reads again without a gateway restart, and is bad while it is gone;
   ten more replugs leave it with as many descriptors as before;
@@ -454,6 +456,44 @@ def fair_order():
         check(len(busy) >= 8, f"the busy device got {len(busy)} cycles in 3.7 s")
 
 
+def delays_and_rs485():
+    """delay_after_connect holds the first request after the port opens;
+    delay_between_requests adds to the silence before every request (seen
+    at the proxy as the time between two requests); rs485 on a port whose
+    driver has no RS-485 mode (a pty) is logged once and the bus runs."""
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        bus = sbrtu.bus(st, baud=115200)
+        sbrtu.rtu_server(st, bus.device_port, units=(1, 2), baud=115200)
+        devices = [device_yaml("d1", 1, U16, interval="1ms"),
+                   device_yaml("d2", 2, U16, interval="1ms")]
+        t0 = time.monotonic()
+        gw = st.gateway(HEADER.format(broker=broker) +
+                        rtu_adapter("bus", bus.gateway_port, devices, baud=115200,
+                                    delay_after_connect="400ms",
+                                    delay_between_requests="40ms", rs485="true"))
+        wait_log_all(gw, [bus.gateway_port, "refuses RS-485 mode"], 5)
+        wait_sensors(sub, "bus", ["d1/u16", "d2/u16"], 10)
+        time.sleep(2)
+        at = bus.proxy.requests_at()
+        first = at[0][0] - t0
+        gaps = [b[0] - a[0] for a, b in zip(at, at[1:])]
+        print(f"first request {first * 1000:.0f} ms after start; {len(at)} requests, "
+              f"gaps {min(gaps) * 1000:.1f} to {max(gaps) * 1000:.1f} ms")
+        check(first >= 0.4, f"first request {first * 1000:.0f} ms after start, "
+                            "delay_after_connect is 400ms")
+        # 40 ms plus the 1.75 ms silence, less the proxy's timing slack.
+        check(min(gaps) >= 0.040, f"requests {min(gaps) * 1000:.1f} ms apart, "
+                                  "delay_between_requests is 40ms")
+        check({u for _, u in at} == {1, 2}, f"units polled: {sorted({u for _, u in at})}")
+        warned = [l for l in gw.log if "refuses RS-485 mode" in l]
+        check(len(warned) == 1, f"RS-485 refusal logged {len(warned)} times: {warned}")
+        rs = readings(sub, "bus")
+        check(rs and all(r["quality"] == "good" for r in rs), "a bad reading")
+        stop_gateway(gw)
+
+
 # d. hot-unplug ---------------------------------------------------------------------
 
 def hot_unplug():
@@ -562,6 +602,7 @@ def main():
     faults()
     silent_device()
     fair_order()
+    delays_and_rs485()
     hot_unplug()
     parity_refused()
     tcp_units()

@@ -276,6 +276,7 @@ class FaultProxy:
         self.pending = []
         self.silenced = set()
         self.requests = collections.Counter()
+        self.request_times = []  # (time.monotonic() when complete, unit)
         self.responses = collections.Counter()
         self.dropped = collections.Counter()
         self.bad_crc_from_device = 0
@@ -419,6 +420,7 @@ class FaultProxy:
                 break
             with self.lock:
                 self.requests[self.rx_up[0]] += 1
+                self.request_times.append((now, self.rx_up[0]))
             del self.rx_up[:n]
 
     def _from_device(self, data, now):
@@ -461,6 +463,12 @@ class FaultProxy:
                         self.dropped[unit] += 1
                     return f.apply(frame)
         return [(frame, 0.0)]
+
+    def requests_at(self):
+        """[(time.monotonic(), unit)] of every request, when its last byte
+        reached the proxy."""
+        with self.lock:
+            return list(self.request_times)
 
     def counts(self):
         """A snapshot of the counters, for logs and assertions."""
