@@ -402,6 +402,13 @@ void mbt_poll_failed(mbt_t *d, const char *cause, bool timeout)
     next_batch(d);
 }
 
+void mbt_write_timed_out(mbt_t *d)
+{
+    d->stats.timeouts++;
+    if (d->link->list && !d->link->once && !d->answered && !d->answered_last && !backed_off(d))
+        go_silent(d); /* silent in its last cycle, and now to a command too */
+}
+
 void mbt_link_lost(mbt_t *d, bool polling, bool writing, const char *cause)
 {
     if (polling)

@@ -397,7 +397,7 @@ static void request_failed(mbl_t *l, const char *cause, bool timeout)
 
     if (l->req_kind != MBT_REQ_POLL) {
         if (timeout)
-            d->stats.timeouts++;
+            mbt_write_timed_out(d);
         mbt_write_failed(d, cause);
         return;
     }

@@ -234,6 +234,9 @@ void mbt_send_batch(mbt_t *d);
  * write was on the wire). */
 void mbt_poll_answer(mbt_t *d, const mb_response_t *resp);
 void mbt_poll_failed(mbt_t *d, const char *cause, bool timeout);
+/* A command's request to d timed out (counted; on a list a device that was
+ * silent in its last cycle is backed off at once). */
+void mbt_write_timed_out(mbt_t *d);
 void mbt_link_lost(mbt_t *d, bool polling, bool writing, const char *cause);
 void mbt_emit_read(mbt_t *d, mbt_point_t *pt, const mb_response_t *resp, size_t off);
 void mbt_emit_bad(mbt_t *d, mbt_point_t *pt, const char *error);

@@ -213,6 +213,16 @@ bool mbt_write_next(mbt_t *m)
     }
     if (wq->has_cur || wq->len == 0)
         return false;
+    if (m->link->list && m->silent_until_ms > gw_clock_now_ms()) {
+        /* The device stopped answering while these waited: each would hold
+         * the line for its timeout. */
+        while (wq->len > 0) {
+            gw_command_refuse(wq->q[wq->head].cmd, "no response");
+            wq->head = (wq->head + 1) % m->max_pending_writes;
+            wq->len--;
+        }
+        return false;
+    }
     wq->cur = wq->q[wq->head];
     wq->head = (wq->head + 1) % m->max_pending_writes;
     wq->len--;

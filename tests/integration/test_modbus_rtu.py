@@ -386,6 +386,7 @@ def silent_device():
         start = time.time() * 1000
         time.sleep(5.5)
         end = time.time() * 1000 - 300  # readings still on their way are not counted
+        tried = bus.proxy.counts()["requests"].get(3, 0) - polled
         # A command for the backed-off device is refused, not sent to wait
         # out its timeout (one sent while a try is on the wire times out).
         topic = f"sensorbridge/{GID}/bus/silent/u16/set"
@@ -413,7 +414,6 @@ def silent_device():
         check(silent and all(r["quality"] == "bad" for r in silent)
               and errors == {ERRORS["timeout"], ERRORS["backed_off"]},
               f"silent device readings: {silent[:5]}")
-        tried = bus.proxy.counts()["requests"].get(3, 0) - polled
         timeouts = sum(r["error"] == ERRORS["timeout"] for r in silent)
         print(f"silent device: {len(silent)} readings, {timeouts} timeouts, polled {tried} "
               "times in 5.5 s")
@@ -421,8 +421,9 @@ def silent_device():
         # least every second, and far fewer tries than its 55 ticks.
         check(3 <= tried <= 15, f"the silent device was polled {tried} times in 5.5 s "
                                 "(interval 100ms, backoff 100ms to 1s)")
-        check(timeouts == tried or abs(timeouts - tried) <= 1,
-              f"{timeouts} timeout readings for {tried} tries")
+        # Each try is one timeout reading; a try in the window's last 300 ms
+        # may not have timed out yet.
+        check(timeouts <= tried <= timeouts + 1, f"{timeouts} timeout readings for {tried} tries")
 
 
 def fair_order():
