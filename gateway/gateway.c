@@ -125,13 +125,16 @@ static void unblocked(void *arg)
  * A backlog (broker away, then back) grows the heap by thousands of messages;
  * once it has drained, give that memory back to the system, so a daemon that
  * rode out an outage does not keep its peak footprint for the rest of its
- * life (RSS matters on a small board).
+ * life (RSS matters on a small board). Drained means nothing queued: under
+ * steady production something is always in flight, the more so with lazy
+ * confirmations (gw_pub_lazy_acks()), so waiting for none in flight could
+ * wait forever.
  */
 static void trim_after_backlog(gw_gateway_t *gw, const gw_outbox_stats_t *s)
 {
     if (s->queued + s->in_flight > gw->backlog_peak)
         gw->backlog_peak = s->queued + s->in_flight;
-    if (s->queued == 0 && s->in_flight == 0 && gw->backlog_peak >= TRIM_BACKLOG) {
+    if (s->queued == 0 && gw->backlog_peak >= TRIM_BACKLOG) {
         gw->backlog_peak = 0;
         malloc_trim(0);
     }
@@ -183,6 +186,10 @@ static void on_tick(gw_loop_t *loop, void *arg)
         gw_store_refill(gw->store);
     gw_pub_flush(gw->pub);
     gw_outbox_stats(gw->ob, &s);
+    /* Nothing waits for the confirmations of what is in flight: they may wait
+     * for the loop's next wake-up instead of waking it. */
+    gw_pub_lazy_acks(gw->pub,
+                     gw->phase == GW_RUNNING && s.queued == 0 && gw_store_empty(gw->store));
     trim_after_backlog(gw, &s);
     pace(gw, &s);
     if (gw->phase == GW_RUNNING && gw->n_done == gw->n_ctxs) {

@@ -88,9 +88,27 @@ void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg)
     *timer = (gw_timer_t){.cb = cb, .arg = arg};
 }
 
+void gw_timer_set_slack(gw_timer_t *timer, uint32_t slack_ms)
+{
+    uint32_t grid = 1; /* the largest power of two <= slack_ms */
+
+    while (slack_ms / 2 >= grid)
+        grid *= 2;
+    timer->grid_ms = grid > 1 ? grid : 0; /* a 1 ms grid rounds nothing */
+}
+
+uint32_t gw_interval_slack(uint64_t interval_ms)
+{
+    uint64_t slack = interval_ms / GW_SLACK_DIVISOR;
+
+    return slack > GW_SLACK_MAX_MS ? GW_SLACK_MAX_MS : (uint32_t)slack;
+}
+
 void gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms)
 {
     assert(loop && timer && timer->cb);
+    if (timer->grid_ms)
+        due_ms = (due_ms + timer->grid_ms - 1) & ~(uint64_t)(timer->grid_ms - 1);
     if (loop->in_timers && due_ms < loop->phase_now)
         due_ms = loop->phase_now; /* see run_timers() */
     timer->due_ms = due_ms;

@@ -35,6 +35,7 @@ struct gw_timer {
     gw_timer_t *parent; /* links of the intrusive heap (timer_heap.c) */
     gw_timer_t *left;
     gw_timer_t *right;
+    uint32_t grid_ms; /* 0, or a power of two: due times are rounded up to a multiple */
     bool armed;
     gw_timer_cb cb;
     void *arg;
@@ -86,6 +87,24 @@ void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg);
  * time in the past fires on the next iteration. Never fails: the timer
  * itself is the heap node. */
 void gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms);
+/*
+ * Lets the timer fire up to slack_ms late, so that timers due close together
+ * share one wake-up of the loop: its due times are rounded up to a multiple
+ * of the largest power of two not above slack_ms (on the monotonic clock's
+ * scale), and the grids of different slacks nest, so timers with any slack
+ * meet on common boundaries. 0, the default, fires at the due time. Takes
+ * effect from the next gw_timer_start().
+ */
+void gw_timer_set_slack(gw_timer_t *timer, uint32_t slack_ms);
+/*
+ * The slack of a periodic timer of interval_ms (a device's poll, a simulated
+ * sensor): 1/GW_SLACK_DIVISOR of the interval, at most GW_SLACK_MAX_MS. A
+ * reading is then taken at most that much after its slot, on the interval's
+ * schedule, so the rate is exactly the configured one.
+ */
+#define GW_SLACK_DIVISOR 8
+#define GW_SLACK_MAX_MS 250
+uint32_t gw_interval_slack(uint64_t interval_ms);
 /* Disarms; a no-op for a timer that is not armed. */
 void gw_timer_stop(gw_loop_t *loop, gw_timer_t *timer);
 bool gw_timer_active(const gw_timer_t *timer);

@@ -370,6 +370,8 @@ static void drain_events(gw_loop_t *loop, void *arg)
 
 void gw_pub_flush(gw_pub_t *pub)
 {
+    if (atomic_load(&pub->acks_waiting))
+        drain_events(pub->loop, pub); /* confirmations left for this iteration */
     if (pub->state != PUB_CONNECTED || pub->send_paused) {
         if (pub->ring_on)
             pr_ring_stop(pub);
@@ -387,6 +389,24 @@ void gw_pub_flush(gw_pub_t *pub)
     pthread_mutex_unlock(&pub->lock);
     if (late)
         gw_loop_wake(pub->loop);
+    if (in_flight > 0 && atomic_load(&pub->lazy_acks) && !gw_timer_active(&pub->ack_timer))
+        gw_timer_start(pub->loop, &pub->ack_timer, gw_clock_now_ms() + ACK_LAZY_MS);
+}
+
+void gw_pub_lazy_acks(gw_pub_t *pub, bool lazy)
+{
+    atomic_store(&pub->lazy_acks, lazy);
+    /* Confirmations left lazily just before: someone may wait for them now. */
+    if (!lazy && atomic_load(&pub->acks_waiting))
+        gw_loop_wake(pub->loop);
+}
+
+/* Ends the loop's wait, so that its iteration applies the confirmations left
+ * lazily (gw_pub_flush()). */
+static void ack_due(gw_timer_t *t, void *arg)
+{
+    (void)t;
+    (void)arg;
 }
 
 /* The options' strings, copied into one block the publisher owns: the
@@ -433,6 +453,8 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     pub->loop = loop;
     pub->ob = ob;
     gw_timer_init(&pub->retry_timer, retry_due, pub);
+    gw_timer_init(&pub->ack_timer, ack_due, pub);
+    gw_timer_set_slack(&pub->ack_timer, ACK_LAZY_MS / 2);
     gw_timer_init(&pub->pause_timer, pause_over, pub);
     gw_timer_init(&pub->stop_timer, stop_deadline, pub);
     gw_paho_store_init(&pub->store, api);
@@ -508,6 +530,7 @@ void gw_pub_stop(gw_pub_t *pub, uint64_t timeout_ms, void (*done)(void *arg), vo
         return;
     }
     gw_timer_stop(pub->loop, &pub->retry_timer);
+    gw_timer_stop(pub->loop, &pub->ack_timer);
     gw_timer_stop(pub->loop, &pub->pause_timer);
     pr_ring_stop(pub); /* nothing more goes out; what Paho holds may still be confirmed */
     gw_timer_start(pub->loop, &pub->stop_timer, gw_clock_now_ms() + timeout_ms);
@@ -541,6 +564,7 @@ void gw_pub_free(gw_pub_t *pub)
     if (!pub)
         return;
     gw_timer_stop(pub->loop, &pub->retry_timer);
+    gw_timer_stop(pub->loop, &pub->ack_timer);
     gw_timer_stop(pub->loop, &pub->pause_timer);
     gw_timer_stop(pub->loop, &pub->stop_timer);
     /* Everything it holds goes back to the outbox (a reload's new publisher

@@ -96,6 +96,14 @@ int gw_pub_start(gw_pub_t *pub);
  * limit. Called at the end of every loop iteration. */
 void gw_pub_flush(gw_pub_t *pub);
 
+/*
+ * Whether confirmations may wait for the loop's next wake-up (at most
+ * ACK_LAZY_MS) instead of waking it: true while nothing waits for them (no
+ * message queued behind the window, no backlog, no drain). At a modest rate
+ * this saves a wake-up of the loop per message. Off by default.
+ */
+void gw_pub_lazy_acks(gw_pub_t *pub, bool lazy);
+
 bool gw_pub_connected(const gw_pub_t *pub);
 
 /* Publishes a message outside the outbox (stats): only while connected,

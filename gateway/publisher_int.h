@@ -23,6 +23,8 @@
 
 /* Confirmations that wake the loop together; see post_send(). */
 #define ACK_BATCH 16u
+/* With lazy confirmations, the longest the loop leaves them unapplied. */
+#define ACK_LAZY_MS 50u
 
 /* Bytes of publishes Paho may hold at once; see slot_take() in pubring.c. */
 #define PAHO_HELD_MAX (16u * 1024u)
@@ -96,6 +98,7 @@ struct gw_pub {
     char *strings;
     pub_state_t state;
     gw_timer_t retry_timer;
+    gw_timer_t ack_timer; /* ends the loop's wait for lazy confirmations */
     gw_timer_t stop_timer;
     gw_timer_t pause_timer;
     bool send_paused; /* after a failed publish; see pause_sending() */
@@ -130,6 +133,8 @@ struct gw_pub {
     size_t held_bytes;          /* ... and their bytes */
     size_t window;              /* message slots that may be in use */
     atomic_size_t inflight_now; /* messages in flight after the last flush */
+    atomic_bool lazy_acks;      /* nothing waits for confirmations: see gw_pub_lazy_acks() */
+    atomic_bool acks_waiting;   /* confirmations posted without waking the loop */
 
     pthread_mutex_t ring_lock; /* the ring, ring_on, and `client` */
     gw_msg_t **ring;

@@ -186,6 +186,10 @@ void pr_post(gw_pub_t *pub, ev_type_t type, int code, const char *text)
  * or when every message in flight is confirmed (so nothing waits for a
  * confirmation that will not come). Anything else wakes it at once.
  * gw_pub_flush() closes the race with inflight_now.
+ *
+ * When nothing waits for confirmations (gw_pub_lazy_acks()), the last one
+ * does not wake the loop either: it is applied at the loop's next wake-up,
+ * which at a modest rate is the next reading's, or ACK_LAZY_MS later.
  */
 static void post_send(pub_slot_t *s, ev_type_t type, int code, const char *text)
 {
@@ -200,7 +204,10 @@ static void post_send(pub_slot_t *s, ev_type_t type, int code, const char *text)
     slot_put(pub, s);
     if (type == EV_SENT && s->kind == SEND_MSG) {
         pub->n_acks++;
-        wake = pub->n_acks >= ACK_BATCH || pub->n_acks >= atomic_load(&pub->inflight_now);
+        wake = pub->n_acks >= ACK_BATCH ||
+               (pub->n_acks >= atomic_load(&pub->inflight_now) && !atomic_load(&pub->lazy_acks));
+        if (!wake)
+            atomic_store(&pub->acks_waiting, true);
     }
     pthread_mutex_unlock(&pub->lock);
     if (wake)
@@ -219,6 +226,7 @@ pub_event_t *pr_events_take(gw_pub_t *pub, size_t *n, size_t *cap)
     pub->cap_events = pub->cap_spare;
     pub->n_events = 0;
     pub->n_acks = 0;
+    atomic_store(&pub->acks_waiting, false);
     pthread_mutex_unlock(&pub->lock);
     pub->spare = NULL;
     return batch;

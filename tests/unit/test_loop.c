@@ -25,6 +25,7 @@
 
 /* Defined in test_loop_wake.c; suites.h lists suites only. */
 int loop_wake_tests(CU_pSuite s);
+int loop_slack_tests(CU_pSuite s);
 
 #define GUARD_MS 1000
 #define MAX_FIRES 1024
@@ -947,5 +948,7 @@ int loop_suite(void)
 
     if (!suite || SB_ADD_TESTS(suite, tests) != 0)
         return -1;
-    return loop_wake_tests(suite);
+    if (loop_wake_tests(suite) != 0)
+        return -1;
+    return loop_slack_tests(suite);
 }
