@@ -400,9 +400,21 @@ def command_line(name, argv):
     return name + ("" if not argv else " " + " ".join(argv))
 
 
-def write_section(name, section, log=None):
+def insert_section(text, block, after=None):
+    """text with block added after the section `after` (its end marker), or
+    at the end when there is no such section."""
+    end = f"<!-- {after}:end -->" if after else None
+    e = text.find(end) if end else -1
+    if e < 0:
+        return text.rstrip("\n") + "\n\n" + block + "\n"
+    e += len(end)
+    return text[:e] + "\n\n" + block + text[e:]
+
+
+def write_section(name, section, log=None, after=None):
     """Rewrites the part of BENCHMARKS.md between <!-- name:begin --> and
-    <!-- name:end -->, or appends it with its markers."""
+    <!-- name:end -->; a missing section is created with its markers right
+    after the section `after` if there is one, else at the end."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     path = os.path.join(ROOT, "BENCHMARKS.md")
     block = f"{begin}\n{section.rstrip()}\n{end}"
@@ -415,7 +427,7 @@ def write_section(name, section, log=None):
     if b >= 0 and e > b:
         text = text[:b] + block + text[e + len(end):]
     else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
+        text = insert_section(text, block, after)
     tmp = path + f".{name}-tmp"
     with open(tmp, "w") as f:
         f.write(text)

@@ -8,10 +8,17 @@
  * A message is outstanding from mosquitto_publish() until on_publish (for
  * QoS 0: once written to the socket).
  *
- *   ceiling_mosq --port N [--host H] [--messages M] [--qos Q] [--inflight W]
- *                [--sensors S] [--prefix TOPIC_PREFIX] [--adapter NAME]
+ * With --rate R it is paced instead of flooding: message i is due at
+ * t0 + i / R on an absolute schedule (a late wake-up is caught up, not
+ * carried forward), still within the window, and between due times the
+ * single thread sleeps in mosquitto_loop() with a timeout up to the next one.
+ * That is bench/latency's minimal publisher at the gateway's rate; --messages
+ * is then the total (rate x seconds).
  *
- * Prints one JSON line like ceiling_pub's.
+ *   ceiling_mosq --port N [--host H] [--messages M] [--qos Q] [--inflight W]
+ *                [--sensors S] [--prefix TOPIC_PREFIX] [--adapter NAME] [--rate R]
+ *
+ * Prints one JSON line like ceiling_pub's, with its context switches.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,6 +38,15 @@
 static long long done_count;
 static int connected = -1;
 
+/* What every message is made of; the loops below only decide when. */
+struct pub {
+    struct mosquitto *m;
+    const char *prefix, *adapter;
+    int qos, sensors;
+    unsigned long long *seq;
+    uint64_t rng;
+};
+
 static void on_connect(struct mosquitto *m, void *arg, int rc)
 {
     (void)m;
@@ -48,28 +64,96 @@ static void on_publish(struct mosquitto *m, void *arg, int mid)
     done_count++;
 }
 
+/* Publishes message number i: sensor i % sensors, its next seq, ts = now. */
+static int publish_one(struct pub *p, long long i)
+{
+    char topic[256], payload[512];
+    int s = (int)(i % p->sensors), plen, rc;
+    double v;
+
+    p->rng = p->rng * 6364136223846793005u + 1442695040888963407u;
+    v = 40.0 + (double)((p->rng >> 33) % 2000) / 100.0;
+    snprintf(topic, sizeof(topic), "%s/TEMP_%02d", p->prefix, s);
+    plen = snprintf(payload, sizeof(payload),
+                    "{\"sensor\":\"TEMP_%02d\",\"adapter\":\"%s\",\"seq\":%llu,\"ts\":%lld,"
+                    "\"value\":%.15g,\"unit\":\"celsius\",\"quality\":\"good\"}",
+                    s, p->adapter, ++p->seq[s], wall_ms(), v);
+    rc = mosquitto_publish(p->m, NULL, topic, plen, payload, p->qos, false);
+    if (rc != MOSQ_ERR_SUCCESS)
+        fprintf(stderr, "ceiling_mosq: publish: %s\n", mosquitto_strerror(rc));
+    return rc;
+}
+
+/* Whether message i may go now: the window has room and, when paced, its
+ * time (t0 + i / rate) has come. */
+static int may_send(long long i, long long messages, int inflight, double rate, double t0)
+{
+    if (i >= messages || i - done_count >= inflight)
+        return 0;
+    return rate <= 0 || mono_s() >= t0 + (double)i / rate;
+}
+
+/* How long mosquitto_loop() may sleep, in ms: up to message i's due time
+ * when paced and the window has room, else until an acknowledgement comes.
+ * Rounded up, so the thread never spins; a wake-up up to 1 ms late is caught
+ * up by the absolute schedule. */
+static int sleep_ms(long long i, long long messages, int inflight, double rate, double t0)
+{
+    double wait_ms;
+
+    if (rate <= 0 || i >= messages || i - done_count >= inflight)
+        return 1000;
+    wait_ms = (t0 + (double)i / rate - mono_s()) * 1000.0;
+    if (wait_ms <= 0)
+        return 0;
+    return wait_ms >= 1000 ? 1000 : (int)wait_ms + 1;
+}
+
+/* Publishes `messages` messages, flooding (rate <= 0) or paced, with at most
+ * `inflight` outstanding, and returns once all are done: MOSQ_ERR_SUCCESS or
+ * libmosquitto's error. Everything runs on this one thread. */
+static int run(struct pub *p, long long messages, int inflight, double rate, double t0)
+{
+    long long i = 0;
+    int rc;
+
+    while (done_count < messages) {
+        while (may_send(i, messages, inflight, rate, t0)) {
+            rc = publish_one(p, i);
+            if (rc != MOSQ_ERR_SUCCESS)
+                return rc;
+            i++;
+        }
+        if (done_count >= messages)
+            break;
+        rc = mosquitto_loop(p->m, sleep_ms(i, messages, inflight, rate, t0), 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "ceiling_mosq: %s\n", mosquitto_strerror(rc));
+            return rc;
+        }
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: ceiling_mosq --port N [--host H] [--messages M] [--qos Q] "
-                    "[--inflight W] [--sensors S] [--prefix P] [--adapter NAME]\n");
+                    "[--inflight W] [--sensors S] [--prefix P] [--adapter NAME] [--rate R]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"host", required_argument, 0, 'h'},
-        {"port", required_argument, 0, 'p'},
-        {"messages", required_argument, 0, 'n'},
-        {"qos", required_argument, 0, 'q'},
-        {"inflight", required_argument, 0, 'w'},
-        {"sensors", required_argument, 0, 's'},
-        {"prefix", required_argument, 0, 'x'},
-        {"adapter", required_argument, 0, 'a'},
-        {0, 0, 0, 0},
+        {"host", required_argument, 0, 'h'},     {"port", required_argument, 0, 'p'},
+        {"messages", required_argument, 0, 'n'}, {"qos", required_argument, 0, 'q'},
+        {"inflight", required_argument, 0, 'w'}, {"sensors", required_argument, 0, 's'},
+        {"prefix", required_argument, 0, 'x'},   {"adapter", required_argument, 0, 'a'},
+        {"rate", required_argument, 0, 'r'},     {0, 0, 0, 0},
     };
     const char *host = "127.0.0.1", *prefix = "sensorbridge/bench/sim", *adapter = "sim";
     long long messages = 100000;
+    double rate = 0;
     int port = 0, qos = 1, inflight = 64, sensors = 100, c, rc;
     struct mosquitto *m;
     struct rusage ru;
@@ -101,11 +185,14 @@ int main(int argc, char **argv)
         case 'a':
             adapter = optarg;
             break;
+        case 'r':
+            rate = atof(optarg);
+            break;
         default:
             usage();
         }
     }
-    if (!port || qos < 0 || qos > 2 || inflight < 1 || sensors < 1 || messages < 1)
+    if (!port || qos < 0 || qos > 2 || inflight < 1 || sensors < 1 || messages < 1 || !(rate >= 0))
         usage();
     mosquitto_lib_init();
     snprintf(id, sizeof(id), "ceiling_mosq-%d", (int)getpid());
@@ -133,38 +220,11 @@ int main(int argc, char **argv)
         return 1;
 
     unsigned long long *seq = calloc((size_t)sensors, sizeof(*seq));
-    uint64_t rng = 0x9e3779b97f4a7c15u;
-    char topic[256], payload[512];
-    long long i = 0;
+    struct pub p = {m, prefix, adapter, qos, sensors, seq, 0x9e3779b97f4a7c15u};
     double t0 = mono_s();
 
-    while (done_count < messages) {
-        while (i < messages && i - done_count < inflight) {
-            int s = (int)(i % sensors);
-            int plen;
-
-            rng = rng * 6364136223846793005u + 1442695040888963407u;
-            double v = 40.0 + (double)((rng >> 33) % 2000) / 100.0;
-            snprintf(topic, sizeof(topic), "%s/TEMP_%02d", prefix, s);
-            plen = snprintf(payload, sizeof(payload),
-                            "{\"sensor\":\"TEMP_%02d\",\"adapter\":\"%s\",\"seq\":%llu,\"ts\":%lld,"
-                            "\"value\":%.15g,\"unit\":\"celsius\",\"quality\":\"good\"}",
-                            s, adapter, ++seq[s], wall_ms(), v);
-            rc = mosquitto_publish(m, NULL, topic, plen, payload, qos, false);
-            if (rc != MOSQ_ERR_SUCCESS) {
-                fprintf(stderr, "ceiling_mosq: publish: %s\n", mosquitto_strerror(rc));
-                return 1;
-            }
-            i++;
-        }
-        if (done_count >= messages)
-            break;
-        rc = mosquitto_loop(m, 1000, 1);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            fprintf(stderr, "ceiling_mosq: %s\n", mosquitto_strerror(rc));
-            return 1;
-        }
-    }
+    if (!seq || run(&p, messages, inflight, rate, t0) != MOSQ_ERR_SUCCESS)
+        return 1;
     double t1 = mono_s();
 
     mosquitto_disconnect(m);
@@ -173,8 +233,10 @@ int main(int argc, char **argv)
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                  ru.ru_stime.tv_usec / 1e6;
     printf("{\"client\":\"libmosquitto\",\"messages\":%lld,\"qos\":%d,\"inflight\":%d,"
-           "\"elapsed_s\":%.6f,\"rate_per_s\":%.1f,\"cpu_s\":%.4f,\"failed\":0,\"refused\":0}\n",
-           messages, qos, inflight, t1 - t0, messages / (t1 - t0), cpu);
+           "\"target_rate_per_s\":%.1f,\"elapsed_s\":%.6f,\"rate_per_s\":%.1f,\"cpu_s\":%.4f,"
+           "\"vol_cs\":%ld,\"invol_cs\":%ld,\"ctx_switches\":%ld,\"failed\":0,\"refused\":0}\n",
+           messages, qos, inflight, rate, t1 - t0, messages / (t1 - t0), cpu, ru.ru_nvcsw,
+           ru.ru_nivcsw, ru.ru_nvcsw + ru.ru_nivcsw);
     fflush(stdout);
     mosquitto_destroy(m);
     mosquitto_lib_cleanup();
