@@ -53,6 +53,9 @@ void gw_paho_fake(const gw_paho_t *api);
 /* Bytes Paho's own heap holds now, in the libraries loaded so far; -1 when
  * no loaded library tracks its heap. Any thread. */
 int64_t gw_paho_heap_bytes(void);
+/* Frees of blocks Paho did not hold, ignored by the static link's allocator
+ * (gateway/paho_heap.c); 0 with the shared library. */
+uint64_t gw_paho_heap_ignored(void);
 
 /* The Paho library for plain TCP or for TLS, loaded on first use (it stays
  * loaded). NULL, after logging why, if it cannot be loaded. Loop thread. */

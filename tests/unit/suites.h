@@ -25,6 +25,7 @@ int modbus_write_suite(void);
 int msgpool_suite(void);
 int net_suite(void);
 int outbox_suite(void);
+int paho_heap_suite(void);
 int paho_store_suite(void);
 int publisher_suite(void);
 int raw_tcp_write_suite(void);

@@ -1,0 +1,232 @@
+/*
+ * Paho's allocator where Paho is linked statically: a set of the blocks Paho
+ * holds, in place of Paho's heap tracking.
+ *
+ * Debian builds Paho MQTT C without PAHO_HIGH_PERFORMANCE, so every Paho
+ * allocation goes through mymalloc()/myfree() (Heap.c): a global mutex, a
+ * balanced tree of every block with its file and line, and eyecatchers
+ * around it. That costs about a fifth of Paho's instructions per message.
+ * It also has a rule Paho depends on: myfree() of a block it does not know
+ * does nothing. Paho 1.3.12 frees some publications twice after a
+ * connection is lost while a write is pending (MQTTProtocol_removePublication
+ * on a publication already removed: a flapping broker shows it within 50
+ * restarts), and with plain free() that is a double free and an abort.
+ *
+ * So this keeps the rule and drops the cost: a hash set of the live blocks
+ * (open addressing, linear probing, deletion by backward shift) under one
+ * mutex. A free of a block not in the set is not passed on, and is counted
+ * (gw_paho_heap_ignored()). Heap_get_info() reports the bytes held, as
+ * Debian's does, for the stats message. The archive's Heap.c.o is never
+ * linked: these definitions satisfy every reference to it.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "gateway/paho.h"
+
+/* Paho's prototypes (Heap.h) are not installed. */
+typedef struct {
+    size_t current_size;
+    size_t max_size;
+} heap_info;
+
+void *mymalloc(char *file, int line, size_t size);
+void *myrealloc(char *file, int line, void *p, size_t size);
+void myfree(char *file, int line, void *p);
+int Heap_initialize(void);
+void Heap_terminate(void);
+heap_info *Heap_get_info(void);
+
+typedef struct {
+    void *p; /* NULL: an empty slot */
+    size_t size;
+} block_t;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static block_t *slots; /* cap slots, cap a power of two */
+static size_t cap, live;
+static heap_info info;
+static uint64_t ignored;
+
+static size_t home(const void *p, size_t mask)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u;
+
+    return (size_t)(h >> 32) & mask;
+}
+
+static void put(block_t *tab, size_t mask, void *p, size_t size)
+{
+    size_t i = home(p, mask);
+
+    while (tab[i].p)
+        i = (i + 1) & mask;
+    tab[i] = (block_t){p, size};
+}
+
+/* Keeps the load under 3/4. false without memory. */
+static bool reserve(void)
+{
+    size_t ncap = cap ? cap * 2 : 256;
+    block_t *tab;
+
+    if ((live + 1) * 4 <= cap * 3)
+        return true;
+    tab = calloc(ncap, sizeof(*tab));
+    if (!tab)
+        return false;
+    for (size_t i = 0; i < cap; i++)
+        if (slots[i].p)
+            put(tab, ncap - 1, slots[i].p, slots[i].size);
+    free(slots);
+    slots = tab;
+    cap = ncap;
+    return true;
+}
+
+/* The slot of p, or cap when p is not in the set. */
+static size_t find(const void *p)
+{
+    size_t mask = cap - 1;
+
+    if (!cap)
+        return 0;
+    for (size_t i = home(p, mask);; i = (i + 1) & mask) {
+        if (slots[i].p == p)
+            return i;
+        if (!slots[i].p)
+            return cap;
+    }
+}
+
+/* Empties slot i and moves later entries of its probe run back into the
+ * gap, so that every entry stays reachable from its home slot. */
+static void remove_at(size_t i)
+{
+    size_t mask = cap - 1;
+
+    for (size_t j = i, k = i;;) {
+        slots[j].p = NULL;
+        for (;;) {
+            k = (k + 1) & mask;
+            if (!slots[k].p)
+                return;
+            size_t h = home(slots[k].p, mask);
+            /* Stays if its home is cyclically within (j, k]. */
+            bool stays = j < k ? h > j && h <= k : h > j || h <= k;
+
+            if (!stays) {
+                slots[j] = slots[k];
+                j = k;
+                break;
+            }
+        }
+    }
+}
+
+static void held(size_t add, size_t sub)
+{
+    info.current_size += add;
+    info.current_size -= sub;
+    if (info.current_size > info.max_size)
+        info.max_size = info.current_size;
+}
+
+void *mymalloc(char *file, int line, size_t size)
+{
+    void *p = malloc(size);
+
+    (void)file;
+    (void)line;
+    if (!p)
+        return NULL;
+    pthread_mutex_lock(&lock);
+    if (!reserve()) {
+        pthread_mutex_unlock(&lock);
+        free(p);
+        return NULL;
+    }
+    put(slots, cap - 1, p, size);
+    live++;
+    held(size, 0);
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+/* As Paho's: a block it does not know is not reallocated (NULL). */
+void *myrealloc(char *file, int line, void *p, size_t size)
+{
+    size_t i, old;
+    void *np;
+
+    (void)file;
+    (void)line;
+    pthread_mutex_lock(&lock);
+    i = find(p);
+    if (i == cap) {
+        ignored++;
+        pthread_mutex_unlock(&lock);
+        return NULL;
+    }
+    old = slots[i].size;
+    np = realloc(p, size);
+    if (!np) {
+        pthread_mutex_unlock(&lock); /* p is still Paho's, and still listed */
+        return NULL;
+    }
+    remove_at(i);
+    put(slots, cap - 1, np, size); /* the slot just freed keeps the load */
+    held(size, old);
+    pthread_mutex_unlock(&lock);
+    return np;
+}
+
+void myfree(char *file, int line, void *p)
+{
+    size_t i;
+
+    (void)file;
+    (void)line;
+    if (!p)
+        return;
+    pthread_mutex_lock(&lock);
+    i = find(p);
+    if (i == cap) {
+        ignored++; /* freed already, or never Paho's: see above */
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    held(0, slots[i].size);
+    remove_at(i);
+    live--;
+    pthread_mutex_unlock(&lock);
+    free(p);
+}
+
+int Heap_initialize(void)
+{
+    return 0;
+}
+
+/* Paho calls this when its last client is destroyed; blocks still listed
+ * are Paho's to free later or leaked by it, and stay listed. */
+void Heap_terminate(void)
+{
+}
+
+heap_info *Heap_get_info(void)
+{
+    return &info;
+}
+
+uint64_t gw_paho_heap_ignored(void)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&lock);
+    n = ignored;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
