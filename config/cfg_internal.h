@@ -17,7 +17,7 @@
 
 typedef struct cfg_doc cfg_doc_t;
 
-/* Copies of the strings the accessors hand out, so they outlive the document
+/* Copies of the strings the accessors hand out, so they outlive the tree
  * (see cfg_release_doc()). Chunks are only freed all at once. */
 typedef struct cfg_chunk cfg_chunk_t;
 typedef struct {
