@@ -55,7 +55,7 @@ int cfg_node_error(const cfg_node_t *node, cfg_error_t *err, const char *fmt, ..
     va_list ap;
 
     va_start(ap, fmt);
-    verror_at(err, node->doc->path, node->line, node->column, fmt, ap);
+    verror_at(err, cfg_node_doc(node)->path, node->line, node->column, fmt, ap);
     va_end(ap);
     return -GW_ECONFIG;
 }

@@ -29,10 +29,10 @@ const char *cfg_strings_add(cfg_strings_t *st, const char *s, size_t len);
 void cfg_strings_free(cfg_strings_t *st);
 
 /* A node of the loaded tree (cfg_yaml.c). Nodes, scalar values and child
- * arrays live in the document's arena; a node is 40 bytes where libyaml's
- * document node is 96. */
+ * arrays live in the document's arena; a node is 32 bytes where libyaml's
+ * document node is 96. Its document is found from its address
+ * (cfg_node_doc()). */
 struct cfg_node {
-    const cfg_doc_t *doc;
     /* The key this node is the value of, so node-level errors can name it
      * ("sensors must be ..."); NULL for the root and sequence items. */
     const char *key;
@@ -73,6 +73,9 @@ static inline bool *cfg_node_consumed(const cfg_node_t *map)
  * *n_mappings their count; the caller frees it. */
 int cfg_yaml_compose(cfg_doc_t *d, const char *text, size_t len, cfg_node_t ***mappings,
                      size_t *n_mappings, cfg_error_t *err);
+/* The document node belongs to: nodes live in chunks aligned to their size,
+ * whose header names it. */
+const cfg_doc_t *cfg_node_doc(const cfg_node_t *node);
 /* Frees the arena of d (safe on a zeroed d). */
 void cfg_yaml_free(cfg_doc_t *d);
 /* Parses text (not kept: values are copied into d's arena) into d and

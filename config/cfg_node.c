@@ -165,11 +165,13 @@ static int node_string(const cfg_node_t *n, const char *key, const char **out, c
                               key      ? key
                               : n->key ? n->key
                                        : "value");
-    if (!n->doc->strings) {
+    const cfg_doc_t *doc = cfg_node_doc(n);
+
+    if (!doc->strings) {
         *out = text_of(n);
         return 0;
     }
-    *out = cfg_strings_add(n->doc->strings, text_of(n), len_of(n));
+    *out = cfg_strings_add(doc->strings, text_of(n), len_of(n));
     return *out ? 0 : -ENOMEM;
 }
 

@@ -5,7 +5,7 @@
  * yaml_parser_load() keeps a 96-byte yaml_node_t per node in an array that
  * doubles as it grows, a malloc'd tag and value per scalar and a malloc'd
  * item stack per collection: with 10,000 Modbus devices that was most of the
- * start-up peak. Here a node is 40 bytes, and nodes, values and child arrays
+ * start-up peak. Here a node is 32 bytes, and nodes, values and child arrays
  * are carved from an arena of 64 KiB chunks, freed at once by
  * cfg_release_doc(). A collection's children are pushed on a scratch stack
  * as they complete and copied to one exact-size array at its end event.
@@ -25,19 +25,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
 #include <yaml.h>
 
 #include "gateway/error.h"
 
-/* Big enough that a 10,000-device file needs a few dozen chunks, small
- * enough that the tail left unused by a small file stays untouched pages. */
-#define ARENA_CHUNK (64 * 1024 - 64)
+#if defined(__SANITIZE_ADDRESS__)
+#define SB_ARENA_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SB_ARENA_HEAP 1
+#endif
+#endif
+#ifndef SB_ARENA_HEAP
+#define SB_ARENA_HEAP 0
+#endif
 
+/* A chunk's size and alignment, header included: big enough that a
+ * 10,000-device file needs a few hundred chunks, small enough that the tail
+ * left unused by a small file stays untouched pages. Aligning chunks lets a
+ * node find its document from its own address instead of holding a pointer
+ * to it (8 of its 32 bytes). */
+#define ARENA_BYTES (64 * 1024)
+
+/* A chunk of ARENA_BYTES aligned to ARENA_BYTES, or (cap > ARENA_CHUNK) a
+ * block of its own for one big value or child array, which holds no node. */
 struct cfg_arena {
     cfg_arena_t *next;
+    const cfg_doc_t *doc;
     size_t used, cap;
     alignas(max_align_t) char data[];
 };
+
+#define ARENA_CHUNK (ARENA_BYTES - sizeof(cfg_arena_t))
+_Static_assert(sizeof(cfg_node_t) <= 32, "a node stays 32 bytes");
 
 typedef struct {
     char *name; /* libyaml's copy, owned here */
@@ -71,6 +92,39 @@ static int mark_int(size_t v)
     return v >= (size_t)INT_MAX ? INT_MAX : (int)v + 1;
 }
 
+/* An aligned chunk. mmap() gives one without the padding aligned_alloc()
+ * leaves around it in the heap (2 MiB of 10 for a 10,000-device file), and
+ * munmap() gives it back to the kernel at once. Under AddressSanitizer the
+ * heap is used, so that LeakSanitizer sees a chunk that leaks. */
+static cfg_arena_t *chunk_new(void)
+{
+#if SB_ARENA_HEAP
+    return aligned_alloc(ARENA_BYTES, ARENA_BYTES);
+#else
+    char *p =
+        mmap(NULL, 2 * ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uintptr_t start, head;
+
+    if (p == MAP_FAILED)
+        return NULL;
+    start = ((uintptr_t)p + ARENA_BYTES - 1) & ~(uintptr_t)(ARENA_BYTES - 1);
+    head = start - (uintptr_t)p;
+    if (head > 0)
+        munmap(p, head);
+    munmap((char *)start + ARENA_BYTES, ARENA_BYTES - head);
+    return (cfg_arena_t *)start;
+#endif
+}
+
+static void chunk_free(cfg_arena_t *c)
+{
+#if SB_ARENA_HEAP
+    free(c);
+#else
+    munmap(c, ARENA_BYTES);
+#endif
+}
+
 static void *arena_alloc(cfg_doc_t *d, size_t n, size_t align)
 {
     cfg_arena_t *a = d->arena, *c;
@@ -87,8 +141,10 @@ static void *arena_alloc(cfg_doc_t *d, size_t n, size_t align)
     if (n > SIZE_MAX / 2)
         return NULL;
     cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-    if (!(c = malloc(sizeof(*c) + cap)))
+    c = n > ARENA_CHUNK ? malloc(sizeof(*c) + cap) : chunk_new();
+    if (!c)
         return NULL;
+    c->doc = d;
     c->used = n;
     c->cap = cap;
     /* An oversized block goes behind the current chunk, whose room stays in use. */
@@ -102,12 +158,20 @@ static void *arena_alloc(cfg_doc_t *d, size_t n, size_t align)
     return c->data;
 }
 
+const cfg_doc_t *cfg_node_doc(const cfg_node_t *node)
+{
+    return ((const cfg_arena_t *)((uintptr_t)node & ~(uintptr_t)(ARENA_BYTES - 1)))->doc;
+}
+
 void cfg_yaml_free(cfg_doc_t *d)
 {
     while (d->arena) {
         cfg_arena_t *next = d->arena->next;
 
-        free(d->arena);
+        if (d->arena->cap > ARENA_CHUNK)
+            free(d->arena);
+        else
+            chunk_free(d->arena);
         d->arena = next;
     }
     d->root = NULL;
@@ -217,7 +281,6 @@ static int new_node(composer_t *c, cfg_kind_t kind, yaml_mark_t mark, yaml_char_
     if (!n)
         return -ENOMEM;
     memset(n, 0, sizeof(*n));
-    n->doc = c->d;
     n->kind = (uint8_t)kind;
     n->line = mark_int(mark.line);
     n->column = mark_int(mark.column);
