@@ -120,7 +120,7 @@ const cfg_node_t *cfg_get_node(const cfg_node_t *map, const char *key)
 {
     long i = find(map, key);
 
-    if (i < 0)
+    if (!map || i < 0)
         return NULL;
     cfg_node_consumed(map)[i] = true;
     return map->u.kids[2 * i + 1];
