@@ -42,7 +42,7 @@
 #endif
 
 /* A chunk's size and alignment, header included: big enough that a
- * 10,000-device file needs a few hundred chunks, small enough that the tail
+ * 10,000-device file needs about 150 chunks, small enough that the tail
  * left unused by a small file stays untouched pages. Aligning chunks lets a
  * node find its document from its own address instead of holding a pointer
  * to it (8 of its 32 bytes). */
