@@ -2,6 +2,7 @@
  * The delivery keys of the configuration: MQTT protocol version, TLS to the
  * broker, the disk spool of the outbox, and the commands that come back.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway/reading.h"

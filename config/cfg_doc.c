@@ -1,23 +1,21 @@
 /*
- * Loading one YAML document with libyaml, wrapping its nodes, and the error
- * helpers every part of config/ uses.
+ * The loaded document's checks (scalar, unique keys), the error helpers
+ * every part of config/ uses, and the string copies the accessors hand out.
  *
- * The whole document is loaded at once and kept until the adapters have been
- * created from it (cfg_release_doc()); the strings the accessors return are
- * copies that live until cfg_free(), since a running gateway needs only those
- * and a document of 10,000 devices takes about 4 KiB each. Each node gets a cfg_node_t in an array
- * parallel to libyaml's node array, and each mapping pair a "consumed" flag that the accessors set;
- * that is how cfg_check_unknown() finds the keys no adapter read without config/ knowing any
- * adapter's keys.
+ * The whole document is loaded at once (cfg_yaml.c, from libyaml's events)
+ * and kept until the adapters have been created from it (cfg_release_doc());
+ * the strings the accessors return are copies that live until cfg_free(),
+ * since a running gateway needs only those. Each mapping pair has a
+ * "consumed" flag that the accessors set; that is how cfg_check_unknown()
+ * finds the keys no adapter read without config/ knowing any adapter's keys.
  *
- * Aliases are left as libyaml resolves them: an alias is the anchored node
- * itself, so its position in messages is the anchor's, and a mapping reached
- * through two aliases shares one set of consumed flags.
+ * An alias is the anchored node itself, so its position in messages is the
+ * anchor's, and a mapping reached through two aliases shares one set of
+ * consumed flags.
  */
 #include "config/cfg_internal.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,25 +50,19 @@ int cfg_error_at(cfg_error_t *err, const char *file, int line, int column, const
     return -GW_ECONFIG;
 }
 
-static int mark_int(size_t v)
-{
-    return v >= (size_t)INT_MAX ? INT_MAX : (int)v + 1;
-}
-
 int cfg_node_error(const cfg_node_t *node, cfg_error_t *err, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    verror_at(err, node->doc->path, mark_int(node->y->start_mark.line),
-              mark_int(node->y->start_mark.column), fmt, ap);
+    verror_at(err, cfg_node_doc(node)->path, node->line, node->column, fmt, ap);
     va_end(ap);
     return -GW_ECONFIG;
 }
 
 int cfg_node_line(const cfg_node_t *node)
 {
-    return mark_int(node->y->start_mark.line);
+    return node->line;
 }
 
 /* Length of the UTF-8 sequence starting with byte c (libyaml only lets valid
@@ -116,43 +108,32 @@ const char *cfg_show(const char *s, size_t len, char *buf)
 
 bool cfg_node_is_empty(const cfg_node_t *node)
 {
-    const yaml_node_t *y = node->y;
-
-    return y->type == YAML_SCALAR_NODE && y->data.scalar.length == 0 &&
-           y->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    return node->kind == CFG_SCALAR && node->len == 0 && node->plain;
 }
 
 const char *cfg_describe(const cfg_node_t *node, char *buf)
 {
-    const yaml_node_t *y = node->y;
-
-    switch (y->type) {
-    case YAML_MAPPING_NODE:
+    switch (node->kind) {
+    case CFG_MAPPING:
         return "a mapping";
-    case YAML_SEQUENCE_NODE:
+    case CFG_SEQUENCE:
         return "a sequence";
     default:
         if (cfg_node_is_empty(node))
             return "an empty value";
-        return cfg_show((const char *)y->data.scalar.value, y->data.scalar.length, buf);
+        return cfg_show(node->u.text, node->len, buf);
     }
-}
-
-static const cfg_node_t *wrap(const cfg_doc_t *d, int id)
-{
-    return &d->nodes[id - 1];
 }
 
 int cfg_check_keys(const cfg_node_t *map, const char *const *keys, const char *context,
                    cfg_error_t *err)
 {
-    const yaml_node_pair_t *p;
     char buf[CFG_SHOW_CAP];
 
-    for (p = map->y->data.mapping.pairs.start; p < map->y->data.mapping.pairs.top; p++) {
-        const cfg_node_t *k = wrap(map->doc, p->key);
-        const char *name = (const char *)k->y->data.scalar.value;
-        size_t i, len = k->y->data.scalar.length;
+    for (size_t p = 0; p < map->len; p++) {
+        const cfg_node_t *k = map->u.kids[2 * p];
+        const char *name = k->u.text;
+        size_t i, len = k->len;
 
         for (i = 0; keys[i]; i++) {
             if (strlen(keys[i]) == len && memcmp(keys[i], name, len) == 0)
@@ -168,19 +149,17 @@ int cfg_check_keys(const cfg_node_t *map, const char *const *keys, const char *c
 int cfg_check_unknown(const cfg_node_t *map, const char *context, cfg_error_t *err)
 {
     char buf[CFG_SHOW_CAP];
-    size_t i, n;
+    const bool *consumed;
 
-    if (!map || map->y->type != YAML_MAPPING_NODE)
+    if (!map || map->kind != CFG_MAPPING)
         return 0;
-    n = (size_t)(map->y->data.mapping.pairs.top - map->y->data.mapping.pairs.start);
-    for (i = 0; i < n; i++) {
-        const cfg_node_t *k = wrap(map->doc, map->y->data.mapping.pairs.start[i].key);
+    consumed = cfg_node_consumed(map);
+    for (size_t i = 0; i < map->len; i++) {
+        const cfg_node_t *k = map->u.kids[2 * i];
 
-        if (!map->consumed[i])
-            return cfg_node_error(
-                k, err, "unknown key %s in %s",
-                cfg_show((const char *)k->y->data.scalar.value, k->y->data.scalar.length, buf),
-                context);
+        if (!consumed[i])
+            return cfg_node_error(k, err, "unknown key %s in %s", cfg_show(k->u.text, k->len, buf),
+                                  context);
     }
     return 0;
 }
@@ -225,188 +204,74 @@ bool cfg_find_dup(cfg_dup_item_t *items, size_t n, size_t *dup, size_t *first)
 
 /* Every key must be a scalar (an accessor could never name another) and
  * appear once (libyaml does not check, and the first would silently win). */
-static int check_mapping(const cfg_doc_t *d, const cfg_node_t *map, cfg_dup_item_t *items,
-                         cfg_error_t *err)
+static int check_mapping(const cfg_node_t *map, cfg_dup_item_t *items, cfg_error_t *err)
 {
-    const yaml_node_pair_t *start = map->y->data.mapping.pairs.start;
-    size_t i, n = (size_t)(map->y->data.mapping.pairs.top - start), dup, first;
+    size_t i, n = map->len, dup, first;
     const cfg_node_t *k;
     char buf[CFG_SHOW_CAP];
 
     for (i = 0; i < n; i++) {
-        const yaml_node_t *ky = &d->doc.nodes.start[start[i].key - 1];
-
-        if (ky->type != YAML_SCALAR_NODE) {
-            k = wrap(d, start[i].key);
+        k = map->u.kids[2 * i];
+        if (k->kind != CFG_SCALAR)
             return cfg_node_error(k, err, "expected a scalar key, got %s", cfg_describe(k, buf));
-        }
-        items[i].s = (const char *)ky->data.scalar.value;
-        items[i].len = ky->data.scalar.length;
+        items[i].s = k->u.text;
+        items[i].len = k->len;
         items[i].idx = i;
     }
     if (!cfg_find_dup(items, n, &dup, &first))
         return 0;
-    k = wrap(d, start[dup].key);
-    return cfg_node_error(
-        k, err, "duplicate key %s (first defined at line %d)",
-        cfg_show((const char *)k->y->data.scalar.value, k->y->data.scalar.length, buf),
-        cfg_node_line(wrap(d, start[first].key)));
+    k = map->u.kids[2 * dup];
+    return cfg_node_error(k, err, "duplicate key %s (first defined at line %d)",
+                          cfg_show(k->u.text, k->len, buf), cfg_node_line(map->u.kids[2 * first]));
 }
 
 /* Gives each value of map its key. A node reached through aliases keeps the
  * first key, the one where it is defined. */
-static void name_values(cfg_doc_t *d, const cfg_node_t *map)
+static void name_values(cfg_node_t *map)
 {
-    const yaml_node_pair_t *p;
-
-    for (p = map->y->data.mapping.pairs.start; p < map->y->data.mapping.pairs.top; p++) {
-        cfg_node_t *v = &d->nodes[p->value - 1];
+    for (size_t i = 0; i < map->len; i++) {
+        cfg_node_t *v = map->u.kids[2 * i + 1];
 
         if (!v->key)
-            v->key = (const char *)wrap(d, p->key)->y->data.scalar.value;
+            v->key = map->u.kids[2 * i]->u.text;
     }
 }
 
-/* Allocates the wrappers and consumed flags, then checks every mapping. */
-static int wrap_nodes(cfg_doc_t *d, cfg_error_t *err)
+/* Checks every mapping, then names values, both in the order the mappings
+ * start in the file (the order libyaml's document numbered them), so the
+ * first error reported and the key a shared node gets are as before. */
+static int check_mappings(cfg_node_t **maps, size_t n, cfg_error_t *err)
 {
-    size_t n = (size_t)(d->doc.nodes.top - d->doc.nodes.start), pairs = 0, most = 0, used = 0;
-    cfg_dup_item_t *items = NULL;
-    size_t i;
+    size_t i, most = 0;
+    cfg_dup_item_t *items;
     int rc = 0;
 
-    for (i = 0; i < n; i++) {
-        yaml_node_t *y = &d->doc.nodes.start[i];
-
-        if (y->type == YAML_MAPPING_NODE) {
-            size_t k = (size_t)(y->data.mapping.pairs.top - y->data.mapping.pairs.start);
-
-            pairs += k;
-            most = k > most ? k : most;
-        }
-    }
-    d->nodes = calloc(n ? n : 1, sizeof(*d->nodes));
-    d->flags = calloc(pairs ? pairs : 1, sizeof(*d->flags));
-    items = calloc(most ? most : 1, sizeof(*items));
-    if (!d->nodes || !d->flags || !items) {
-        free(items);
+    for (i = 0; i < n; i++)
+        most = maps[i]->len > most ? maps[i]->len : most;
+    if (!(items = calloc(most ? most : 1, sizeof(*items))))
         return -ENOMEM;
-    }
-    for (i = 0; i < n; i++) {
-        cfg_node_t *w = &d->nodes[i];
-
-        w->doc = d;
-        w->y = &d->doc.nodes.start[i];
-        if (w->y->type != YAML_MAPPING_NODE)
-            continue;
-        w->consumed = d->flags + used;
-        used += (size_t)(w->y->data.mapping.pairs.top - w->y->data.mapping.pairs.start);
-    }
-    for (i = 0; i < n && rc == 0; i++) {
-        if (d->nodes[i].y->type == YAML_MAPPING_NODE)
-            rc = check_mapping(d, &d->nodes[i], items, err);
-    }
-    for (i = 0; i < n && rc == 0; i++) {
-        if (d->nodes[i].y->type == YAML_MAPPING_NODE)
-            name_values(d, &d->nodes[i]);
-    }
+    for (i = 0; i < n && rc == 0; i++)
+        rc = check_mapping(maps[i], items, err);
+    for (i = 0; i < n && rc == 0; i++)
+        name_values(maps[i]);
     free(items);
-    return rc;
-}
-
-/* Reader errors (bad encoding) carry a byte offset, not a mark: count lines
- * and characters up to it the way libyaml's marks would. */
-static void offset_to_mark(const char *text, size_t len, size_t off, int *line, int *column)
-{
-    size_t i, l = 0, c = 0;
-
-    for (i = 0; i < off && i < len; i++) {
-        unsigned char b = (unsigned char)text[i];
-
-        if (b == '\n') {
-            l++;
-            c = 0;
-        } else if ((b & 0xc0) != 0x80) {
-            c++;
-        }
-    }
-    *line = mark_int(l);
-    *column = mark_int(c);
-}
-
-static int parser_error(const cfg_doc_t *d, const yaml_parser_t *p, const char *text, size_t len,
-                        cfg_error_t *err)
-{
-    int line, column;
-
-    switch (p->error) {
-    case YAML_MEMORY_ERROR:
-        cfg_error_at(err, d->path, 1, 1, "out of memory");
-        return -ENOMEM;
-    case YAML_READER_ERROR:
-        offset_to_mark(text, len, p->problem_offset, &line, &column);
-        return cfg_error_at(err, d->path, line, column, "YAML encoding error: %s",
-                            p->problem ? p->problem : "invalid input");
-    default:
-        line = mark_int(p->problem_mark.line);
-        column = mark_int(p->problem_mark.column);
-        if (!p->context || (p->context_mark.line == p->problem_mark.line &&
-                            p->context_mark.column == p->problem_mark.column))
-            return cfg_error_at(err, d->path, line, column, "YAML syntax error: %s",
-                                p->problem ? p->problem : "invalid YAML");
-        /* "while scanning a quoted scalar" and where it started: the problem
-         * is often found far from its cause. */
-        return cfg_error_at(err, d->path, line, column,
-                            "YAML syntax error: %s (%s at line %d, "
-                            "column %d)",
-                            p->problem ? p->problem : "invalid YAML", p->context,
-                            mark_int(p->context_mark.line), mark_int(p->context_mark.column));
-    }
-}
-
-/* A second document would be silently ignored by yaml_parser_load(): load it
- * too, which also finds syntax errors after the first document. */
-static int check_single(const cfg_doc_t *d, yaml_parser_t *p, const char *text, size_t len,
-                        cfg_error_t *err)
-{
-    yaml_document_t next;
-    yaml_node_t *root;
-    int rc = 0;
-
-    if (!yaml_parser_load(p, &next))
-        return parser_error(d, p, text, len, err);
-    root = yaml_document_get_root_node(&next);
-    if (root)
-        rc = cfg_error_at(err, d->path, mark_int(root->start_mark.line),
-                          mark_int(root->start_mark.column),
-                          "only one YAML document is allowed, found another one here");
-    yaml_document_delete(&next);
     return rc;
 }
 
 int cfg_doc_load(cfg_doc_t *d, const char *text, size_t len, cfg_error_t *err)
 {
-    yaml_parser_t p;
-    int rc;
+    cfg_node_t **maps = NULL;
+    size_t n = 0;
+    int rc = cfg_yaml_compose(d, text, len, &maps, &n, err);
 
-    if (!yaml_parser_initialize(&p)) {
-        cfg_error_at(err, d->path, 1, 1, "out of memory");
-        return -ENOMEM;
-    }
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, &d->doc)) {
-        /* yaml_parser_load() has already freed the partial document. */
-        rc = parser_error(d, &p, text, len, err);
-        yaml_parser_delete(&p);
+    if (rc < 0)
         return rc;
-    }
-    d->loaded = true;
-    rc = check_single(d, &p, text, len, err);
-    yaml_parser_delete(&p);
-    if (rc == 0)
-        rc = wrap_nodes(d, err);
+    rc = check_mappings(maps, n, err);
+    free(maps);
     if (rc == -ENOMEM)
         cfg_error_at(err, d->path, 1, 1, "out of memory");
+    if (rc < 0)
+        cfg_yaml_free(d);
     return rc;
 }
 
@@ -454,18 +319,10 @@ void cfg_strings_free(cfg_strings_t *st)
 
 void cfg_doc_free(cfg_doc_t *d)
 {
-    if (d->loaded)
-        yaml_document_delete(&d->doc);
-    d->loaded = false;
-    free(d->nodes);
-    free(d->flags);
-    d->nodes = NULL;
-    d->flags = NULL;
+    cfg_yaml_free(d);
 }
 
 const cfg_node_t *cfg_doc_root(const cfg_doc_t *d)
 {
-    if (!d->loaded || d->doc.nodes.top == d->doc.nodes.start)
-        return NULL;
-    return &d->nodes[0];
+    return d->root;
 }

@@ -35,51 +35,46 @@ static void put(dump_t *d, const char *s, size_t n)
 }
 
 /* Scalars are length-prefixed so no value can imitate structure. */
-static void dump_node(dump_t *d, yaml_document_t *doc, yaml_node_t *y, int depth)
+static void dump_node(dump_t *d, const cfg_node_t *n, int depth)
 {
     char tmp[32];
 
-    if (!y || depth > 64) {
+    if (depth > 64) {
         put(d, "~", 1);
         return;
     }
-    switch (y->type) {
-    case YAML_SCALAR_NODE:
-        snprintf(tmp, sizeof(tmp), "%zu:", y->data.scalar.length);
+    switch (n->kind) {
+    case CFG_SCALAR:
+        snprintf(tmp, sizeof(tmp), "%zu:", (size_t)n->len);
         put(d, tmp, strlen(tmp));
-        put(d, (const char *)y->data.scalar.value, y->data.scalar.length);
+        put(d, n->u.text, n->len);
         break;
-    case YAML_SEQUENCE_NODE:
+    case CFG_SEQUENCE:
         put(d, "[", 1);
-        for (yaml_node_item_t *i = y->data.sequence.items.start; i < y->data.sequence.items.top;
-             i++) {
-            dump_node(d, doc, yaml_document_get_node(doc, *i), depth + 1);
+        for (size_t i = 0; i < n->len; i++) {
+            dump_node(d, n->u.kids[i], depth + 1);
             put(d, ",", 1);
         }
         put(d, "]", 1);
         break;
-    case YAML_MAPPING_NODE:
+    default:
         put(d, "{", 1);
-        for (yaml_node_pair_t *p = y->data.mapping.pairs.start; p < y->data.mapping.pairs.top;
-             p++) {
-            dump_node(d, doc, yaml_document_get_node(doc, p->key), depth + 1);
+        for (size_t i = 0; i < n->len; i++) {
+            dump_node(d, n->u.kids[2 * i], depth + 1);
             put(d, "=", 1);
-            dump_node(d, doc, yaml_document_get_node(doc, p->value), depth + 1);
+            dump_node(d, n->u.kids[2 * i + 1], depth + 1);
             put(d, ";", 1);
         }
         put(d, "}", 1);
         break;
-    default:
-        put(d, "~", 1);
     }
 }
 
 char *cfg_node_dump(const cfg_node_t *node)
 {
     dump_t d = {0};
-    yaml_document_t *doc = (yaml_document_t *)&node->doc->doc;
 
-    dump_node(&d, doc, node->y, 0);
+    dump_node(&d, node, 0);
     if (d.oom) {
         free(d.buf);
         return NULL;

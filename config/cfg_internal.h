@@ -1,14 +1,14 @@
 /*
- * Private to config/: the loaded YAML document and the node wrappers shared by
- * cfg_node.c (YAML, nodes, accessors) and config.c (the common sections).
+ * Private to config/: the loaded YAML tree shared by cfg_yaml.c (loading),
+ * cfg_doc.c (checks, messages), cfg_node.c (accessors) and config.c (the
+ * common sections).
  */
 #ifndef CFG_INTERNAL_H
 #define CFG_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#include <yaml.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -17,7 +17,7 @@
 
 typedef struct cfg_doc cfg_doc_t;
 
-/* Copies of the strings the accessors hand out, so they outlive the document
+/* Copies of the strings the accessors hand out, so they outlive the tree
  * (see cfg_release_doc()). Chunks are only freed all at once. */
 typedef struct cfg_chunk cfg_chunk_t;
 typedef struct {
@@ -28,29 +28,59 @@ typedef struct {
 const char *cfg_strings_add(cfg_strings_t *st, const char *s, size_t len);
 void cfg_strings_free(cfg_strings_t *st);
 
+/* A node of the loaded tree (cfg_yaml.c). Nodes, scalar values and child
+ * arrays live in the document's arena; a node is 32 bytes where libyaml's
+ * document node is 96. Its document is found from its address
+ * (cfg_node_doc()). */
 struct cfg_node {
-    const cfg_doc_t *doc;
-    yaml_node_t *y;
-    bool *consumed; /* mappings: one flag per pair, in pair order; else NULL */
     /* The key this node is the value of, so node-level errors can name it
      * ("sensors must be ..."); NULL for the root and sequence items. */
     const char *key;
+    union {
+        const char *text;  /* scalars: the value, NUL-terminated */
+        cfg_node_t **kids; /* sequences: the items; mappings: key, value, key,
+                              value..., followed by one consumed flag (bool)
+                              per pair */
+    } u;
+    uint32_t len;     /* bytes of a scalar, items of a sequence, pairs of a mapping */
+    int line, column; /* 1-based, where the node starts (libyaml's start_mark) */
+    uint8_t kind;     /* cfg_kind_t */
+    bool plain;       /* a plain (unquoted, non-block) scalar */
 };
 
-/* One YAML document and a wrapper per node. libyaml node ids are 1-based
- * indexes into doc.nodes, so the wrapper of node id is nodes[id - 1]. */
+typedef struct cfg_arena cfg_arena_t;
+
+/* One YAML document as a tree of cfg_node_t. An alias is the anchored node
+ * itself, as in libyaml's document API. */
 struct cfg_doc {
     const char *path;       /* the file name used in messages; owned by the cfg_t */
     cfg_strings_t *strings; /* where string values are copied; owned by the cfg_t */
-    yaml_document_t doc;
-    bool loaded;
-    cfg_node_t *nodes;
-    bool *flags; /* every mapping's consumed flags, one allocation */
+    cfg_arena_t *arena;     /* every node, value and child array */
+    cfg_node_t *root;       /* NULL when the stream holds no document */
 };
 
-/* Parses text (not kept: libyaml copies what it needs) into d, wraps its
- * nodes and rejects duplicate and non-scalar keys in every mapping. d->path
- * must be set. 0, -GW_ECONFIG or -ENOMEM with err filled. */
+/* The consumed flags of a mapping, one per pair in pair order. */
+static inline bool *cfg_node_consumed(const cfg_node_t *map)
+{
+    return map->len ? (bool *)(map->u.kids + 2 * (size_t)map->len) : NULL;
+}
+
+/* cfg_yaml.c: composes the first document of text[0..len) from libyaml's
+ * events into d (d->path set), and checks there is no second one. Messages
+ * are those of yaml_parser_load(). 0, -GW_ECONFIG or -ENOMEM with err
+ * filled; on failure d holds nothing. mappings (may be NULL) receives a
+ * malloc'd array of the document's mappings in the order they start, and
+ * *n_mappings their count; the caller frees it. */
+int cfg_yaml_compose(cfg_doc_t *d, const char *text, size_t len, cfg_node_t ***mappings,
+                     size_t *n_mappings, cfg_error_t *err);
+/* The document node belongs to: nodes live in chunks aligned to their size,
+ * whose header names it. */
+const cfg_doc_t *cfg_node_doc(const cfg_node_t *node);
+/* Frees the arena of d (safe on a zeroed d). */
+void cfg_yaml_free(cfg_doc_t *d);
+/* Parses text (not kept: values are copied into d's arena) into d and
+ * rejects duplicate and non-scalar keys in every mapping. d->path must be
+ * set. 0, -GW_ECONFIG or -ENOMEM with err filled. */
 int cfg_doc_load(cfg_doc_t *d, const char *text, size_t len, cfg_error_t *err);
 /* Frees what cfg_doc_load() allocated; safe on a zeroed or failed d. */
 void cfg_doc_free(cfg_doc_t *d);

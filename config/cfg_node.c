@@ -45,17 +45,17 @@ static const unit_t size_units[] = {{"", 1},      {"B", 1},     {"KiB", KIB},
 
 static const char *text_of(const cfg_node_t *n)
 {
-    return (const char *)n->y->data.scalar.value;
+    return n->u.text;
 }
 
 static size_t len_of(const cfg_node_t *n)
 {
-    return n->y->data.scalar.length;
+    return n->len;
 }
 
 static bool is_value(const cfg_node_t *n)
 {
-    return n->y->type == YAML_SCALAR_NODE && !cfg_node_is_empty(n);
+    return n->kind == CFG_SCALAR && !cfg_node_is_empty(n);
 }
 
 static int type_error(const cfg_node_t *n, const char *key, const char *expected, cfg_error_t *err)
@@ -95,41 +95,35 @@ static int range_error(const cfg_node_t *n, const char *key, const char *lo, con
     return cfg_node_error(n, err, "%s is out of range, got %s", what, got);
 }
 
-static const yaml_node_pair_t *find(const cfg_node_t *map, const char *key, size_t *idx)
+/* The index of key's pair in map, or -1 (keys are scalars: cfg_doc.c checks). */
+static long find(const cfg_node_t *map, const char *key)
 {
-    const yaml_node_pair_t *p, *start;
     size_t klen = strlen(key);
 
-    if (!map || map->y->type != YAML_MAPPING_NODE)
-        return NULL;
-    start = map->y->data.mapping.pairs.start;
-    for (p = start; p < map->y->data.mapping.pairs.top; p++) {
-        const cfg_node_t *k = &map->doc->nodes[p->key - 1];
+    if (!map || map->kind != CFG_MAPPING)
+        return -1;
+    for (size_t i = 0; i < map->len; i++) {
+        const cfg_node_t *k = map->u.kids[2 * i];
 
-        if (len_of(k) == klen && memcmp(text_of(k), key, klen) == 0) {
-            *idx = (size_t)(p - start);
-            return p;
-        }
+        if (len_of(k) == klen && memcmp(text_of(k), key, klen) == 0)
+            return (long)i;
     }
-    return NULL;
+    return -1;
 }
 
 bool cfg_has(const cfg_node_t *map, const char *key)
 {
-    size_t idx;
-
-    return find(map, key, &idx) != NULL;
+    return find(map, key) >= 0;
 }
 
 const cfg_node_t *cfg_get_node(const cfg_node_t *map, const char *key)
 {
-    size_t idx;
-    const yaml_node_pair_t *p = find(map, key, &idx);
+    long i = find(map, key);
 
-    if (!map || !p)
+    if (!map || i < 0)
         return NULL;
-    map->consumed[idx] = true;
-    return &map->doc->nodes[p->value - 1];
+    cfg_node_consumed(map)[i] = true;
+    return map->u.kids[2 * i + 1];
 }
 
 /* The value of key, consumed, or *out = NULL when absent. An error when map
@@ -137,7 +131,7 @@ const cfg_node_t *cfg_get_node(const cfg_node_t *map, const char *key)
 static int lookup(const cfg_node_t *map, const char *key, const cfg_node_t **out, cfg_error_t *err)
 {
     *out = NULL;
-    if (map && map->y->type != YAML_MAPPING_NODE)
+    if (map && map->kind != CFG_MAPPING)
         return type_error(map, NULL, "a mapping", err);
     *out = cfg_get_node(map, key);
     return 0;
@@ -145,28 +139,21 @@ static int lookup(const cfg_node_t *map, const char *key, const cfg_node_t **out
 
 cfg_kind_t cfg_node_kind(const cfg_node_t *node)
 {
-    switch (node->y->type) {
-    case YAML_MAPPING_NODE:
-        return CFG_MAPPING;
-    case YAML_SEQUENCE_NODE:
-        return CFG_SEQUENCE;
-    default:
-        return CFG_SCALAR;
-    }
+    return (cfg_kind_t)node->kind;
 }
 
 size_t cfg_seq_len(const cfg_node_t *seq)
 {
-    if (!seq || seq->y->type != YAML_SEQUENCE_NODE)
+    if (!seq || seq->kind != CFG_SEQUENCE)
         return 0;
-    return (size_t)(seq->y->data.sequence.items.top - seq->y->data.sequence.items.start);
+    return seq->len;
 }
 
 const cfg_node_t *cfg_seq_at(const cfg_node_t *seq, size_t i)
 {
     if (i >= cfg_seq_len(seq))
         return NULL;
-    return &seq->doc->nodes[seq->y->data.sequence.items.start[i] - 1];
+    return seq->u.kids[i];
 }
 
 static int node_string(const cfg_node_t *n, const char *key, const char **out, cfg_error_t *err)
@@ -178,11 +165,13 @@ static int node_string(const cfg_node_t *n, const char *key, const char **out, c
                               key      ? key
                               : n->key ? n->key
                                        : "value");
-    if (!n->doc->strings) {
+    const cfg_doc_t *doc = cfg_node_doc(n);
+
+    if (!doc->strings) {
         *out = text_of(n);
         return 0;
     }
-    *out = cfg_strings_add(n->doc->strings, text_of(n), len_of(n));
+    *out = cfg_strings_add(doc->strings, text_of(n), len_of(n));
     return *out ? 0 : -ENOMEM;
 }
 

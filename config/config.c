@@ -1,7 +1,7 @@
 /*
  * The common sections of the configuration (gateway, mqtt, outbox, and the
  * name/type/qos/retain of each adapter): their defaults and their checks.
- * The YAML document and the accessors live in cfg_doc.c and cfg_node.c.
+ * The YAML tree lives in cfg_yaml.c and cfg_doc.c, the accessors in cfg_node.c.
  *
  * Unknown keys in the common sections are reported before any value is read,
  * so a misspelt key ("adaptors:") is named as such instead of surfacing as a

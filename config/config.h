@@ -1,5 +1,5 @@
 /*
- * Configuration: one YAML file parsed with libyaml into typed structs.
+ * Configuration: one YAML file parsed with libyaml (its event API) into typed structs.
  *
  * config/ knows YAML and the common sections (gateway, mqtt, outbox and the
  * name/type/qos/retain of each adapter), never an adapter's own keys. Each
@@ -184,7 +184,7 @@ int cfg_load_string(const char *name, const char *yaml, size_t len, cfg_t **out,
 /* NULL-safe. */
 void cfg_free(cfg_t *cfg);
 
-/* Frees the YAML document once everything has been read from it (the
+/* Frees the YAML tree once everything has been read from it (the
  * adapters created, unknown keys checked): every node becomes invalid and
  * adapters[i].node NULL; the values read, strings included, stay valid until
  * cfg_free(). */

@@ -15,6 +15,7 @@ int sb_add_tests(CU_pSuite s, const sb_test_t *tests, size_t n);
 #define SB_ADD_TESTS(s, tests) sb_add_tests((s), (tests), sizeof(tests) / sizeof((tests)[0]))
 
 int config_suite(void);
+int config_yaml_suite(void);
 int fmath_suite(void);
 int line_parser_suite(void);
 int loop_suite(void);

@@ -19,12 +19,13 @@ int sb_add_tests(CU_pSuite s, const sb_test_t *tests, size_t n)
 int main(int argc, char **argv)
 {
     int (*suites[])(void) = {
-        command_json_suite, config_suite,       fmath_suite,         line_parser_suite,
-        loop_suite,         modbus_codec_suite, modbus_point_suite,  modbus_rtu_suite,
-        modbus_write_suite, msgpool_suite,      net_suite,           outbox_suite,
-        paho_heap_suite, paho_store_suite,   publisher_suite,    raw_tcp_write_suite, reading_suite,
-        simulated_suite,    spool_suite,        spool_format_suite,  timer_heap_suite,
-        utf8_suite,         width_suite,        homeassistant_suite, publish_suite};
+        command_json_suite,  config_suite,       config_yaml_suite,  fmath_suite,
+        line_parser_suite,   loop_suite,         modbus_codec_suite, modbus_point_suite,
+        modbus_rtu_suite,    modbus_write_suite, msgpool_suite,      net_suite,
+        outbox_suite,        paho_heap_suite,    paho_store_suite,   publisher_suite,
+        raw_tcp_write_suite, reading_suite,      simulated_suite,    spool_suite,
+        spool_format_suite,  timer_heap_suite,   utf8_suite,         width_suite,
+        homeassistant_suite, publish_suite};
     unsigned failures;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
