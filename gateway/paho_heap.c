@@ -18,6 +18,14 @@
  * (gw_paho_heap_ignored()). Heap_get_info() reports the bytes held, as
  * Debian's does, for the stats message. The archive's Heap.c.o is never
  * linked: these definitions satisfy every reference to it.
+ *
+ * Before freeing a publication the second time Paho also writes to it
+ * (--refcount, then topic = payload = NULL). With plain free() those writes
+ * land in a chunk that malloc has taken back, and glibc's safe-linked free
+ * lists detect the damage ("malloc(): unaligned fastbin chunk detected").
+ * So a freed block is not given back to malloc at once: it waits in a
+ * quarantine of the last QUARANTINE_BLOCKS blocks (at most QUARANTINE_BYTES),
+ * where a late write to it harms nothing, and is freed when it leaves.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -49,6 +57,11 @@ static block_t *slots; /* cap slots, cap a power of two */
 static size_t cap, live;
 static heap_info info;
 static uint64_t ignored;
+
+#define QUARANTINE_BLOCKS 1024
+#define QUARANTINE_BYTES (256 * 1024)
+static block_t quarantine[QUARANTINE_BLOCKS]; /* a ring, oldest at q_head */
+static size_t q_head, q_len, q_bytes;
 
 static size_t home(const void *p, size_t mask)
 {
@@ -183,9 +196,30 @@ void *myrealloc(char *file, int line, void *p, size_t size)
     return np;
 }
 
+/* Puts p in the quarantine; returns a block that left it (to free outside
+ * the lock), or NULL. */
+static void *quarantine_put(void *p, size_t size)
+{
+    void *out = NULL;
+
+    if (q_len == QUARANTINE_BLOCKS || q_bytes + size > QUARANTINE_BYTES) {
+        if (q_len == 0)
+            return p; /* larger than the whole quarantine: freed at once */
+        out = quarantine[q_head].p;
+        q_bytes -= quarantine[q_head].size;
+        q_head = (q_head + 1) % QUARANTINE_BLOCKS;
+        q_len--;
+    }
+    quarantine[(q_head + q_len) % QUARANTINE_BLOCKS] = (block_t){p, size};
+    q_len++;
+    q_bytes += size;
+    return out;
+}
+
 void myfree(char *file, int line, void *p)
 {
-    size_t i;
+    size_t i, size;
+    void *out;
 
     (void)file;
     (void)line;
@@ -198,11 +232,13 @@ void myfree(char *file, int line, void *p)
         pthread_mutex_unlock(&lock);
         return;
     }
-    held(0, slots[i].size);
+    size = slots[i].size;
+    held(0, size);
     remove_at(i);
     live--;
+    out = quarantine_put(p, size);
     pthread_mutex_unlock(&lock);
-    free(p);
+    free(out);
 }
 
 int Heap_initialize(void)
