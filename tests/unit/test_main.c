@@ -24,7 +24,8 @@ int main(int argc, char **argv)
         modbus_write_suite, msgpool_suite,      net_suite,           outbox_suite,
         paho_store_suite,   publisher_suite,    raw_tcp_write_suite, reading_suite,
         simulated_suite,    spool_suite,        spool_format_suite,  timer_heap_suite,
-        utf8_suite,         width_suite,        homeassistant_suite, publish_suite};
+        utf8_suite,         width_suite,        homeassistant_suite, publish_suite,
+        paho_suite};
     unsigned failures;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
