@@ -55,6 +55,13 @@ const char *gw_paho_describe(void)
 #endif
 }
 
+#ifndef SB_PAHO_LEAN_DESC
+unsigned long gw_paho_lean_ignored_frees(void)
+{
+    return 0;
+}
+#endif
+
 const gw_paho_t *gw_paho_load(bool tls)
 {
     gw_paho_t *api = &apis[tls];

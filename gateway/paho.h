@@ -73,6 +73,10 @@ const char *gw_paho_describe(void);
  * before any client exists. Loop thread. */
 void gw_paho_lean_fill(gw_paho_t *api);
 
+/* How many frees of blocks the lean Paho did not hold (a block freed
+ * twice) it has ignored so far; 0 in a build without it. Any thread. */
+unsigned long gw_paho_lean_ignored_frees(void);
+
 /* The Paho library for plain TCP or for TLS, loaded on first use (it stays
  * loaded). NULL, after logging why, if it cannot be loaded. Loop thread. */
 const gw_paho_t *gw_paho_load(bool tls);

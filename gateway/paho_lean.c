@@ -30,6 +30,8 @@
  * something already linked needs it. gateway/paho.c calls gw_paho_lean_fill()
  * below, which is what brings this object in ahead of the archive.
  *
+ * What is kept of Heap.c: a free of a block Paho does not hold is ignored
+ * (Paho 1.3.12 frees some blocks twice; see "The set of blocks" below).
  * What is lost: Paho's heap accounting (Heap_get_info(), the `paho_heap`
  * stats, the list of blocks still allocated that MQTT_C_CLIENT_TRACE prints
  * at exit) and Paho's stack trace in its own trace output. Paho's
@@ -39,10 +41,16 @@
  * The definitions are hidden: the executable must not export them, or the
  * TLS library loaded at run time (libpaho-mqtt3as.so.1, which has its own
  * tracking) could bind to them. The archive's own symbols are hidden
- * already. Any thread (Paho's included).
+ * already. Any thread (Paho's included) may allocate and free; the set's
+ * shards each have a lock, and the count of ignored frees is atomic.
  */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
+#include "gateway/log.h"
 #include "gateway/paho.h"
 
 #define HIDDEN __attribute__((visibility("hidden")))
@@ -71,25 +79,178 @@ void StackTrace_exit(const char *name, int line, void *return_value, int trace_l
     (void)trace_level;
 }
 
+/*
+ * The set of blocks Paho holds. Paho 1.3.12 frees some blocks twice: a QoS 1
+ * or 2 publish whose write fails with a socket error is freed with its
+ * command (src/MQTTAsyncUtils.c, MQTTAsync_processCommand(): the
+ * SOCKET_ERROR branch calls MQTTAsync_freeCommand(), whose
+ * MQTTAsync_freeCommand1() frees pub.destinationName and pub.payload),
+ * while the message stored for retries in the client's outboundMsgs still
+ * points to the same topic and payload (MQTTProtocol_startPublish() ->
+ * MQTTProtocol_storePublication() takes the pointers, it does not copy);
+ * MQTTAsync_cleanSession() -> MQTTProtocol_emptyMessageList() ->
+ * MQTTProtocol_removePublication() frees them again when the session is
+ * closed. A broker that drops the connection while a window is being
+ * written does that (tests/integration/test_flapping.py, under
+ * AddressSanitizer). Debian's Heap.c looks every free up in its tree and
+ * ignores one it does not know ("Failed to remove heap item"), which hid
+ * the bug; plain free() would corrupt the heap.
+ *
+ * So the shim keeps that one property of Heap.c at a fraction of its cost:
+ * a set of the blocks Paho holds, split in SHARDS hash tables with a lock
+ * each (Heap.c: one lock, a balanced tree, and the stack tracing), and a
+ * free of a block not in the set is counted and ignored, never passed to
+ * free(). Nothing reads a block after it is freed. Heap_terminate() logs
+ * the count. The tables themselves are the C library's memory.
+ */
+#define SHARDS 64
+#define EMPTY ((uintptr_t)0)
+#define GONE ((uintptr_t)1) /* a removed entry: probing goes on past it */
+
+typedef struct {
+    pthread_mutex_t lock;
+    uintptr_t *slot; /* cap entries: EMPTY, GONE or a block */
+    size_t cap;      /* a power of two, or 0 */
+    size_t used;     /* entries not EMPTY */
+    size_t live;     /* blocks */
+} shard_t;
+
+static shard_t shards[SHARDS];
+static pthread_once_t shards_once = PTHREAD_ONCE_INIT;
+static atomic_ulong ignored_frees;
+
+static void shards_init(void)
+{
+    for (int i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&shards[i].lock, NULL);
+}
+
+static uint64_t hash(const void *p)
+{
+    return ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull;
+}
+
+static shard_t *shard_of(const void *p)
+{
+    pthread_once(&shards_once, shards_init);
+    return &shards[hash(p) >> 58]; /* the top 6 bits; SHARDS is 64 */
+}
+
+/* Inserts p, known absent, into s->slot (locked). */
+static void put(shard_t *s, uintptr_t p)
+{
+    size_t i = (size_t)hash((void *)p) & (s->cap - 1);
+
+    while (s->slot[i] != EMPTY && s->slot[i] != GONE)
+        i = (i + 1) & (s->cap - 1);
+    if (s->slot[i] == EMPTY)
+        s->used++;
+    s->slot[i] = p;
+    s->live++;
+}
+
+/* Room for one more entry, at most 3/4 full (locked). */
+static bool reserve(shard_t *s)
+{
+    uintptr_t *old = s->slot;
+    size_t old_cap = s->cap, cap = s->cap ? s->cap : 64;
+
+    if ((s->used + 1) * 4 <= s->cap * 3)
+        return true;
+    while ((s->live + 1) * 2 > cap) /* rehashed, at most half full */
+        cap *= 2;
+    if (!(s->slot = calloc(cap, sizeof(*s->slot)))) {
+        s->slot = old;
+        return false;
+    }
+    s->cap = cap;
+    s->used = s->live = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i] != EMPTY && old[i] != GONE)
+            put(s, old[i]);
+    free(old);
+    return true;
+}
+
+static bool track(void *p)
+{
+    shard_t *s = shard_of(p);
+    bool ok;
+
+    pthread_mutex_lock(&s->lock);
+    ok = reserve(s);
+    if (ok)
+        put(s, (uintptr_t)p);
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+/* Removes p; false if it is not a block Paho holds. */
+static bool untrack(void *p)
+{
+    shard_t *s = shard_of(p);
+    bool found = false;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->cap) {
+        for (size_t i = (size_t)hash(p) & (s->cap - 1); s->slot[i] != EMPTY;
+             i = (i + 1) & (s->cap - 1)) {
+            if (s->slot[i] == (uintptr_t)p) {
+                s->slot[i] = GONE;
+                s->live--;
+                found = true;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
 void *mymalloc(char *file, int line, size_t size)
 {
+    void *p = malloc(size);
+
     (void)file;
     (void)line;
-    return malloc(size);
+    if (p && !track(p)) {
+        free(p);
+        p = NULL;
+    }
+    return p;
 }
 
 void *myrealloc(char *file, int line, void *p, size_t size)
 {
-    (void)file;
-    (void)line;
-    return realloc(p, size);
+    void *q;
+
+    if (!p)
+        return mymalloc(file, line, size);
+    if (!untrack(p)) { /* as Heap.c: not Paho's, left alone */
+        atomic_fetch_add(&ignored_frees, 1);
+        return NULL;
+    }
+    if (!(q = realloc(p, size))) {
+        (void)track(p); /* room for it was just freed */
+        return NULL;
+    }
+    if (!track(q)) {
+        free(q);
+        return NULL;
+    }
+    return q;
 }
 
 void myfree(char *file, int line, void *p)
 {
     (void)file;
     (void)line;
-    free(p);
+    if (!p)
+        return;
+    if (untrack(p))
+        free(p);
+    else
+        atomic_fetch_add(&ignored_frees, 1);
 }
 
 int Heap_initialize(void)
@@ -97,8 +258,21 @@ int Heap_initialize(void)
     return 0;
 }
 
+/* When the last client is destroyed (MQTTAsync_destroy()). Loop thread. */
 void Heap_terminate(void)
 {
+    unsigned long n = atomic_load(&ignored_frees);
+
+    if (n)
+        gw_warn("mqtt: Paho freed %lu block(s) it did not hold (a Paho 1.3.12 bug, "
+                "gateway/paho_lean.c); ignored, as Debian's Paho does",
+                n);
+}
+
+/* Blocks freed twice, or not Paho's, so far (ignored). Any thread. */
+unsigned long gw_paho_lean_ignored_frees(void)
+{
+    return atomic_load(&ignored_frees);
 }
 
 /* The shared library runs MQTTAsync_init() when it is loaded (it is linked

@@ -119,6 +119,12 @@ def main():
             print("Paho linked without heap tracking: its heap at exit is checked by "
                   "LeakSanitizer in the sanitizer build" +
                   (" (this one)" if os.environ.get("SB_SANITIZE") == "ON" else ", not here"))
+            # Paho 1.3.12 frees the topic and payload of a publish whose write
+            # failed twice; the lean Paho ignores the second free and says so
+            # at exit (gateway/paho_lean.c). Under AddressSanitizer a second
+            # free that reached free() would have aborted the gateway.
+            ignored = gw.messages(r"mqtt: Paho freed \d+ block")
+            print(f"frees of blocks Paho no longer held, ignored: {ignored or 'none'}")
         else:
             with open(trace, errors="replace") as f:
                 scan = [l.strip() for l in f if "Heap scan" in l or "Heap element" in l]
