@@ -17,12 +17,13 @@
  * libpaho-mqtt3a.a after it. Every reference the archive's other objects
  * make to StackTrace.c.o and Heap.c.o is then already satisfied, so neither
  * object is linked in, and nothing else in Paho changes. Two conditions
- * make that safe, and cmake/paho_lean.cmake checks both on the archive at
+ * make that safe, and cmake/paho_lean.cmake checks the archive for both at
  * configure time (falling back to loading the shared library at run time
- * when either fails): the archive's other objects use no other symbol of
- * StackTrace.c.o or Heap.c.o, and these definitions match the prototypes
- * of the Paho that was checked (1.3.12; its StackTrace.h and Heap.h are not
- * installed, hence the declarations below). Should Heap.c.o still be pulled
+ * when a check fails): the archive's other objects use no other symbol of
+ * StackTrace.c.o or Heap.c.o (checked with nm), and these definitions match
+ * the prototypes of the Paho they were written for (1.3.12, checked by its
+ * members and version; StackTrace.h and Heap.h are not installed, hence the
+ * declarations below). Should Heap.c.o still be pulled
  * in, its definitions collide with these and the link fails; it is never
  * linked silently.
  *
