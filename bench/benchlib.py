@@ -57,10 +57,12 @@ machine = fanin.machine
 
 
 def build_info(gateway):
-    """bench/fanin's line, plus how the gateway gets Paho when it does not
-    link it (gateway/paho.c loads it at run time)."""
+    """bench/fanin's line: it names the Paho the gateway uses, as its -V says
+    ("Paho MQTT C 1.3.12 (...), static, without stack tracing and heap
+    tracking for tcp://, ..." or "Paho MQTT C loaded at run time (...)").
+    A gateway from before -V said so loads Paho at run time."""
     text = fanin.build_info(gateway)
-    if "paho" not in text:
+    if "paho" not in text.lower():
         text += ", Paho loaded at run time (libpaho-mqtt3a.so.1 for tcp://)"
     return text
 table = fanin.table

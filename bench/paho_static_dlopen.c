@@ -6,7 +6,7 @@
  * libpaho-mqtt3a.so.1 or libpaho-mqtt3as.so.1, then dlsym()). In these
  * variants Paho is linked into the executable instead, so that profiles name
  * its functions (pahostatic) or so that its tracing can be replaced
- * (pahofast, with paho_fast_shim.c). The archive's symbols are hidden, so
+ * (pahofast, with gateway/paho_lean.c). The archive's symbols are hidden, so
  * this wraps dlopen() and dlsym(): a request for a Paho library returns a
  * handle of its own, and dlsym() on that handle answers from the table
  * below, the functions linked in. Everything else goes to the real

@@ -14,6 +14,7 @@
 #include "gateway/error.h"
 #include "gateway/gateway.h"
 #include "gateway/log.h"
+#include "gateway/paho.h"
 
 #ifndef SB_VERSION
 #define SB_VERSION "0.0.0"
@@ -40,7 +41,7 @@ static void usage(FILE *out)
         "      --json             with --test: JSON lines as they would be published\n"
         "  -l, --log-level LEVEL  error, warn, info or debug (overrides gateway.log_level)\n"
         "  -h, --help             show this help and exit\n"
-        "  -V, --version          show the version and exit\n"
+        "  -V, --version          show the version and the MQTT client library, and exit\n"
         "\n"
         "Without --config and without " CFG_DEFAULT_PATH ", sensorbridge runs a\n"
         "built-in configuration: 4 simulated sensors publishing to tcp://127.0.0.1:1883.\n"
@@ -127,7 +128,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
             usage(stdout);
             exit(0);
         case 'V':
-            printf("sensorbridge %s\n", SB_VERSION);
+            printf("sensorbridge %s\n%s\n", SB_VERSION, gw_paho_describe());
             exit(0);
         default:
             fprintf(stderr, "Try 'sensorbridge --help' for more information.\n");
@@ -242,6 +243,7 @@ int main(int argc, char **argv)
         goto out;
     }
     raise_fd_limit();
+    gw_debug("sensorbridge %s, MQTT client: %s", SB_VERSION, gw_paho_describe());
     rc = gw_gateway_run(gw, source_path(&o));
 out:
     gw_gateway_free(gw);

@@ -1,4 +1,4 @@
-/* Loading Paho at run time; see paho.h. */
+/* Paho, linked (tcp:// in a lean build) or loaded at run time; see paho.h. */
 #include "gateway/paho.h"
 
 #include <dlfcn.h>
@@ -45,6 +45,30 @@ void gw_paho_fake(const gw_paho_t *api)
     fake = api;
 }
 
+const char *gw_paho_describe(void)
+{
+#ifdef SB_PAHO_LEAN_DESC
+    return SB_PAHO_LEAN_DESC " for tcp://, libpaho-mqtt3as.so.1 loaded at run time for ssl://";
+#else
+    return "Paho MQTT C loaded at run time (libpaho-mqtt3a.so.1 for tcp://, "
+           "libpaho-mqtt3as.so.1 for ssl://)";
+#endif
+}
+
+#ifndef SB_PAHO_LEAN_DESC
+unsigned long gw_paho_lean_ignored_frees(void)
+{
+    return 0;
+}
+
+const size_t *gw_paho_lean_heap_info(void)
+{
+    static const size_t none[2];
+
+    return none;
+}
+#endif
+
 const gw_paho_t *gw_paho_load(bool tls)
 {
     gw_paho_t *api = &apis[tls];
@@ -54,6 +78,14 @@ const gw_paho_t *gw_paho_load(bool tls)
         return fake;
     if (loaded[tls])
         return api;
+#ifdef SB_PAHO_LEAN_DESC
+    if (!tls) {
+        gw_paho_lean_fill(api);
+        loaded[tls] = true;
+        gw_debug("mqtt: using %s", SB_PAHO_LEAN_DESC);
+        return api;
+    }
+#endif
     lib = dlopen(libraries[tls], RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         gw_err("mqtt: cannot load %s: %s (is libpaho-mqtt1.3 installed?)", libraries[tls],
@@ -90,16 +122,22 @@ const gw_paho_t *gw_paho_load(bool tls)
     return api;
 }
 
+/* A sum that leaves out a library in use would pass for the whole, so one
+ * untracked library in use (a shared one built without tracking) makes the
+ * total unknown. The lean one counts (gateway/paho_heap.c). */
 int64_t gw_paho_heap_bytes(void)
 {
     int64_t total = -1;
 
     for (int i = 0; i < 2; i++) {
-        if (loaded[i] && apis[i].heap_info) {
-            const size_t *info = apis[i].heap_info();
+        const size_t *info;
 
-            total = (total < 0 ? 0 : total) + (int64_t)(info ? info[0] : 0);
-        }
+        if (!loaded[i])
+            continue;
+        if (!apis[i].heap_info)
+            return -1;
+        info = apis[i].heap_info();
+        total = (total < 0 ? 0 : total) + (int64_t)(info ? info[0] : 0);
     }
     return total;
 }

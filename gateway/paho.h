@@ -1,5 +1,6 @@
 /*
- * Paho MQTTAsync, loaded at run time.
+ * Paho MQTTAsync: linked for tcp:// in a lean build, otherwise loaded at run
+ * time.
  *
  * Debian ships Paho as two libraries with the same API: libpaho-mqtt3a
  * (plain TCP) and libpaho-mqtt3as (TLS, which pulls in OpenSSL). Linking the
@@ -8,6 +9,13 @@
  * uses. So the publisher loads the plain library for tcp:// and mqtt://
  * URIs and the TLS one for ssl:// and mqtts://, and calls Paho through this
  * table. Both may end up loaded after a reload that switches to TLS.
+ *
+ * A lean build (SB_PAHO_LEAN, the default where cmake/paho_lean.cmake
+ * accepts Debian's static archive) links the plain library into the
+ * executable instead, without Paho's stack tracing and heap tracking
+ * (gateway/paho_lean.c says how and why); the TLS library is still loaded
+ * at run time. The two never share memory: a client, and everything
+ * allocated for it, stays with the library that created it.
  */
 #ifndef GW_PAHO_H
 #define GW_PAHO_H
@@ -41,8 +49,9 @@ typedef struct {
     /* Optional (NULL when the library lacks them): */
     int (*hasProperty)(MQTTProperties *props, enum MQTTPropertyCodes code);
     int (*getNumericValue)(MQTTProperties *props, enum MQTTPropertyCodes code);
-    /* Paho's own heap accounting, in builds that track it (Debian's does):
-     * the first member is the bytes it holds now. */
+    /* Paho's own heap accounting, in builds that track it (Debian's shared
+     * libraries do, the lean one does not): the first member is the bytes it
+     * holds now. */
     const size_t *(*heap_info)(void);
 } gw_paho_t;
 
@@ -50,12 +59,26 @@ typedef struct {
  * libraries again). */
 void gw_paho_fake(const gw_paho_t *api);
 
-/* Bytes Paho's own heap holds now, in the libraries loaded so far; -1 when
- * no loaded library tracks its heap. Any thread. */
+/* Bytes Paho's own heap holds now, in the libraries in use so far; -1
+ * (unknown) when none is in use yet or one of them does not track its heap.
+ * Any thread. */
 int64_t gw_paho_heap_bytes(void);
-/* Frees of blocks Paho did not hold, ignored by the static link's allocator
- * (gateway/paho_heap.c); 0 with the shared library. */
-uint64_t gw_paho_heap_ignored(void);
+
+/* Which Paho this build uses, one line for --version and the log: its
+ * version and how it is linked. Static string; any thread. */
+const char *gw_paho_describe(void);
+
+/* Lean build only (gateway/paho_lean.c): initialises the statically linked
+ * Paho and fills *api with its functions. Called once, by gw_paho_load(),
+ * before any client exists. Loop thread. */
+void gw_paho_lean_fill(gw_paho_t *api);
+
+/* How many frees of blocks the lean Paho did not hold (a block freed
+ * twice) it has ignored so far (gateway/paho_heap.c); 0 in a build without
+ * it. Any thread. */
+unsigned long gw_paho_lean_ignored_frees(void);
+/* Lean build only: the lean Paho's heap_info (bytes held, most held). */
+const size_t *gw_paho_lean_heap_info(void);
 
 /* The Paho library for plain TCP or for TLS, loaded on first use (it stays
  * loaded). NULL, after logging why, if it cannot be loaded. Loop thread. */

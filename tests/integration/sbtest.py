@@ -35,6 +35,14 @@ class TestFailure(Exception):
     pass
 
 
+def paho_lean():
+    """True when SB_BIN links Paho without its heap tracking (the lean build,
+    gateway/paho_lean.c): its --version's second line says so."""
+    out = subprocess.run([SB_BIN, "--version"], capture_output=True, text=True,
+                         timeout=20, stdin=subprocess.DEVNULL).stdout
+    return "without stack tracing and heap tracking" in out
+
+
 def check(cond, what):
     if not cond:
         raise TestFailure(what)

@@ -22,7 +22,9 @@ def main():
         check(opt in out, f"--help does not mention {opt}")
 
     rc, out, _ = sb("--version")
-    check(rc == 0 and out.startswith("sensorbridge ") and out.count("\n") == 1, f"--version {out!r}")
+    lines = out.splitlines()
+    check(rc == 0 and len(lines) == 2 and lines[0].startswith("sensorbridge ") and
+          lines[1].startswith("Paho MQTT C ") and "ssl://" in lines[1], f"--version {out!r}")
 
     rc, _, err = sb("--frobnicate")
     check(rc == 2 and "Try 'sensorbridge --help'" in err, f"bad option: {rc} {err!r}")

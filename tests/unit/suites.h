@@ -28,6 +28,7 @@ int net_suite(void);
 int outbox_suite(void);
 int paho_heap_suite(void);
 int paho_store_suite(void);
+int paho_suite(void);
 int publisher_suite(void);
 int raw_tcp_write_suite(void);
 int reading_suite(void);
