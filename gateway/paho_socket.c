@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -67,10 +68,31 @@ struct ps_sockets {
 };
 extern struct ps_sockets mod_s;
 
+/* Paho 1.3.12's List and ListElement (LinkedList.h). The lists are walked
+ * here, not searched with ListFindItem(): that moves the list's `current`,
+ * which Paho's own ListUnlink() iterates with, and the send thread changes
+ * write_pending without the socket mutex; reading alone cannot disturb it. */
+struct ps_elem {
+    struct ps_elem *prev, *next;
+    void *content;
+};
+struct ps_list {
+    struct ps_elem *first, *last, *current;
+    int count;
+    size_t size;
+};
+
 int Thread_lock_mutex(pthread_mutex_t *mutex);
 int Thread_unlock_mutex(pthread_mutex_t *mutex);
-void *ListFindItem(void *list, void *content, int (*callback)(void *, void *));
-int Socket_noPendingWrites(int sock);
+
+/* Whether the list of sockets l names fd. */
+static bool listed(const void *l, int fd)
+{
+    for (const struct ps_elem *e = l ? ((const struct ps_list *)l)->first : NULL; e; e = e->next)
+        if (e->content && *(const int *)e->content == fd)
+            return true;
+    return false;
+}
 
 int __real_Socket_getReadySocket(int more_work, int timeout, pthread_mutex_t *mutex, int *rc);
 int __real_WebSocket_putdatas(void *net, char **buf0, size_t *buf0len, void *bufs);
@@ -139,11 +161,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int int_equal(void *a, void *b)
-{
-    return *(int *)a == *(int *)b;
-}
-
 static int was_blocked(const struct ps_set *prev, int fd)
 {
     for (int i = 1; i < prev->n; i++)
@@ -173,7 +190,7 @@ static int snapshot(pthread_mutex_t *mutex, const struct ps_set *prev, struct ps
 
         p->fd = fd;
         p->revents = 0;
-        if (ListFindItem(mod_s.connect_pending, &fd, int_equal) || !Socket_noPendingWrites(fd))
+        if (listed(mod_s.connect_pending, fd) || listed(mod_s.write_pending, fd))
             set->kind[1 + i] = PS_WRITE;
         else if (was_blocked(prev, fd))
             set->kind[1 + i] = PS_BLOCKED;
