@@ -433,7 +433,7 @@ void mbt_start(mbt_t *d, uint64_t now)
 
     gw_timer_init(&d->tick, on_tick, d);
     /* Devices whose polls fall due close together share a wake-up. */
-    gw_timer_set_slack(&d->tick, gw_interval_slack(d->interval_ms));
+    gw_timer_set_grid(&d->tick, gw_interval_grid(d->interval_ms));
     /* A random phase, uniform over the whole interval, spreads many devices
      * instead of sending every request in the same millisecond. */
     d->next_tick_ms = l->once ? now : now + adp_phase(&l->rng, d->interval_ms);

@@ -487,7 +487,7 @@ static int rtcp_create(const cfg_adapter_t *cfg, gw_ctx_t *ctx, void **self, cfg
     gw_timer_init(&r->client.idle, conn_idle, &r->client);
     gw_timer_init(&r->state_timer, client_state_timer, r);
     gw_timer_init(&r->request_timer, client_request, r);
-    gw_timer_set_slack(&r->request_timer, gw_interval_slack(r->interval_ms));
+    gw_timer_set_grid(&r->request_timer, gw_interval_grid(r->interval_ms));
     *self = r;
     return 0;
 fail:

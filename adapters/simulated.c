@@ -6,9 +6,10 @@
  * k * interval), so sensors neither drift nor serialize behind each other.
  * The phases are spread evenly over one interval: N sensors never fire in one
  * lock-step burst, and with `count` set the last reading of the last sensor
- * comes at count * interval after start. Each timer has the loop's slack for
- * its interval (gw_interval_slack()): sensors due within one slot of the
- * slack's grid fire in one wake-up, each at most that much after its phase.
+ * comes at count * interval after start. Each timer has the loop's grid for
+ * its interval (gw_interval_grid()): sensors due within one slot of the grid
+ * fire in one wake-up, each at a fixed offset of less than the grid after
+ * its phase.
  *
  * Values come from a per-sensor xoshiro256** generator. With `seed` set,
  * sensor i's sequence depends only on (seed, i), so runs are reproducible.
@@ -370,7 +371,7 @@ static int sim_start(void *self)
          * now + k * interval. */
         se->due_ms = now + sim->interval_ms * (i + 1) / sim->n_sensors - sim->interval_ms;
         gw_timer_init(&se->timer, sensor_fire, se);
-        gw_timer_set_slack(&se->timer, gw_interval_slack(sim->interval_ms));
+        gw_timer_set_grid(&se->timer, gw_interval_grid(sim->interval_ms));
         if (gw_ctx_once(sim->ctx))
             gw_timer_start(gw_ctx_loop(sim->ctx), &se->timer, now); /* --test: all at once */
         else

@@ -88,27 +88,28 @@ void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg)
     *timer = (gw_timer_t){.cb = cb, .arg = arg};
 }
 
-void gw_timer_set_slack(gw_timer_t *timer, uint32_t slack_ms)
+void gw_timer_set_grid(gw_timer_t *timer, uint32_t grid_ms)
 {
-    uint32_t grid = 1; /* the largest power of two <= slack_ms */
-
-    while (slack_ms / 2 >= grid)
-        grid *= 2;
-    timer->grid_ms = grid > 1 ? grid : 0; /* a 1 ms grid rounds nothing */
+    timer->grid_ms = grid_ms > 1 ? grid_ms : 0;
 }
 
-uint32_t gw_interval_slack(uint64_t interval_ms)
+uint32_t gw_interval_grid(uint64_t interval_ms)
 {
-    uint64_t slack = interval_ms / GW_SLACK_DIVISOR;
+    uint64_t max = interval_ms / GW_GRID_DIVISOR;
 
-    return slack > GW_SLACK_MAX_MS ? GW_SLACK_MAX_MS : (uint32_t)slack;
+    if (max > GW_GRID_MAX_MS)
+        max = GW_GRID_MAX_MS;
+    for (uint64_t d = max; d > 1; d--)
+        if (interval_ms % d == 0)
+            return (uint32_t)d;
+    return 0;
 }
 
 void gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms)
 {
     assert(loop && timer && timer->cb);
     if (timer->grid_ms)
-        due_ms = (due_ms + timer->grid_ms - 1) & ~(uint64_t)(timer->grid_ms - 1);
+        due_ms = (due_ms + timer->grid_ms - 1) / timer->grid_ms * timer->grid_ms;
     if (loop->in_timers && due_ms < loop->phase_now)
         due_ms = loop->phase_now; /* see run_timers() */
     timer->due_ms = due_ms;

@@ -35,7 +35,7 @@ struct gw_timer {
     gw_timer_t *parent; /* links of the intrusive heap (timer_heap.c) */
     gw_timer_t *left;
     gw_timer_t *right;
-    uint32_t grid_ms; /* 0, or a power of two: due times are rounded up to a multiple */
+    uint32_t grid_ms; /* 0, or due times are rounded up to a multiple of it */
     bool armed;
     gw_timer_cb cb;
     void *arg;
@@ -88,23 +88,23 @@ void gw_timer_init(gw_timer_t *timer, gw_timer_cb cb, void *arg);
  * itself is the heap node. */
 void gw_timer_start(gw_loop_t *loop, gw_timer_t *timer, uint64_t due_ms);
 /*
- * Lets the timer fire up to slack_ms late, so that timers due close together
- * share one wake-up of the loop: its due times are rounded up to a multiple
- * of the largest power of two not above slack_ms (on the monotonic clock's
- * scale), and the grids of different slacks nest, so timers with any slack
- * meet on common boundaries. 0, the default, fires at the due time. Takes
- * effect from the next gw_timer_start().
+ * Lets the timer fire late, so that timers due close together share one
+ * wake-up of the loop: its due times are rounded up to a multiple of
+ * grid_ms (on the monotonic clock's scale). 0 or 1, the default, fires at
+ * the due time. Takes effect from the next gw_timer_start().
  */
-void gw_timer_set_slack(gw_timer_t *timer, uint32_t slack_ms);
+void gw_timer_set_grid(gw_timer_t *timer, uint32_t grid_ms);
 /*
- * The slack of a periodic timer of interval_ms (a device's poll, a simulated
- * sensor): 1/GW_SLACK_DIVISOR of the interval, at most GW_SLACK_MAX_MS. A
- * reading is then taken at most that much after its slot, on the interval's
- * schedule, so the rate is exactly the configured one.
+ * The grid of a periodic timer of interval_ms (a device's poll, a simulated
+ * sensor): the largest divisor of the interval not above 1/GW_GRID_DIVISOR
+ * of it, and not above GW_GRID_MAX_MS. Since the grid divides the interval,
+ * every due time of an absolute schedule (phase + k * interval) is rounded
+ * up by the same amount: the timer keeps its exact period, and only its
+ * phase moves, by less than the grid. 0 when no divisor above 1 fits.
  */
-#define GW_SLACK_DIVISOR 8
-#define GW_SLACK_MAX_MS 250
-uint32_t gw_interval_slack(uint64_t interval_ms);
+#define GW_GRID_DIVISOR 8
+#define GW_GRID_MAX_MS 250
+uint32_t gw_interval_grid(uint64_t interval_ms);
 /* Disarms; a no-op for a timer that is not armed. */
 void gw_timer_stop(gw_loop_t *loop, gw_timer_t *timer);
 bool gw_timer_active(const gw_timer_t *timer);

@@ -454,7 +454,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     pub->ob = ob;
     gw_timer_init(&pub->retry_timer, retry_due, pub);
     gw_timer_init(&pub->ack_timer, ack_due, pub);
-    gw_timer_set_slack(&pub->ack_timer, ACK_LAZY_MS / 2);
+    gw_timer_set_grid(&pub->ack_timer, ACK_LAZY_MS / 2);
     gw_timer_init(&pub->pause_timer, pause_over, pub);
     gw_timer_init(&pub->stop_timer, stop_deadline, pub);
     gw_paho_store_init(&pub->store, api);

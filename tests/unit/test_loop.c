@@ -25,7 +25,7 @@
 
 /* Defined in test_loop_wake.c; suites.h lists suites only. */
 int loop_wake_tests(CU_pSuite s);
-int loop_slack_tests(CU_pSuite s);
+int loop_grid_tests(CU_pSuite s);
 
 #define GUARD_MS 1000
 #define MAX_FIRES 1024
@@ -950,5 +950,5 @@ int loop_suite(void)
         return -1;
     if (loop_wake_tests(suite) != 0)
         return -1;
-    return loop_slack_tests(suite);
+    return loop_grid_tests(suite);
 }

@@ -1,6 +1,7 @@
 /*
- * Tests of timer slack: due times rounded up to the slack's power-of-two
- * grid, so timers due close together fire in one iteration, never early.
+ * Tests of timer grids: due times rounded up to a multiple of the grid, so
+ * timers due close together fire in one iteration, never early, and a
+ * periodic timer whose grid divides its interval keeps its exact period.
  * Registered into the loop suite by test_loop.c.
  */
 #include <CUnit/CUnit.h>
@@ -9,7 +10,7 @@
 #include "gateway/clock.h"
 #include "gateway/loop.h"
 
-int loop_slack_tests(CU_pSuite s);
+int loop_grid_tests(CU_pSuite s);
 
 static void nop_cb(gw_timer_t *t, void *arg)
 {
@@ -17,23 +18,28 @@ static void nop_cb(gw_timer_t *t, void *arg)
     (void)arg;
 }
 
-static void test_interval_slack(void)
+static void test_interval_grid(void)
 {
-    CU_ASSERT_EQUAL(gw_interval_slack(0), 0);
-    CU_ASSERT_EQUAL(gw_interval_slack(10), 10 / GW_SLACK_DIVISOR);
-    CU_ASSERT_EQUAL(gw_interval_slack(100), 100 / GW_SLACK_DIVISOR);
-    CU_ASSERT_EQUAL(gw_interval_slack(1000), 1000 / GW_SLACK_DIVISOR);
-    CU_ASSERT_EQUAL(gw_interval_slack(3600000), GW_SLACK_MAX_MS);
+    CU_ASSERT_EQUAL(gw_interval_grid(0), 0);
+    CU_ASSERT_EQUAL(gw_interval_grid(10), 0); /* 10/8: 1 */
+    CU_ASSERT_EQUAL(gw_interval_grid(16), 2);
+    CU_ASSERT_EQUAL(gw_interval_grid(50), 5);   /* <= 6, divides 50 */
+    CU_ASSERT_EQUAL(gw_interval_grid(100), 10); /* <= 12 */
+    CU_ASSERT_EQUAL(gw_interval_grid(97), 0);   /* prime */
+    CU_ASSERT_EQUAL(gw_interval_grid(1000), 125);
+    CU_ASSERT_EQUAL(gw_interval_grid(60000), GW_GRID_MAX_MS);
+    CU_ASSERT_EQUAL(gw_interval_grid(3001), 0);   /* 3001 is prime */
+    CU_ASSERT_EQUAL(gw_interval_grid(3003), 231); /* 3 * 7 * 11 */
 }
 
-/* The due time a timer with slack ends up with, armed for `due`. */
-static uint64_t armed_due(gw_loop_t *loop, uint32_t slack, uint64_t due)
+/* The due time a timer with a grid ends up with, armed for `due`. */
+static uint64_t armed_due(gw_loop_t *loop, uint32_t grid, uint64_t due)
 {
     gw_timer_t t;
     uint64_t got;
 
     gw_timer_init(&t, nop_cb, NULL);
-    gw_timer_set_slack(&t, slack);
+    gw_timer_set_grid(&t, grid);
     gw_timer_start(loop, &t, due);
     got = t.due_ms;
     gw_timer_stop(loop, &t);
@@ -45,20 +51,20 @@ static void test_grid(void)
     gw_loop_t *loop = gw_loop_new();
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
-    /* No slack, or under 2 ms: exact. */
+    /* No grid, or 1 ms: exact. */
     CU_ASSERT_EQUAL(armed_due(loop, 0, 1000001), 1000001);
     CU_ASSERT_EQUAL(armed_due(loop, 1, 1000001), 1000001);
-    /* 12 ms of slack: a grid of 8 ms, rounded up, a multiple kept as is. */
-    CU_ASSERT_EQUAL(armed_due(loop, 12, 1000001), 1000008);
-    CU_ASSERT_EQUAL(armed_due(loop, 12, 1000007), 1000008);
-    CU_ASSERT_EQUAL(armed_due(loop, 12, 1000008), 1000008);
-    CU_ASSERT_EQUAL(armed_due(loop, 12, 1000009), 1000016);
-    /* Exact powers of two, and the grids nest: 64 ms meets 8 ms. */
-    CU_ASSERT_EQUAL(armed_due(loop, 8, 1000003), 1000008);
-    CU_ASSERT_EQUAL(armed_due(loop, 64, 1000003), 1000000 + 64 - (1000000 % 64));
-    CU_ASSERT_EQUAL(armed_due(loop, 64, 1000003) % 8, 0);
-    CU_ASSERT_EQUAL(armed_due(loop, 250, 1000003) % 128, 0);
-    CU_ASSERT_TRUE(armed_due(loop, 250, 1000003) - 1000003 < 128);
+    /* Rounded up, a multiple kept as it is. */
+    CU_ASSERT_EQUAL(armed_due(loop, 10, 1000001), 1000010);
+    CU_ASSERT_EQUAL(armed_due(loop, 10, 1000009), 1000010);
+    CU_ASSERT_EQUAL(armed_due(loop, 10, 1000010), 1000010);
+    CU_ASSERT_EQUAL(armed_due(loop, 10, 1000011), 1000020);
+    CU_ASSERT_EQUAL(armed_due(loop, 125, 1000001), 1000125);
+    /* A schedule of period 100 on a grid of 10: every due time moves by the
+     * same amount, so the period stays exact. */
+    for (uint64_t k = 0; k < 50; k++)
+        CU_ASSERT_EQUAL(armed_due(loop, gw_interval_grid(100), 1000003 + k * 100),
+                        1000010 + k * 100);
     gw_loop_free(loop);
 }
 
@@ -87,8 +93,8 @@ static void slot_cb(gw_timer_t *t, void *arg)
         gw_loop_stop(s->loop);
 }
 
-/* Eight timers due 1 ms apart within one 8 ms slot fire in one iteration,
- * in due order, none before its own due time. */
+/* Eight timers due 1 ms apart within one 8 ms slot of the grid fire in one
+ * iteration, in due order, none before its own due time. */
 static void test_one_wakeup(void)
 {
     gw_loop_t *loop = gw_loop_new();
@@ -102,7 +108,7 @@ static void test_one_wakeup(void)
     for (int i = 0; i < 8; i++) {
         s.due[i] = base + 1 + (uint64_t)i; /* base+1 .. base+8: one slot */
         gw_timer_init(&t[i], slot_cb, &s);
-        gw_timer_set_slack(&t[i], 8);
+        gw_timer_set_grid(&t[i], 8);
         gw_timer_start(loop, &t[i], s.due[i]);
     }
     CU_ASSERT_EQUAL(gw_loop_run(loop), 0);
@@ -114,10 +120,10 @@ static void test_one_wakeup(void)
     gw_loop_free(loop);
 }
 
-int loop_slack_tests(CU_pSuite s)
+int loop_grid_tests(CU_pSuite s)
 {
-    if (!CU_add_test(s, "slack of an interval", test_interval_slack) ||
-        !CU_add_test(s, "slack rounds due times up to its grid", test_grid) ||
+    if (!CU_add_test(s, "grid of an interval", test_interval_grid) ||
+        !CU_add_test(s, "a grid rounds due times up", test_grid) ||
         !CU_add_test(s, "timers in one slot share one wake-up", test_one_wakeup))
         return -1;
     return 0;
