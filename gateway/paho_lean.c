@@ -30,14 +30,13 @@
  * Link order matters for that: a static library member is only linked when
  * something already linked needs it. gateway/paho.c calls gw_paho_lean_fill()
  * below, which brings this object and paho_heap.c's in ahead of the archive;
- * the link names the --wrap replacements (paho_wake.c, paho_socket.c) with
- * -u for the same reason.
+ * the link names the --wrap replacements (paho_wake.c) with -u for the same
+ * reason.
  *
- * Two defects of Paho 1.3.12 that Debian's build hides or makes rare are
- * dealt with beside it: a double free after a failed write (paho_heap.c),
- * a lost wake-up of the send thread (paho_wake.c) and a receive thread that
- * does not wait for a pending write to finish (paho_socket.c). Paho's own
- * stack trace in its trace output is what is lost.
+ * Defects of Paho 1.3.12 that Debian's build hides or makes rare are dealt
+ * with beside it: a double free after a failed write (paho_heap.c) and a
+ * lost wake-up of the send thread (paho_wake.c); docs/design.md says what
+ * is left. Paho's own stack trace in its trace output is what is lost.
  *
  * The definitions are hidden: the executable must not export them, or the
  * TLS library loaded at run time (libpaho-mqtt3as.so.1, which has its own
