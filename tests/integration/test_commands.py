@@ -176,12 +176,16 @@ def command_all(st, broker, sub, port, rows, adapter):
         got = modbus_read(port, 3, addr, len(raw))
         check(got == raw, f"{adapter} {name}: registers {[hex(w) for w in got]}, "
                           f"want {[hex(w) for w in raw]}")
-        ok = sub.wait_for(lambda lines: len([1 for t, _ in sub.readings()
-                                             if t == point_topic(adapter, name)]) > n_before, 3)
-        check(ok, f"{adapter} {name}: no read-back reading")
-        last = [json.loads(p) for t, p in sub.readings() if t == point_topic(adapter, name)][-1]
-        check(last["value"] == back and last["quality"] == "good",
-              f"{adapter} {name}: read back {last}, want {back!r}")
+        # A poll already on the wire when the command came is answered
+        # first, with the old value (and its own earlier ts): the read-back
+        # is the new reading that has the written value.
+        def new_readings():
+            return [json.loads(p) for t, p in sub.readings()
+                    if t == point_topic(adapter, name)][n_before:]
+
+        ok = sub.wait_for(lambda lines: any(r["value"] == back and r["quality"] == "good"
+                                            for r in new_readings()), 3)
+        check(ok, f"{adapter} {name}: no read-back reading with {back!r}: {new_readings()}")
 
 
 def values():
