@@ -287,6 +287,10 @@ int main(int argc, char **argv)
         usage();
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     snprintf(id, sizeof(id), "ceiling_pub-%d", (int)getpid());
+    /* As sensorbridge does (gateway/paho_lean.c): the static Paho has no
+     * load-time hook that runs MQTTAsync_init(). */
+    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+    MQTTAsync_global_init(&init);
     cro.sendWhileDisconnected = 0;
     cro.maxBufferedMessages = g.inflight + 16;
     rc = MQTTAsync_createWithOptions(&g.client, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
