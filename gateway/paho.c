@@ -2,6 +2,7 @@
 #include "gateway/paho.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/log.h"
@@ -69,8 +70,22 @@ const size_t *gw_paho_lean_heap_info(void)
 }
 #endif
 
+/* Paho formats a line for every packet it sends or receives (Log() at
+ * LOG_PROTOCOL, above its default level TRACE_MINIMUM) into an in-memory
+ * ring that nobody reads unless MQTT_C_CLIENT_TRACE asks for trace output:
+ * about a tenth of a QoS 0 publish's instructions. Unless it is set, only
+ * Paho's errors are kept. */
+static void quiet_trace(void (*set_level)(enum MQTTASYNC_TRACE_LEVELS level))
+{
+    const char *trace = getenv("MQTT_C_CLIENT_TRACE");
+
+    if (set_level && (!trace || !*trace))
+        set_level(MQTTASYNC_TRACE_ERROR);
+}
+
 const gw_paho_t *gw_paho_load(bool tls)
 {
+    void (*set_level)(enum MQTTASYNC_TRACE_LEVELS level) = NULL;
     gw_paho_t *api = &apis[tls];
     void *lib;
 
@@ -81,6 +96,7 @@ const gw_paho_t *gw_paho_load(bool tls)
 #ifdef SB_PAHO_LEAN_DESC
     if (!tls) {
         gw_paho_lean_fill(api);
+        quiet_trace(MQTTAsync_setTraceLevel);
         loaded[tls] = true;
         gw_debug("mqtt: using %s", SB_PAHO_LEAN_DESC);
         return api;
@@ -115,6 +131,8 @@ const gw_paho_t *gw_paho_load(bool tls)
     opt_sym(lib, "MQTTProperties_getNumericValue", &api->getNumericValue,
             sizeof(api->getNumericValue));
     opt_sym(lib, "Heap_get_info", &api->heap_info, sizeof(api->heap_info));
+    opt_sym(lib, "MQTTAsync_setTraceLevel", &set_level, sizeof(set_level));
+    quiet_trace(set_level);
     if (!api->hasProperty || !api->getNumericValue)
         api->getNumericValue = NULL;
     loaded[tls] = true;

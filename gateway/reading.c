@@ -8,10 +8,13 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/fmath.h"
 #include "gateway/utf8.h"
 
 typedef struct {
@@ -86,6 +89,54 @@ static void put_json_string(out_t *o, const char *s)
     put(o, "\"", 1);
 }
 
+/* Writes v as %.15g would when v is the double nearest to a decimal of at
+ * most 15 significant digits and 9 decimal places, m / 10^d, and
+ * 1e-4 <= |v| < 1e15 (where %g writes no exponent); returns false otherwise.
+ * m < 2^53 and 10^d are exact, so the division is rounded once and
+ * m / 10^d == v proves that v is that decimal's nearest double; and a decimal
+ * of at most 15 digits (DBL_DIG) comes back from its nearest double as
+ * itself, which is what %.15g writes, trailing zeros removed. The smallest d
+ * gives a last digit that is not 0. Sensors' values are mostly like this
+ * (21.5, 1013.25), and snprintf() with strtod() costs some 4,000
+ * instructions a value (callgrind). */
+static bool put_short_decimal(out_t *o, double v)
+{
+    static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    double a = v < 0 ? -v : v;
+    char tmp[40];
+    size_t i = sizeof(tmp);
+    int64_t m = -1;
+    int d;
+
+    if (!(a >= 1e-4 && a < 1e15))
+        return false;
+    for (d = 0; d < 10; d++) {
+        double scaled = a * pow10[d];
+
+        if (scaled >= 1e15)
+            return false;
+        m = gw_llround(scaled);
+        if ((double)m / pow10[d] == a)
+            break;
+    }
+    if (d == 10)
+        return false;
+    for (int k = 0; k < d; k++) {
+        tmp[--i] = (char)('0' + m % 10);
+        m /= 10;
+    }
+    if (d > 0)
+        tmp[--i] = '.';
+    do {
+        tmp[--i] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0)
+        tmp[--i] = '-';
+    put(o, tmp + i, sizeof(tmp) - i);
+    return true;
+}
+
 /* Shortest of %.15g/%.16g/%.17g that reads back exactly, so 49.87 stays
  * 49.87 instead of 49.869999999999997. */
 static void put_double(out_t *o, double v)
@@ -97,6 +148,8 @@ static void put_double(out_t *o, double v)
         puts_lit(o, "null");
         return;
     }
+    if (put_short_decimal(o, v))
+        return;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
         if (strtod(tmp, NULL) == v)

@@ -2,6 +2,9 @@
 #include <CUnit/CUnit.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/reading.h"
@@ -102,6 +105,79 @@ static void test_json_values(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"value\":true,"));
 }
 
+/* The encoder's double, as it was written before its fast path for short
+ * decimals: the shortest of %.15g/%.16g/%.17g that reads back exactly. */
+static void reference_double(double v, char *buf, size_t cap)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, cap, "null");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Every double written as the reference writes it: short decimals (the fast
+ * path) at every scale around its limits, and arbitrary bit patterns. */
+static void test_json_double_against_reference(void)
+{
+    static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
+    static const double edges[] = {0.0,
+                                   -0.0,
+                                   1e-4,
+                                   9.99e-5,
+                                   1e15,
+                                   999999999999999.0,
+                                   1e15 - 0.5,
+                                   0.1 + 0.2,
+                                   123456789.123456789,
+                                   5e-324,
+                                   1.7976931348623157e308,
+                                   -1e-4,
+                                   0.30000000000000004};
+    gw_reading_t r = base_reading();
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    char got[64], want[64];
+    int mismatches = 0;
+
+    r.kind = GW_VALUE_DOUBLE;
+    for (size_t i = 0; i < 300000 + sizeof(edges) / sizeof(edges[0]); i++) {
+        double v;
+
+        if (i < sizeof(edges) / sizeof(edges[0])) {
+            v = edges[i];
+        } else if (i % 3 == 0) {
+            uint64_t bits = xorshift(&x);
+
+            memcpy(&v, &bits, sizeof(v));
+        } else {
+            int64_t k = (int64_t)(xorshift(&x) % 2000000001u) - 1000000000;
+            int64_t wide = (int64_t)(xorshift(&x) >> 11); /* up to 2^53 */
+
+            v = (double)(i % 3 == 1 ? k : wide) / scale[xorshift(&x) % 13];
+            if (i % 7 == 0)
+                v *= 1e-6;
+        }
+        r.value.d = v;
+        reference_double(v, want, sizeof(want));
+        CU_ASSERT_FATAL(gw_reading_value_json(&r, got, sizeof(got)) > 0);
+        if (strcmp(got, want) != 0 && mismatches++ < 5) /* the first few */
+            CU_ASSERT_STRING_EQUAL(got, want);
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
 static void test_json_buffer_too_small(void)
 {
     gw_reading_t r = base_reading();
@@ -174,6 +250,8 @@ int reading_suite(void)
         !CU_add_test(s, "JSON: bad quality", test_json_bad_quality) ||
         !CU_add_test(s, "JSON: string escaping", test_json_escaping) ||
         !CU_add_test(s, "JSON: value kinds", test_json_values) ||
+        !CU_add_test(s, "JSON: doubles as the shortest %.15g/%.16g/%.17g that reads back",
+                     test_json_double_against_reference) ||
         !CU_add_test(s, "JSON: buffer too small", test_json_buffer_too_small) ||
         !CU_add_test(s, "topic: render", test_topic_render) ||
         !CU_add_test(s, "topic: template check", test_topic_check) ||
