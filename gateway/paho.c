@@ -62,6 +62,11 @@ unsigned long gw_paho_lean_ignored_frees(void)
     return 0;
 }
 
+void gw_paho_wake_hold(bool on)
+{
+    (void)on;
+}
+
 const size_t *gw_paho_lean_heap_info(void)
 {
     static const size_t none[2];

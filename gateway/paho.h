@@ -53,6 +53,10 @@ typedef struct {
      * libraries do, the lean one does not): the first member is the bytes it
      * holds now. */
     const size_t *(*heap_info)(void);
+    /* Whether MQTTAsync_destroy() frees the publishes a client never wrote
+     * (the lean build's, gateway/paho_lean.c); Paho 1.3.12 as Debian ships
+     * it leaks them unless they live in a persistence (paho_store.h). */
+    bool frees_unsent;
 } gw_paho_t;
 
 /* Unit tests: gw_paho_load() returns api from now on (NULL: the real
@@ -77,6 +81,18 @@ void gw_paho_lean_fill(gw_paho_t *api);
  * twice) it has ignored so far (gateway/paho_heap.c); 0 in a build without
  * it. Any thread. */
 unsigned long gw_paho_lean_ignored_frees(void);
+
+/* Lean build only (gateway/paho_heap.c): where Paho allocated the blocks it
+ * holds, up to max of them, as "16 B at MQTTAsync.c:1234, ..." in buf;
+ * returns how many it holds. */
+size_t gw_paho_lean_heap_origins(char *buf, size_t len, unsigned max);
+
+/* While on, the signals this thread gives Paho's send thread are held back;
+ * turning it off gives the held one (gateway/paho_wake.c; a no-op where
+ * Paho is loaded at run time). The loop holds them while it hands Paho a
+ * batch, Paho's receive thread while it works through what it has read
+ * (gateway/paho_pending.c). */
+void gw_paho_wake_hold(bool on);
 /* Lean build only: the lean Paho's heap_info (bytes held, most held). */
 const size_t *gw_paho_lean_heap_info(void);
 

@@ -38,7 +38,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gateway/log.h"
 #include "gateway/paho.h"
@@ -61,6 +63,8 @@ typedef struct {
 typedef struct {
     void *p; /* NULL: an empty slot */
     size_t size;
+    const char *file; /* where Paho allocated it, for gw_paho_lean_heap_origins() */
+    int line;
 } block_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -81,13 +85,13 @@ static size_t home(const void *p, size_t mask)
     return (size_t)(h >> 32) & mask;
 }
 
-static void put(block_t *tab, size_t mask, void *p, size_t size)
+static void put(block_t *tab, size_t mask, block_t b)
 {
-    size_t i = home(p, mask);
+    size_t i = home(b.p, mask);
 
     while (tab[i].p)
         i = (i + 1) & mask;
-    tab[i] = (block_t){p, size};
+    tab[i] = b;
 }
 
 /* Keeps the load under 3/4. false without memory. */
@@ -103,7 +107,7 @@ static bool reserve(void)
         return false;
     for (size_t i = 0; i < cap; i++)
         if (slots[i].p)
-            put(tab, ncap - 1, slots[i].p, slots[i].size);
+            put(tab, ncap - 1, slots[i]);
     free(slots);
     slots = tab;
     cap = ncap;
@@ -162,8 +166,6 @@ void *mymalloc(char *file, int line, size_t size)
 {
     void *p = malloc(size);
 
-    (void)file;
-    (void)line;
     if (!p)
         return NULL;
     pthread_mutex_lock(&lock);
@@ -172,7 +174,7 @@ void *mymalloc(char *file, int line, size_t size)
         free(p);
         return NULL;
     }
-    put(slots, cap - 1, p, size);
+    put(slots, cap - 1, (block_t){p, size, file, line});
     live++;
     held(size, 0);
     pthread_mutex_unlock(&lock);
@@ -185,8 +187,6 @@ void *myrealloc(char *file, int line, void *p, size_t size)
     size_t i, old;
     void *np;
 
-    (void)file;
-    (void)line;
     pthread_mutex_lock(&lock);
     i = find(p);
     if (i == cap) {
@@ -201,7 +201,7 @@ void *myrealloc(char *file, int line, void *p, size_t size)
         return NULL;
     }
     remove_at(i);
-    put(slots, cap - 1, np, size); /* the slot just freed keeps the load */
+    put(slots, cap - 1, (block_t){np, size, file, line}); /* the freed slot keeps the load */
     held(size, old);
     pthread_mutex_unlock(&lock);
     return np;
@@ -221,7 +221,7 @@ static void *quarantine_put(void *p, size_t size)
         q_head = (q_head + 1) % QUARANTINE_BLOCKS;
         q_len--;
     }
-    quarantine[(q_head + q_len) % QUARANTINE_BLOCKS] = (block_t){p, size};
+    quarantine[(q_head + q_len) % QUARANTINE_BLOCKS] = (block_t){p, size, NULL, 0};
     q_len++;
     q_bytes += size;
     return out;
@@ -267,6 +267,36 @@ void Heap_terminate(void)
         gw_warn("mqtt: Paho freed %lu block(s) it did not hold (a Paho 1.3.12 bug, "
                 "gateway/paho_heap.c); ignored, as Debian's Paho does",
                 n);
+}
+
+size_t gw_paho_lean_heap_origins(char *buf, size_t len, unsigned max)
+{
+    size_t n = 0;
+    unsigned listed = 0;
+
+    if (len)
+        buf[0] = '\0';
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < cap && listed < max && n < len; i++) {
+        const char *f = slots[i].file;
+        const char *base;
+        int w;
+
+        if (!slots[i].p)
+            continue;
+        base = f ? strrchr(f, '/') : NULL;
+        w = snprintf(buf + n, len - n, "%s%zu B at %s:%d", listed ? ", " : "", slots[i].size,
+                     base ? base + 1
+                     : f  ? f
+                          : "?",
+                     slots[i].line);
+        if (w < 0)
+            break;
+        n += (size_t)w < len - n ? (size_t)w : len - n - 1;
+        listed++;
+    }
+    pthread_mutex_unlock(&lock);
+    return live;
 }
 
 /* What gw_paho_heap_bytes() reads: Paho's heap_info. The two counters are

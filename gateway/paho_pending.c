@@ -68,6 +68,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/paho.h"
+
 #define PP_TCPSOCKET_INTERRUPTED (-22) /* Paho's Socket.h: the rest of the write is pending */
 #define PP_MAX_SOCKETS 64              /* more, and the wait is Paho's own */
 #define PP_MAX_ROUNDS 1000             /* rounds of the real function within one call */
@@ -383,11 +385,13 @@ int __wrap_Socket_getReadySocket(int more_work, int timeout, pthread_mutex_t *mu
 
         socket_unlock(locked);
         if (free_to_read) {
+            gw_paho_wake_hold(true); /* more already read: hand-offs wake the sender once */
             *rc = 0;
             return sock;
         }
         sock = 0;
     }
+    gw_paho_wake_hold(false);
     if (more_work)
         return __real_Socket_getReadySocket(more_work, timeout, mutex, rc);
     deadline = now_ms() + (timeout >= 0 ? timeout : 1000);

@@ -1,6 +1,8 @@
 /*
  * An in-memory store for Paho's publish commands, handed to Paho as a
- * "user persistence". Nothing is written anywhere and nothing outlives the
+ * "user persistence" where Paho is loaded at run time (the lean build frees
+ * the commands itself, gateway/paho_lean.c, and creates its clients without
+ * a persistence). Nothing is written anywhere and nothing outlives the
  * client: the outbox and the spool remain the gateway's only buffers.
  *
  * Why: Paho 1.3.12 leaks the topic and payload of every publish it holds

@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "gateway/paho.h"
+
 typedef struct {
     pthread_cond_t cond;
     pthread_mutex_t mutex;
@@ -39,15 +41,41 @@ int __wrap_Thread_wait_cond(paho_cond_t *c, int timeout_ms);
 
 static bool signalled; /* guarded by the condition variable's mutex */
 
+/* Held signals. While Paho's receive thread works through acknowledgements
+ * it has already read (gateway/paho_pending.c), each confirmation's callback
+ * may hand Paho the next message, and each hand-off signalled the send
+ * thread: it woke, wrote one message and slept again, two context switches
+ * a message. While holding, a signal on this thread only sets the flag (a
+ * send thread that is awake sees it at its next wait) and is given when
+ * holding ends, before the receive thread waits for the network again. */
+static __thread bool holding;
+static __thread paho_cond_t *held;
+
 int __wrap_Thread_signal_cond(paho_cond_t *c)
 {
-    int rc;
+    int rc = 0;
 
     pthread_mutex_lock(&c->mutex);
     signalled = true;
-    rc = pthread_cond_signal(&c->cond);
+    if (holding)
+        held = c;
+    else
+        rc = pthread_cond_signal(&c->cond);
     pthread_mutex_unlock(&c->mutex);
     return rc;
+}
+
+void gw_paho_wake_hold(bool on)
+{
+    paho_cond_t *c = held;
+
+    holding = on;
+    if (on || !c)
+        return;
+    held = NULL;
+    pthread_mutex_lock(&c->mutex);
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->mutex);
 }
 
 /* 0 when signalled (now or since the last wait), ETIMEDOUT otherwise. Paho

@@ -86,8 +86,12 @@ static int create_client(gw_pub_t *pub, MQTTAsync *client)
     cro.sendWhileDisconnected = 0;
     cro.maxBufferedMessages = (int)pub->ring_cap + SEND_NKINDS;
     cro.MQTTVersion = pub->opts.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-    rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
-                                     MQTTCLIENT_PERSISTENCE_USER, &pub->store, &cro);
+    if (pub->api->frees_unsent) /* no persistence needed: paho_store.h */
+        rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
+    else
+        rc = pub->api->createWithOptions(client, pub->opts.uri, pub->opts.client_id,
+                                         MQTTCLIENT_PERSISTENCE_USER, &pub->store, &cro);
     if (rc != MQTTASYNC_SUCCESS) {
         gw_err("mqtt: cannot create a client for %s: %s", pub->opts.uri, pub->api->strerror(rc));
         return -GW_EMQTT;
@@ -377,7 +381,9 @@ void gw_pub_flush(gw_pub_t *pub)
             pr_ring_stop(pub);
         return;
     }
+    gw_paho_wake_hold(true); /* Paho's send thread woken once for all of them */
     pr_fill(pub);
+    gw_paho_wake_hold(false);
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
     size_t in_flight = gw_outbox_in_flight(pub->ob);
