@@ -21,8 +21,10 @@
  * double free.
  *
  * So this keeps the rule and drops the cost: a hash set of the live blocks
- * (open addressing, linear probing, deletion by backward shift) under one
- * mutex. A free of a block not in the set is not passed on, and is counted
+ * (open addressing, linear probing, deletion by backward shift), split by
+ * address into STRIPES sets with a mutex each, so that Paho's three threads
+ * seldom wait for one another (with one mutex they did, a futex call every
+ * other message). A free of a block not in the set is not passed on, and is counted
  * (gw_paho_lean_ignored_frees()). The bytes held are reported as Debian's
  * Heap_get_info() reports them, for the stats message (`paho_heap`). The archive's Heap.c.o is
  * never linked: these definitions satisfy every reference to it.
@@ -32,8 +34,9 @@
  * land in a chunk that malloc has taken back, and glibc's safe-linked free
  * lists detect the damage ("malloc(): unaligned fastbin chunk detected").
  * So a freed block is not given back to malloc at once: it waits in a
- * quarantine of the last QUARANTINE_BLOCKS blocks (at most QUARANTINE_BYTES),
- * where a late write to it harms nothing, and is freed when it leaves.
+ * quarantine of its stripe's last QUARANTINE_BLOCKS / STRIPES blocks (at
+ * most QUARANTINE_BYTES / STRIPES), where a late write to it harms nothing,
+ * and is freed when it leaves.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -54,7 +57,8 @@ HIDDEN void myfree(char *file, int line, void *p);
 HIDDEN int Heap_initialize(void);
 HIDDEN void Heap_terminate(void);
 
-/* As Paho's heap_info: bytes held now, and the most ever held. */
+/* As Paho's heap_info: bytes held now, and the most ever held. Updated
+ * with atomic operations; read without a lock, each a whole word. */
 typedef struct {
     size_t current_size;
     size_t max_size;
@@ -67,22 +71,45 @@ typedef struct {
     int line;
 } block_t;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static block_t *slots; /* cap slots, cap a power of two */
-static size_t cap, live;
-static heap_info info;
-static uint64_t ignored;
-
+#define STRIPES 8
 #define QUARANTINE_BLOCKS 1024
 #define QUARANTINE_BYTES (256 * 1024)
-static block_t quarantine[QUARANTINE_BLOCKS]; /* a ring, oldest at q_head */
-static size_t q_head, q_len, q_bytes;
+#define Q_BLOCKS (QUARANTINE_BLOCKS / STRIPES)
+#define Q_BYTES (QUARANTINE_BYTES / STRIPES)
+
+typedef struct {
+    pthread_mutex_t lock;
+    block_t *slots; /* cap slots, cap a power of two */
+    size_t cap, live;
+    uint64_t ignored;
+    block_t quarantine[Q_BLOCKS]; /* a ring, oldest at q_head */
+    size_t q_head, q_len, q_bytes;
+} stripe_t;
+
+static stripe_t stripes[STRIPES] = {
+#define S                                                                                          \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER                                                          \
+    }
+    S, S, S, S, S, S, S, S,
+#undef S
+};
+static heap_info info;
+
+static uint64_t mix(const void *p)
+{
+    return (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u;
+}
+
+/* The stripe from the hash's top bits, the slot from bits 32 and up. */
+static stripe_t *stripe_of(const void *p)
+{
+    return &stripes[mix(p) >> 61];
+}
 
 static size_t home(const void *p, size_t mask)
 {
-    uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u;
-
-    return (size_t)(h >> 32) & mask;
+    return (size_t)(mix(p) >> 32) & mask;
 }
 
 static void put(block_t *tab, size_t mask, block_t b)
@@ -94,46 +121,47 @@ static void put(block_t *tab, size_t mask, block_t b)
     tab[i] = b;
 }
 
-/* Keeps the load under 3/4. false without memory. */
-static bool reserve(void)
+/* Keeps the load at most 1/2 (short probe runs). false without memory. */
+static bool reserve(stripe_t *st)
 {
-    size_t ncap = cap ? cap * 2 : 256;
+    size_t ncap = st->cap ? st->cap * 2 : 64;
     block_t *tab;
 
-    if ((live + 1) * 4 <= cap * 3)
+    if ((st->live + 1) * 2 <= st->cap)
         return true;
     tab = calloc(ncap, sizeof(*tab));
     if (!tab)
         return false;
-    for (size_t i = 0; i < cap; i++)
-        if (slots[i].p)
-            put(tab, ncap - 1, slots[i]);
-    free(slots);
-    slots = tab;
-    cap = ncap;
+    for (size_t i = 0; i < st->cap; i++)
+        if (st->slots[i].p)
+            put(tab, ncap - 1, st->slots[i]);
+    free(st->slots);
+    st->slots = tab;
+    st->cap = ncap;
     return true;
 }
 
 /* The slot of p, or cap when p is not in the set. */
-static size_t find(const void *p)
+static size_t find(const stripe_t *st, const void *p)
 {
-    size_t mask = cap - 1;
+    size_t mask = st->cap - 1;
 
-    if (!cap)
+    if (!st->cap)
         return 0;
     for (size_t i = home(p, mask);; i = (i + 1) & mask) {
-        if (slots[i].p == p)
+        if (st->slots[i].p == p)
             return i;
-        if (!slots[i].p)
-            return cap;
+        if (!st->slots[i].p)
+            return st->cap;
     }
 }
 
 /* Empties slot i and moves later entries of its probe run back into the
  * gap, so that every entry stays reachable from its home slot. */
-static void remove_at(size_t i)
+static void remove_at(stripe_t *st, size_t i)
 {
-    size_t mask = cap - 1;
+    block_t *slots = st->slots;
+    size_t mask = st->cap - 1;
 
     for (size_t j = i, k = i;;) {
         slots[j].p = NULL;
@@ -156,79 +184,95 @@ static void remove_at(size_t i)
 
 static void held(size_t add, size_t sub)
 {
-    info.current_size += add;
-    info.current_size -= sub;
-    if (info.current_size > info.max_size)
-        info.max_size = info.current_size;
+    size_t now = __atomic_add_fetch(&info.current_size, add - sub, __ATOMIC_RELAXED);
+    size_t most = __atomic_load_n(&info.max_size, __ATOMIC_RELAXED);
+
+    while (now > most && !__atomic_compare_exchange_n(&info.max_size, &most, now, true,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+/* Lists p; false without memory. */
+static bool list(void *p, size_t size, const char *file, int line)
+{
+    stripe_t *st = stripe_of(p);
+
+    pthread_mutex_lock(&st->lock);
+    if (!reserve(st)) {
+        pthread_mutex_unlock(&st->lock);
+        return false;
+    }
+    put(st->slots, st->cap - 1, (block_t){p, size, file, line});
+    st->live++;
+    pthread_mutex_unlock(&st->lock);
+    held(size, 0);
+    return true;
 }
 
 void *mymalloc(char *file, int line, size_t size)
 {
     void *p = malloc(size);
 
-    if (!p)
-        return NULL;
-    pthread_mutex_lock(&lock);
-    if (!reserve()) {
-        pthread_mutex_unlock(&lock);
+    if (p && !list(p, size, file, line)) {
         free(p);
         return NULL;
     }
-    put(slots, cap - 1, (block_t){p, size, file, line});
-    live++;
-    held(size, 0);
-    pthread_mutex_unlock(&lock);
     return p;
 }
 
 /* As Paho's: a block it does not know is not reallocated (NULL). */
 void *myrealloc(char *file, int line, void *p, size_t size)
 {
+    stripe_t *st = stripe_of(p);
     size_t i, old;
     void *np;
 
-    pthread_mutex_lock(&lock);
-    i = find(p);
-    if (i == cap) {
-        ignored++;
-        pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&st->lock);
+    i = find(st, p);
+    if (i == st->cap) {
+        st->ignored++;
+        pthread_mutex_unlock(&st->lock);
         return NULL;
     }
-    old = slots[i].size;
+    old = st->slots[i].size;
     np = realloc(p, size);
     if (!np) {
-        pthread_mutex_unlock(&lock); /* p is still Paho's, and still listed */
+        pthread_mutex_unlock(&st->lock); /* p is still Paho's, and still listed */
         return NULL;
     }
-    remove_at(i);
-    put(slots, cap - 1, (block_t){np, size, file, line}); /* the freed slot keeps the load */
-    held(size, old);
-    pthread_mutex_unlock(&lock);
+    remove_at(st, i);
+    st->live--;
+    pthread_mutex_unlock(&st->lock);
+    held(0, old);
+    /* Out of memory for the set: np stays Paho's but unlisted, so its free
+     * will be ignored; a leak, not a use after free. */
+    (void)list(np, size, file, line);
     return np;
 }
 
-/* Puts p in the quarantine; returns a block that left it (to free outside
- * the lock), or NULL. */
-static void *quarantine_put(void *p, size_t size)
+/* Puts p in the stripe's quarantine; returns a block that left it (to free
+ * outside the lock), or NULL. */
+static void *quarantine_put(stripe_t *st, void *p, size_t size)
 {
     void *out = NULL;
 
-    if (q_len == QUARANTINE_BLOCKS || q_bytes + size > QUARANTINE_BYTES) {
-        if (q_len == 0)
+    if (st->q_len == Q_BLOCKS || st->q_bytes + size > Q_BYTES) {
+        if (st->q_len == 0)
             return p; /* larger than the whole quarantine: freed at once */
-        out = quarantine[q_head].p;
-        q_bytes -= quarantine[q_head].size;
-        q_head = (q_head + 1) % QUARANTINE_BLOCKS;
-        q_len--;
+        out = st->quarantine[st->q_head].p;
+        st->q_bytes -= st->quarantine[st->q_head].size;
+        st->q_head = (st->q_head + 1) % Q_BLOCKS;
+        st->q_len--;
     }
-    quarantine[(q_head + q_len) % QUARANTINE_BLOCKS] = (block_t){p, size, NULL, 0};
-    q_len++;
-    q_bytes += size;
+    st->quarantine[(st->q_head + st->q_len) % Q_BLOCKS] = (block_t){p, size, NULL, 0};
+    st->q_len++;
+    st->q_bytes += size;
     return out;
 }
 
 void myfree(char *file, int line, void *p)
 {
+    stripe_t *st;
     size_t i, size;
     void *out;
 
@@ -236,19 +280,20 @@ void myfree(char *file, int line, void *p)
     (void)line;
     if (!p)
         return;
-    pthread_mutex_lock(&lock);
-    i = find(p);
-    if (i == cap) {
-        ignored++; /* freed already, or never Paho's: see above */
-        pthread_mutex_unlock(&lock);
+    st = stripe_of(p);
+    pthread_mutex_lock(&st->lock);
+    i = find(st, p);
+    if (i == st->cap) {
+        st->ignored++; /* freed already, or never Paho's: see above */
+        pthread_mutex_unlock(&st->lock);
         return;
     }
-    size = slots[i].size;
+    size = st->slots[i].size;
+    remove_at(st, i);
+    st->live--;
+    out = quarantine_put(st, p, size);
+    pthread_mutex_unlock(&st->lock);
     held(0, size);
-    remove_at(i);
-    live--;
-    out = quarantine_put(p, size);
-    pthread_mutex_unlock(&lock);
     free(out);
 }
 
@@ -271,36 +316,39 @@ void Heap_terminate(void)
 
 size_t gw_paho_lean_heap_origins(char *buf, size_t len, unsigned max)
 {
-    size_t n = 0;
+    size_t n = 0, live = 0;
     unsigned listed = 0;
 
     if (len)
         buf[0] = '\0';
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < cap && listed < max && n < len; i++) {
-        const char *f = slots[i].file;
-        const char *base;
-        int w;
+    for (stripe_t *st = stripes; st < stripes + STRIPES; st++) {
+        pthread_mutex_lock(&st->lock);
+        live += st->live;
+        for (size_t i = 0; i < st->cap && listed < max && n + 1 < len; i++) {
+            const char *f = st->slots[i].file;
+            const char *base;
+            int w;
 
-        if (!slots[i].p)
-            continue;
-        base = f ? strrchr(f, '/') : NULL;
-        w = snprintf(buf + n, len - n, "%s%zu B at %s:%d", listed ? ", " : "", slots[i].size,
-                     base ? base + 1
-                     : f  ? f
-                          : "?",
-                     slots[i].line);
-        if (w < 0)
-            break;
-        n += (size_t)w < len - n ? (size_t)w : len - n - 1;
-        listed++;
+            if (!st->slots[i].p)
+                continue;
+            base = f ? strrchr(f, '/') : NULL;
+            w = snprintf(buf + n, len - n, "%s%zu B at %s:%d", listed ? ", " : "",
+                         st->slots[i].size,
+                         base ? base + 1
+                         : f  ? f
+                              : "?",
+                         st->slots[i].line);
+            if (w < 0)
+                break;
+            n += (size_t)w < len - n ? (size_t)w : len - n - 1;
+            listed++;
+        }
+        pthread_mutex_unlock(&st->lock);
     }
-    pthread_mutex_unlock(&lock);
     return live;
 }
 
-/* What gw_paho_heap_bytes() reads: Paho's heap_info. The two counters are
- * read without the lock, each a whole word. Any thread. */
+/* What gw_paho_heap_bytes() reads: Paho's heap_info. Any thread. */
 const size_t *gw_paho_lean_heap_info(void)
 {
     return &info.current_size;
@@ -308,10 +356,12 @@ const size_t *gw_paho_lean_heap_info(void)
 
 unsigned long gw_paho_lean_ignored_frees(void)
 {
-    unsigned long n;
+    unsigned long n = 0;
 
-    pthread_mutex_lock(&lock);
-    n = (unsigned long)ignored;
-    pthread_mutex_unlock(&lock);
+    for (stripe_t *st = stripes; st < stripes + STRIPES; st++) {
+        pthread_mutex_lock(&st->lock);
+        n += (unsigned long)st->ignored;
+        pthread_mutex_unlock(&st->lock);
+    }
     return n;
 }
