@@ -38,7 +38,9 @@
  * and Socket_getReadySocket() returns a socket with buffered bytes at once,
  * as Paho's own TLS build does for bytes OpenSSL holds
  * (SSLSocket_getPendingRead()), if it has no pending write. A socket's
- * buffer is emptied when Paho closes or opens a socket with its number.
+ * buffer is emptied when Paho closes or opens a socket with its number, and
+ * when Paho, handed the socket for its buffered bytes, did not read them
+ * (no client has it: it would be handed over again and again).
  *
  * The race this would otherwise widen. Paho's list of sockets with pending
  * writes is changed by the receive thread under socket_mutex, but read and
@@ -115,6 +117,8 @@ struct pp_rbuf {
 static struct pp_rbuf rbufs[PP_RBUFS] = {{.fd = -1}, {.fd = -1}, {.fd = -1}, {.fd = -1}};
 static pthread_mutex_t rbuf_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool receive_thread; /* set on Paho's receive thread */
+/* The socket last returned for its buffered bytes, until recv() reads it. */
+static __thread int unread_fd = -1;
 static void rbuf_forget(int fd);
 
 static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
@@ -244,6 +248,8 @@ ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags)
         b->start = 0;
         b->end = (unsigned)n;
     }
+    if (fd == unread_fd)
+        unread_fd = -1;
     got = b->end - b->start < len ? b->end - b->start : len;
     memcpy(buf, b->data + b->start, got);
     b->start += (unsigned)got;
@@ -379,6 +385,12 @@ int __wrap_Socket_getReadySocket(int more_work, int timeout, pthread_mutex_t *mu
         return __real_Socket_getReadySocket(more_work, timeout, mutex, rc);
     receive_thread = true;
     sock = rbuf_ready();
+    if (sock > 0 && sock == unread_fd) {
+        /* Returned last time and not read since: no client of Paho's has
+         * that socket any more. Its bytes are dropped, or this would spin. */
+        rbuf_forget(sock);
+        sock = 0;
+    }
     if (sock > 0) {
         bool locked = socket_lock();
         bool free_to_read = __real_Socket_noPendingWrites(sock);
@@ -386,6 +398,7 @@ int __wrap_Socket_getReadySocket(int more_work, int timeout, pthread_mutex_t *mu
         socket_unlock(locked);
         if (free_to_read) {
             gw_paho_wake_hold(true); /* more already read: hand-offs wake the sender once */
+            unread_fd = sock;
             *rc = 0;
             return sock;
         }

@@ -114,6 +114,17 @@ static void test_read_ahead(void)
     CU_ASSERT_EQUAL(__wrap_recv(sv[0], buf, 100, 0), 8);
     CU_ASSERT_EQUAL(memcmp(buf, "456789ab", 8), 0);
 
+    /* Handed over for its buffered bytes and not read: the next call drops
+     * them instead of handing the socket over again (Paho has no client
+     * with that socket; it would spin). */
+    CU_ASSERT_EQUAL(write(sv[1], "zz", 2), 2);
+    CU_ASSERT_EQUAL(__wrap_recv(sv[0], buf, 1, 0), 1);
+    CU_ASSERT_EQUAL(ready(0), sv[0]);
+    CU_ASSERT_EQUAL(ready(1), 0);
+    errno = 0;
+    CU_ASSERT_EQUAL(__wrap_recv(sv[0], buf, 1, 0), -1); /* the byte left is gone */
+    CU_ASSERT_EQUAL(errno, EAGAIN);
+
     /* End of file comes after the buffered bytes. */
     CU_ASSERT_EQUAL(write(sv[1], "END", 3), 3);
     close(sv[1]);
