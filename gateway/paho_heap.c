@@ -23,8 +23,8 @@
  * So this keeps the rule and drops the cost: a hash set of the live blocks
  * (open addressing, linear probing, deletion by backward shift), split by
  * address into STRIPES sets with a mutex each, so that Paho's three threads
- * seldom wait for one another (with one mutex they did, a futex call every
- * other message). A free of a block not in the set is not passed on, and is counted
+ * do not all take the same lock for every block. A free of a block not in
+ * the set is not passed on, and is counted
  * (gw_paho_lean_ignored_frees()). The bytes held are reported as Debian's
  * Heap_get_info() reports them, for the stats message (`paho_heap`). The archive's Heap.c.o is
  * never linked: these definitions satisfy every reference to it.
