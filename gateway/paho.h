@@ -93,6 +93,10 @@ size_t gw_paho_lean_heap_origins(char *buf, size_t len, unsigned max);
  * batch, Paho's receive thread while it works through what it has read
  * (gateway/paho_pending.c). */
 void gw_paho_wake_hold(bool on);
+/* Lean build only (gateway/paho_cork.c): marks the calling thread as Paho's
+ * send thread and sends what its last writes held back; Paho's send thread
+ * calls it before it waits for work. */
+void gw_paho_cork_flush(void);
 /* Lean build only: the lean Paho's heap_info (bytes held, most held). */
 const size_t *gw_paho_lean_heap_info(void);
 

@@ -85,6 +85,7 @@ int __wrap_Thread_wait_cond(paho_cond_t *c, int timeout_ms)
     struct timespec deadline;
     int rc = 0;
 
+    gw_paho_cork_flush(); /* nothing this thread held back waits while it sleeps */
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;

@@ -28,6 +28,7 @@ int net_suite(void);
 int outbox_suite(void);
 int paho_heap_suite(void);
 int paho_pending_suite(void);
+int paho_cork_suite(void);
 int paho_store_suite(void);
 int paho_suite(void);
 int publisher_suite(void);

@@ -25,7 +25,8 @@ int main(int argc, char **argv)
         outbox_suite,        paho_heap_suite,    paho_store_suite,   publisher_suite,
         raw_tcp_write_suite, reading_suite,      simulated_suite,    spool_suite,
         spool_format_suite,  timer_heap_suite,   utf8_suite,         width_suite,
-        homeassistant_suite, publish_suite,      paho_suite,         paho_pending_suite};
+        homeassistant_suite, publish_suite,      paho_suite,         paho_pending_suite,
+        paho_cork_suite};
     unsigned failures;
 
     if (CU_initialize_registry() != CUE_SUCCESS)
