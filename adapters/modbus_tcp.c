@@ -695,11 +695,13 @@ static void mbl_stop(void *self)
 static void mbl_resume(void *self)
 {
     mbl_t *l = self;
+    size_t first;
 
-    if (!l->running)
+    if (!l->running || !l->n_devs)
         return;
-    for (size_t i = 0; i < l->n_devs; i++)
-        mbt_resume(&l->devs[i]);
+    first = l->n_resumes++ % l->n_devs; /* as the gateway rotates its adapters */
+    for (size_t k = 0; k < l->n_devs; k++)
+        mbt_resume(&l->devs[(first + k) % l->n_devs]);
 }
 
 static void mbl_destroy(void *self)

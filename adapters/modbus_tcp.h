@@ -159,6 +159,7 @@ struct mbl {
     uint16_t max_gap;
     mbt_t *devs;
     size_t n_devs;
+    size_t n_resumes; /* mbl_resume() calls: where the next one starts */
     /* connection */
     mbt_state_t state;
     int fd;

@@ -60,6 +60,7 @@ struct sim {
     size_t n_steps;
     sim_sensor_t *sensors;
     size_t n_sensors;
+    size_t n_resumes; /* sim_resume() calls: where the next one starts */
     size_t n_done;
     uint64_t interval_ms;
     uint64_t count; /* 0: forever */
@@ -400,11 +401,13 @@ static void sim_resume(void *self)
 {
     sim_t *sim = self;
     uint64_t now = gw_clock_now_ms();
+    size_t first;
 
-    if (!sim->running)
+    if (!sim->running || !sim->n_sensors)
         return;
-    for (size_t i = 0; i < sim->n_sensors; i++) {
-        sim_sensor_t *se = &sim->sensors[i];
+    first = sim->n_resumes++ % sim->n_sensors; /* fair: see unblocked(), gateway.c */
+    for (size_t k = 0; k < sim->n_sensors; k++) {
+        sim_sensor_t *se = &sim->sensors[(first + k) % sim->n_sensors];
 
         if (se->paused) {
             se->paused = false;

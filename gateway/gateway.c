@@ -109,12 +109,19 @@ static void on_signal(gw_loop_t *loop, int signo, void *arg)
                        gw_clock_now_ms() + gw->cfg->gateway.shutdown_timeout_ms);
 }
 
+/* The outbox takes readings again. The adapters resumed first get their
+ * readings in first (their ticks are due at the same time, and timers due
+ * together run in the order they were started), and when the room is less
+ * than they all want, the rest are held back again: a fixed order would
+ * starve the last adapters for as long as the outbox stays that tight. So
+ * each call starts one adapter further on. */
 static void unblocked(void *arg)
 {
     gw_gateway_t *gw = arg;
+    size_t n = gw->n_ctxs, first = n ? gw->n_resumes++ % n : 0;
 
-    for (size_t i = 0; i < gw->n_ctxs; i++) {
-        gw_ctx_t *c = gw->ctxs[i];
+    for (size_t k = 0; k < n; k++) {
+        gw_ctx_t *c = gw->ctxs[(first + k) % n];
 
         if (c->started && c->ops->resume)
             c->ops->resume(c->self);

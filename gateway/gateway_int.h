@@ -54,6 +54,7 @@ struct gw_gateway {
     char *password;
     gw_ctx_t **ctxs;
     size_t n_ctxs;
+    size_t n_resumes; /* unblocked() calls: where the next one starts */
     size_t n_done;
     gw_loop_t *loop;
     gw_store_t *store;
