@@ -23,7 +23,7 @@
 
 /* Confirmations that wake the loop together; see post_send(). Half the
  * default window (mqtt.max_inflight 64): at QoS 0, 16 woke the loop about
- * 8,000 times a second at full rate, and each wake-up costs a context
+ * 6,000 times a second at full rate, and each wake-up costs a context
  * switch; 32 took CPU per reading from 3.0 to 2.9 µs on average
  * (BENCHMARKS.md, Changes). A smaller window wakes it when all of it is
  * confirmed instead. */
