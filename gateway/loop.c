@@ -62,6 +62,7 @@ struct gw_loop {
     gw_theap_t timers;
     uint64_t next_order;
     uint64_t phase_now; /* the clock when the running timer phase began */
+    uint64_t wait_end;  /* the clock when the iteration's epoll_wait() returned */
     bool in_timers;
 
     /* The batch being dispatched, so gw_io_stop() can cancel pending events. */
@@ -523,6 +524,7 @@ static int loop_iterate(gw_loop_t *loop)
             return -errno;
         n = 0; /* a signal handler ran; timers may be due, so carry on */
     }
+    loop->wait_end = gw_clock_now_ms();
     loop->stats.iterations++;
     loop->stats.io_events += (uint64_t)n;
     loop->nevents = n;
@@ -557,6 +559,11 @@ int gw_loop_run(gw_loop_t *loop)
 void gw_loop_stats(const gw_loop_t *loop, gw_loop_stats_t *out)
 {
     *out = loop->stats;
+}
+
+uint64_t gw_loop_now_ms(const gw_loop_t *loop)
+{
+    return loop->running ? loop->wait_end : gw_clock_now_ms();
 }
 
 gw_loop_t *gw_loop_current(void)

@@ -123,6 +123,11 @@ typedef struct {
 /* Copies the counters. Loop thread (they are plain integers). */
 void gw_loop_stats(const gw_loop_t *loop, gw_loop_stats_t *out);
 
+/* The monotonic clock (gw_clock_now_ms() scale) as of the end of the running
+ * iteration's wait: one clock read for everything the iteration handles.
+ * Outside gw_loop_run(), the clock itself. */
+uint64_t gw_loop_now_ms(const gw_loop_t *loop);
+
 /* The loop whose gw_loop_run() is running on the calling thread, or NULL;
  * lets a callback several layers down (the stats message) find it. */
 gw_loop_t *gw_loop_current(void);

@@ -3,7 +3,8 @@
  *
  * A stage belongs to one adapter and keeps one record per point, found by
  * the reading's sensor name in an open-addressing hash table (names are
- * copied: some adapters build them per reading). A point's settings are
+ * copied: some adapters build them per reading), or, when the adapter gives
+ * the point's order, by that order and the name's pointer (reading.h). A point's settings are
  * resolved once, when its first reading arrives. Everything is O(1) per
  * reading. Windows are in publish_window.c, per-device messages in
  * publish_device.c.
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/clock.h"
 #include "gateway/gateway_int.h"
 #include "gateway/log.h"
 #include "gateway/publish_int.h"
@@ -209,7 +209,7 @@ static void remember(point_t *p, const gw_reading_t *r, uint64_t now)
 
 static int exception(gw_stage_t *st, point_t *p, const gw_reading_t *r)
 {
-    uint64_t now = gw_clock_now_ms();
+    uint64_t now = gw_loop_now_ms(gw_ctx_loop(st->ctx));
 
     if (!changed(st, p, r, now)) {
         gw_ctx_suppress(st->ctx);
@@ -374,8 +374,36 @@ void gw_stage_free(gw_stage_t *st)
     }
     free(st->decls);
     free(st->slots);
+    free(st->by_order);
     gw_devmsg_free(st->dm);
     free(st);
+}
+
+/* Orders past this are looked up by name only (no table that large). */
+#define ORDER_MAX 65536
+
+point_t *gw_stage_find(gw_stage_t *st, const gw_reading_t *r)
+{
+    uint32_t o = r->order;
+    point_t *p;
+
+    if (o && o <= st->n_order && (p = st->by_order[o - 1]) && p->src == r->sensor)
+        return p;
+    if (!(p = lookup(st, r->sensor)) || !o || o > ORDER_MAX)
+        return p;
+    if (o > st->n_order) {
+        size_t n = st->n_order * 2 > o ? st->n_order * 2 : o;
+        point_t **more = realloc(st->by_order, n * sizeof(*more));
+
+        if (!more)
+            return p; /* found by name again next time */
+        memset(more + st->n_order, 0, (n - st->n_order) * sizeof(*more));
+        st->by_order = more;
+        st->n_order = n;
+    }
+    st->by_order[o - 1] = p;
+    p->src = r->sensor;
+    return p;
 }
 
 int gw_stage_reading(gw_stage_t *st, const gw_reading_t *r)
@@ -384,7 +412,7 @@ int gw_stage_reading(gw_stage_t *st, const gw_reading_t *r)
 
     if (st->all)
         return gw_ctx_publish(st->ctx, r);
-    p = lookup(st, r->sensor);
+    p = gw_stage_find(st, r);
     if (!p || p->mode == MODE_ALL)
         return gw_ctx_publish(st->ctx, r);
     if (p->mode == MODE_EXCEPTION)

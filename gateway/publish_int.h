@@ -17,6 +17,7 @@ typedef enum { MODE_ALL, MODE_EXCEPTION, MODE_WINDOW, MODE_DEVICE } mode_t_;
 typedef struct {
     char *name;
     uint64_t hash;
+    const char *src; /* the reading's sensor pointer it was last found by (never read) */
     mode_t_ mode;
     cfg_publish_t set;
     const gw_point_info_t *decl; /* as the adapter declared it, NULL: it did not */
@@ -61,6 +62,8 @@ struct gw_stage {
     point_t **slots; /* open addressing, power-of-two size */
     size_t cap;
     size_t n;
+    point_t **by_order; /* [order - 1]: the point of readings with that order */
+    size_t n_order;
     gw_timer_t timer;  /* the earliest end of an open window */
     int64_t armed_end; /* ... which is this (wall clock) while the timer runs */
     bool all;          /* no publish settings: every reading as is */
@@ -84,6 +87,11 @@ static inline double gw_stage_as_double(const gw_reading_t *r)
         return r->value.d;
     }
 }
+
+/* The point of a reading, made on its first one: by its order and sensor
+ * pointer when the adapter gives an order (reading.h) and the point was
+ * found by them before, else by name. NULL without memory. */
+point_t *gw_stage_find(gw_stage_t *st, const gw_reading_t *r);
 
 /* publish_window.c: a reading of a point with a window; the window timer's
  * callback (arg: the stage); the adapter is done: publish the open windows

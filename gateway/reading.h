@@ -49,7 +49,11 @@ typedef struct {
     const char *device;
     const uint16_t *raw;
     uint8_t n_raw;
-    uint32_t order; /* the point's place in the configuration, from 1 (0: none) */
+    /* The point's place in the configuration, from 1 (0: none). An adapter
+     * that gives it passes, for one order, always the same sensor pointer,
+     * to a name that stays unchanged while the adapter runs: the publishing
+     * stage then finds the point by the pair without reading the name. */
+    uint32_t order;
     /* JSON members written after "value", each with its leading comma (a
      * window's summary); NULL: none. */
     const char *extra;

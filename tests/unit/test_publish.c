@@ -1,12 +1,15 @@
 /*
  * Tests of the `publish` settings (config/cfg_publish.c): what each level
- * gives and how the narrower one overrides the wider, key by key.
+ * gives and how the narrower one overrides the wider, key by key; and how
+ * the publishing stage finds a reading's point (gateway/publish.c).
  */
 #include <CUnit/CUnit.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "gateway/error.h"
+#include "gateway/publish_int.h"
 #include "suites.h"
 
 static const char YAML[] = "publish:\n"
@@ -89,12 +92,76 @@ static void test_errors(void)
                  "or '#'");
 }
 
+static point_t *find(gw_stage_t *st, const char *sensor, uint32_t order)
+{
+    gw_reading_t r = {.sensor = sensor, .order = order};
+
+    return gw_stage_find(st, &r);
+}
+
+static void test_find(void)
+{
+    static const char y[] = "publish: {deadband: 1}\nadapters: [{name: a, type: simulated}]\n";
+    /* Names as an adapter that gives an order keeps them, and copies of them
+     * at other addresses, as one that builds names per reading passes them. */
+    static const char x_name[] = "x", y_name[] = "y";
+    char buf[8];
+    cfg_error_t err;
+    cfg_t *cfg = NULL;
+    gw_stage_t *st = NULL;
+    point_t *px, *py;
+
+    CU_ASSERT_EQUAL_FATAL(cfg_load_string("t.yaml", y, strlen(y), &cfg, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(gw_stage_new(cfg, &cfg->adapters[0], NULL, &st), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+
+    /* First by name; then by order and pointer, the same point. */
+    px = find(st, x_name, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(px);
+    CU_ASSERT_STRING_EQUAL(px->name, "x");
+    CU_ASSERT_EQUAL_FATAL(st->n_order, 3);
+    CU_ASSERT_PTR_EQUAL(st->by_order[2], px);
+    CU_ASSERT_PTR_NULL(st->by_order[0]);
+    CU_ASSERT_PTR_EQUAL(find(st, x_name, 3), px);
+    CU_ASSERT_EQUAL(st->n, 1);
+
+    /* The same name at another address and without an order: by name. */
+    snprintf(buf, sizeof(buf), "x");
+    CU_ASSERT_PTR_EQUAL(find(st, buf, 0), px);
+    CU_ASSERT_PTR_EQUAL(find(st, buf, 3), px);
+    CU_ASSERT_EQUAL(st->n, 1);
+
+    /* Another name with that order: its own point, which the order now gives. */
+    py = find(st, y_name, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(py);
+    CU_ASSERT_PTR_NOT_EQUAL(py, px);
+    CU_ASSERT_STRING_EQUAL(py->name, "y");
+    CU_ASSERT_PTR_EQUAL(st->by_order[2], py);
+    CU_ASSERT_PTR_EQUAL(find(st, x_name, 3), px);
+    CU_ASSERT_EQUAL(st->n, 2);
+
+    /* The table grows to the largest order seen, keeping what it held. */
+    CU_ASSERT_PTR_EQUAL(find(st, y_name, 40), py);
+    CU_ASSERT_EQUAL(st->n_order, 40);
+    CU_ASSERT_PTR_EQUAL(st->by_order[2], px);
+    CU_ASSERT_PTR_EQUAL(st->by_order[39], py);
+
+    /* Past the largest order kept: by name, no table that large. */
+    CU_ASSERT_PTR_EQUAL(find(st, x_name, 70000), px);
+    CU_ASSERT_EQUAL(st->n_order, 40);
+    CU_ASSERT_EQUAL(st->n, 2);
+
+    gw_stage_free(st);
+    cfg_free(cfg);
+}
+
 int publish_suite(void)
 {
     CU_pSuite s = CU_add_suite("publish", NULL, NULL);
 
     if (!s || !CU_add_test(s, "gateway, adapter, point: the narrower wins", test_resolve) ||
-        !CU_add_test(s, "config errors", test_errors))
+        !CU_add_test(s, "config errors", test_errors) ||
+        !CU_add_test(s, "a reading's point: by order and pointer, else by name", test_find))
         return -1;
     return 0;
 }
