@@ -39,7 +39,7 @@ typedef struct {
     size_t lv, lq, le;
     char units[META_MAX];
     size_t lu;
-    char *meta; /* the last meta payload published */
+    char *meta; /* the units of the last meta message published */
 } group_t;
 
 struct gw_devmsg {
@@ -100,42 +100,60 @@ void gw_devmsg_free(gw_devmsg_t *dm)
     free(dm);
 }
 
-/* Appends `,"name":` + value text to buf (its first member without the
- * comma); false when it does not fit. */
-static bool member(char *buf, size_t cap, size_t *len, const char *name, const char *value)
+/* Appends n bytes of s to buf; false when they do not fit (buf unchanged). */
+static bool append(char *buf, size_t cap, size_t *len, const char *s, size_t n)
 {
-    char key[512];
-    int k = gw_json_string(name, key, sizeof(key));
-    int n;
-
-    if (k < 0)
+    if (n > cap - *len)
         return false;
-    n = snprintf(buf + *len, cap - *len, "%s%s:%s", *len ? "," : "", key, value);
-    if (n < 0 || (size_t)n >= cap - *len)
-        return false;
-    *len += (size_t)n;
+    memcpy(buf + *len, s, n);
+    *len += n;
     return true;
 }
 
+/* Appends `,"name":` + value text to buf (its first member without the
+ * comma); false when it does not fit (buf unchanged). */
+static bool member(char *buf, size_t cap, size_t *len, const char *name, const char *value,
+                   size_t value_len)
+{
+    char key[512];
+    int k = gw_json_string(name, key + 1, sizeof(key) - 2);
+    size_t at = *len;
+
+    if (k < 0)
+        return false;
+    key[0] = ',';
+    key[k + 1] = ':';
+    if (!append(buf, cap, len, key + !at, (size_t)k + 1 + !!at) ||
+        !append(buf, cap, len, value, value_len)) {
+        *len = at;
+        return false;
+    }
+    return true;
+}
+
+/* Publishes the group's units in its retained .../meta message unless they
+ * are what it published last. */
 static void publish_meta(gw_devmsg_t *dm, group_t *g, const char *topic)
 {
     char meta[META_MAX + 256], mtopic[TOPIC_MAX + 8], a[256];
     int n;
 
-    if (gw_json_string(dm->adapter, a, sizeof(a)) < 0)
+    if ((g->meta && strlen(g->meta) == g->lu && memcmp(g->meta, g->units, g->lu) == 0) ||
+        gw_json_string(dm->adapter, a, sizeof(a)) < 0)
         return;
     n = snprintf(meta, sizeof(meta), "{\"adapter\":%s,\"units\":{%.*s}}", a, (int)g->lu, g->units);
-    if (n < 0 || (size_t)n >= sizeof(meta) || (g->meta && strcmp(g->meta, meta) == 0))
+    if (n < 0 || (size_t)n >= sizeof(meta))
         return;
     fmt(mtopic, sizeof(mtopic), "%s/meta", topic);
     free(g->meta);
-    g->meta = strdup(meta);
+    g->meta = strndup(g->units, g->lu);
     gw_ctx_put(dm->ctx, mtopic, meta, (size_t)n, true);
 }
 
 static void flush(gw_devmsg_t *dm, group_t *g)
 {
     char payload[PAYLOAD_MAX * 2], topic[TOPIC_MAX], a[256], d[256] = "";
+    size_t cap = sizeof(payload), len;
     int n;
 
     if (!g->n_names)
@@ -145,15 +163,19 @@ static void flush(gw_devmsg_t *dm, group_t *g)
         goto out;
     fmt(topic, sizeof(topic), "%s%s%s", dm->topic, g->device ? "/" : "",
         g->device ? g->device : "");
-    n = snprintf(payload, sizeof(payload),
-                 "{\"adapter\":%s%s%s,\"seq\":%llu,\"ts\":%lld,\"values\":{%.*s},"
-                 "\"quality\":{%.*s},\"errors\":{%.*s}}",
-                 a, g->device ? ",\"device\":" : "", d, (unsigned long long)++g->seq,
-                 (long long)g->ts, (int)g->lv, g->values, (int)g->lq, g->quality, (int)g->le,
-                 g->errors);
+    n = snprintf(payload, cap, "{\"adapter\":%s%s%s,\"seq\":%llu,\"ts\":%lld,\"values\":{", a,
+                 g->device ? ",\"device\":" : "", d, (unsigned long long)++g->seq,
+                 (long long)g->ts);
+    if (n < 0 || (size_t)n >= cap)
+        goto out;
+    len = (size_t)n;
     publish_meta(dm, g, topic);
-    if (n > 0 && (size_t)n < sizeof(payload))
-        gw_ctx_put(dm->ctx, topic, payload, (size_t)n, false);
+    if (append(payload, cap, &len, g->values, g->lv) &&
+        append(payload, cap, &len, "},\"quality\":{", 13) &&
+        append(payload, cap, &len, g->quality, g->lq) &&
+        append(payload, cap, &len, "},\"errors\":{", 12) &&
+        append(payload, cap, &len, g->errors, g->le) && append(payload, cap, &len, "}}", 2))
+        gw_ctx_put(dm->ctx, topic, payload, len, false);
 out:
     reset(g);
 }
@@ -187,15 +209,18 @@ static bool add(group_t *g, const gw_reading_t *r, const char *name)
 {
     char value[PAYLOAD_MAX / 2], text[512];
     size_t lv = g->lv, lq = g->lq, le = g->le, lu = g->lu;
+    int nv = r->error ? 4 : gw_reading_value_json(r, value, sizeof(value)), nt;
 
-    if (gw_reading_value_json(r, value, sizeof(value)) < 0 ||
-        !member(g->values, sizeof(g->values), &g->lv, name, r->error ? "null" : value) ||
-        (r->error && (gw_json_string(r->error, text, sizeof(text)) < 0 ||
-                      !member(g->quality, sizeof(g->quality), &g->lq, name, "\"bad\"") ||
-                      !member(g->errors, sizeof(g->errors), &g->le, name, text))) ||
-        (r->unit && (gw_json_string(r->unit, text, sizeof(text)) < 0 ||
-                     !member(g->units, sizeof(g->units), &g->lu, name, text))) ||
-        g->n_names >= NAMES_MAX)
+    if (nv < 0 || g->n_names >= NAMES_MAX ||
+        !member(g->values, sizeof(g->values), &g->lv, name, r->error ? "null" : value,
+                (size_t)nv))
+        goto undo;
+    if (r->error && ((nt = gw_json_string(r->error, text, sizeof(text))) < 0 ||
+                     !member(g->quality, sizeof(g->quality), &g->lq, name, "\"bad\"", 5) ||
+                     !member(g->errors, sizeof(g->errors), &g->le, name, text, (size_t)nt)))
+        goto undo;
+    if (r->unit && ((nt = gw_json_string(r->unit, text, sizeof(text))) < 0 ||
+                    !member(g->units, sizeof(g->units), &g->lu, name, text, (size_t)nt)))
         goto undo;
     if (g->n_names++ == 0)
         g->ts = r->ts_ms;
