@@ -212,8 +212,7 @@ static bool add(group_t *g, const gw_reading_t *r, const char *name)
     int nv = r->error ? 4 : gw_reading_value_json(r, value, sizeof(value)), nt;
 
     if (nv < 0 || g->n_names >= NAMES_MAX ||
-        !member(g->values, sizeof(g->values), &g->lv, name, r->error ? "null" : value,
-                (size_t)nv))
+        !member(g->values, sizeof(g->values), &g->lv, name, r->error ? "null" : value, (size_t)nv))
         goto undo;
     if (r->error && ((nt = gw_json_string(r->error, text, sizeof(text))) < 0 ||
                      !member(g->quality, sizeof(g->quality), &g->lq, name, "\"bad\"", 5) ||
