@@ -922,10 +922,70 @@ static void test_stop(void)
     gw_loop_free(loop);
 }
 
+struct now_rec {
+    gw_loop_t *loop;
+    gw_timer_t *next; /* armed by the first callback, due at once */
+    uint64_t due, in_cb, before_sleep, after_sleep;
+    int n;
+    uint64_t at[2];
+};
+
+static void now_cb(gw_timer_t *t, void *arg)
+{
+    struct now_rec *r = arg;
+
+    (void)t;
+    if (r->n == 0) {
+        r->in_cb = gw_clock_now_ms();
+        r->before_sleep = gw_loop_now_ms(r->loop);
+        sleep_ms(30);
+        r->after_sleep = gw_loop_now_ms(r->loop);
+        /* Armed in the timer phase: it runs in the next iteration. */
+        gw_timer_start(r->loop, r->next, gw_clock_now_ms());
+    }
+    r->at[r->n++] = gw_loop_now_ms(r->loop);
+    if (r->n == 2)
+        gw_loop_stop(r->loop);
+}
+
+/* The loop's time: the clock outside a run; inside, the clock when the
+ * iteration's wait ended, the same for everything the iteration runs. */
+static void test_now(void)
+{
+    gw_loop_t *loop = gw_loop_new();
+    struct now_rec r = {0};
+    gw_timer_t a, b;
+    struct guard g;
+    uint64_t t0, t1;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+    t0 = gw_clock_now_ms();
+    t1 = gw_loop_now_ms(loop);
+    CU_ASSERT_TRUE(t1 >= t0 && t1 <= gw_clock_now_ms());
+
+    r.loop = loop;
+    r.next = &b;
+    gw_timer_init(&a, now_cb, &r);
+    gw_timer_init(&b, now_cb, &r);
+    r.due = gw_clock_now_ms() + 10;
+    gw_timer_start(loop, &a, r.due);
+    guard_arm(loop, &g);
+    CU_ASSERT_EQUAL(gw_loop_run(loop), 0);
+    CU_ASSERT_FALSE(g.fired);
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    CU_ASSERT_TRUE(r.before_sleep >= r.due && r.before_sleep <= r.in_cb);
+    CU_ASSERT_EQUAL(r.after_sleep, r.before_sleep);
+    CU_ASSERT_EQUAL(r.at[0], r.before_sleep);
+    /* b ran in a later iteration, whose wait ended after the sleep. */
+    CU_ASSERT_TRUE(r.at[1] >= r.in_cb + 30);
+    gw_loop_free(loop);
+}
+
 int loop_suite(void)
 {
     static const sb_test_t tests[] = {
         {"new/free closes its fds", test_new_free},
+        {"the loop's time: read once per iteration", test_now},
         {"signal mask blocked and restored", test_signal_mask},
         {"timers fire in due order", test_timer_due_order},
         {"ties fire in arming order", test_timer_ties},
