@@ -4,10 +4,10 @@
  * A stage belongs to one adapter and keeps one record per point, found by
  * the reading's sensor name in an open-addressing hash table (names are
  * copied: some adapters build them per reading), or, when the adapter gives
- * the point's order, by that order and the name's pointer (reading.h). A point's settings are
- * resolved once, when its first reading arrives. Everything is O(1) per
- * reading. Windows are in publish_window.c, per-device messages in
- * publish_device.c.
+ * the point's order, by that order and the name's pointer (reading.h). A
+ * point's settings are resolved once, when its first reading arrives.
+ * Everything is O(1) per reading. Windows are in publish_window.c,
+ * per-device messages in publish_device.c.
  *
  * Loop thread only.
  */
