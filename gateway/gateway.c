@@ -193,10 +193,11 @@ static void on_tick(gw_loop_t *loop, void *arg)
         gw_store_refill(gw->store);
     gw_pub_flush(gw->pub);
     gw_outbox_stats(gw->ob, &s);
-    /* Nothing waits for the confirmations of what is in flight: they may wait
-     * for the loop's next wake-up instead of waking it. */
+    /* Nothing waits for the confirmations of what is in flight (no message
+     * queued behind them, none spooled, no drain): they may wait for the
+     * loop's next wake-up instead of waking it. */
     gw_pub_lazy_acks(gw->pub,
-                     gw->phase == GW_RUNNING && s.queued == 0 && gw_store_empty(gw->store));
+                     gw->phase == GW_RUNNING && s.queued == 0 && gw_store_spool_empty(gw->store));
     trim_after_backlog(gw, &s);
     pace(gw, &s);
     if (gw->phase == GW_RUNNING && gw->n_done == gw->n_ctxs) {

@@ -51,18 +51,25 @@ static bool signalled; /* guarded by the condition variable's mutex */
 static __thread bool holding;
 static __thread paho_cond_t *held;
 
+/*
+ * The flag is set under the mutex, the signal given after it is released:
+ * a send thread woken while the signaller still held the mutex went straight
+ * back to sleep on it (a second context switch, and a futex call on each
+ * side, per wake-up). Nothing is lost that way: the waiter tests the flag
+ * under the mutex before it waits, so it either sees the flag or is already
+ * waiting when the signal comes. send_cond is a static object Paho never
+ * destroys, so signalling it outside its mutex is always safe.
+ */
 int __wrap_Thread_signal_cond(paho_cond_t *c)
 {
-    int rc = 0;
-
     pthread_mutex_lock(&c->mutex);
     signalled = true;
-    if (holding)
-        held = c;
-    else
-        rc = pthread_cond_signal(&c->cond);
     pthread_mutex_unlock(&c->mutex);
-    return rc;
+    if (holding) {
+        held = c;
+        return 0;
+    }
+    return pthread_cond_signal(&c->cond);
 }
 
 void gw_paho_wake_hold(bool on)
@@ -73,9 +80,7 @@ void gw_paho_wake_hold(bool on)
     if (on || !c)
         return;
     held = NULL;
-    pthread_mutex_lock(&c->mutex);
     pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->mutex);
 }
 
 /* 0 when signalled (now or since the last wait), ETIMEDOUT otherwise. Paho

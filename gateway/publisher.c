@@ -387,16 +387,27 @@ void gw_pub_flush(gw_pub_t *pub)
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
     size_t in_flight = gw_outbox_in_flight(pub->ob);
-    bool late;
+    bool late, lazy;
 
     atomic_store(&pub->inflight_now, in_flight);
     pthread_mutex_lock(&pub->lock);
     late = pub->n_acks > 0 && pub->n_acks >= in_flight;
     pthread_mutex_unlock(&pub->lock);
-    if (late)
+    lazy = atomic_load(&pub->lazy_acks);
+    if (late && !lazy)
         gw_loop_wake(pub->loop);
-    if (in_flight > 0 && atomic_load(&pub->lazy_acks) && !gw_timer_active(&pub->ack_timer))
-        gw_timer_start(pub->loop, &pub->ack_timer, gw_clock_now_ms() + ACK_LAZY_MS);
+    /* Every confirmation posted so far has been applied: what is still in
+     * flight is confirmed after this iteration, and waits at most
+     * ACK_LAZY_MS for the loop's next wake-up. A gateway whose readings come
+     * more often than that never wakes for its confirmations. */
+    if (in_flight == 0 || !lazy) {
+        gw_timer_stop(pub->loop, &pub->ack_timer);
+    } else {
+        uint64_t due = gw_loop_now_ms(pub->loop) + ACK_LAZY_MS;
+
+        if (!gw_timer_active(&pub->ack_timer) || pub->ack_timer.due_ms < due)
+            gw_timer_start(pub->loop, &pub->ack_timer, due);
+    }
 }
 
 void gw_pub_lazy_acks(gw_pub_t *pub, bool lazy)
@@ -460,7 +471,7 @@ gw_pub_t *gw_pub_new(gw_loop_t *loop, gw_outbox_t *ob, const gw_pub_opts_t *opts
     pub->ob = ob;
     gw_timer_init(&pub->retry_timer, retry_due, pub);
     gw_timer_init(&pub->ack_timer, ack_due, pub);
-    gw_timer_set_grid(&pub->ack_timer, ACK_LAZY_MS / 2);
+    gw_timer_set_grid(&pub->ack_timer, ACK_LAZY_MS / 4);
     gw_timer_init(&pub->pause_timer, pause_over, pub);
     gw_timer_init(&pub->stop_timer, stop_deadline, pub);
     gw_paho_store_init(&pub->store, api);

@@ -98,9 +98,10 @@ void gw_pub_flush(gw_pub_t *pub);
 
 /*
  * Whether confirmations may wait for the loop's next wake-up (at most
- * ACK_LAZY_MS) instead of waking it: true while nothing waits for them (no
- * message queued behind the window, no backlog, no drain). At a modest rate
- * this saves a wake-up of the loop per message. Off by default.
+ * ACK_LAZY_MS after the last iteration) instead of waking it: true while
+ * nothing waits for them (no message queued behind the window, nothing
+ * spooled, no drain). At a modest rate this saves a wake-up of the loop per
+ * batch of messages. Off by default.
  */
 void gw_pub_lazy_acks(gw_pub_t *pub, bool lazy);
 

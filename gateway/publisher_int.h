@@ -28,8 +28,13 @@
  * (BENCHMARKS.md, Changes). A smaller window wakes it when all of it is
  * confirmed instead. */
 #define ACK_BATCH 32u
-/* With lazy confirmations, the longest the loop leaves them unapplied. */
-#define ACK_LAZY_MS 50u
+/* With lazy confirmations, the longest the loop leaves them unapplied after
+ * an iteration (plus the timer's grid, ACK_LAZY_MS / 4). Longer than the
+ * most common interval (1 s) and its grid, so that a gateway reading every
+ * second applies them at its next reading's wake-up, never a wake-up of
+ * their own; short enough that the in-flight count in the stats message
+ * lags by at most about a second. */
+#define ACK_LAZY_MS 1000u
 
 /* Bytes of publishes Paho may hold at once; see slot_take() in pubring.c. */
 #define PAHO_HELD_MAX (16u * 1024u)

@@ -173,9 +173,14 @@ void gw_store_refill(gw_store_t *st)
     }
 }
 
+bool gw_store_spool_empty(const gw_store_t *st)
+{
+    return !st->sp || gw_spool_empty(st->sp);
+}
+
 bool gw_store_empty(const gw_store_t *st)
 {
-    return gw_outbox_empty(st->ob) && (!st->sp || gw_spool_empty(st->sp));
+    return gw_outbox_empty(st->ob) && gw_store_spool_empty(st);
 }
 
 /* At shutdown a queued message goes to disk, unless it came from there. */

@@ -66,6 +66,9 @@ void gw_store_refill(gw_store_t *st);
 /* Nothing queued, in flight or spooled. */
 bool gw_store_empty(const gw_store_t *st);
 
+/* Nothing spooled (always true without a spool). */
+bool gw_store_spool_empty(const gw_store_t *st);
+
 /* A message that could not be made (too big to encode): counted as produced
  * and dropped for reason. */
 void gw_store_refuse(gw_store_t *st, gw_drop_reason_t reason);
