@@ -372,6 +372,28 @@ static void drain_events(gw_loop_t *loop, void *arg)
     pr_inbound_deliver(pub);
 }
 
+/*
+ * With lazy confirmations, what is in flight and not yet applied waits at
+ * most ACK_LAZY_MS (plus the timer's grid) from now for the loop's next
+ * wake-up: the timer is pushed on at every iteration, so a gateway whose
+ * readings come more often than that never wakes for its confirmations.
+ * Called after every flush and every change of the mode, so the timer
+ * follows the mode the iteration ends with. Without lazy confirmations, or
+ * with nothing in flight, it is not needed.
+ */
+static void lazy_deadline(gw_pub_t *pub)
+{
+    uint64_t due;
+
+    if (!atomic_load(&pub->lazy_acks) || gw_outbox_in_flight(pub->ob) == 0) {
+        gw_timer_stop(pub->loop, &pub->ack_timer);
+        return;
+    }
+    due = gw_loop_now_ms(pub->loop) + ACK_LAZY_MS;
+    if (!gw_timer_active(&pub->ack_timer) || pub->ack_timer.due_ms < due)
+        gw_timer_start(pub->loop, &pub->ack_timer, due);
+}
+
 void gw_pub_flush(gw_pub_t *pub)
 {
     if (atomic_load(&pub->acks_waiting))
@@ -387,27 +409,15 @@ void gw_pub_flush(gw_pub_t *pub)
     /* Confirmations posted while inflight_now was higher than it is now may
      * be all there is to come: if so, process them on the next iteration. */
     size_t in_flight = gw_outbox_in_flight(pub->ob);
-    bool late, lazy;
+    bool late;
 
     atomic_store(&pub->inflight_now, in_flight);
     pthread_mutex_lock(&pub->lock);
     late = pub->n_acks > 0 && pub->n_acks >= in_flight;
     pthread_mutex_unlock(&pub->lock);
-    lazy = atomic_load(&pub->lazy_acks);
-    if (late && !lazy)
+    if (late && !atomic_load(&pub->lazy_acks))
         gw_loop_wake(pub->loop);
-    /* Every confirmation posted so far has been applied: what is still in
-     * flight is confirmed after this iteration, and waits at most
-     * ACK_LAZY_MS for the loop's next wake-up. A gateway whose readings come
-     * more often than that never wakes for its confirmations. */
-    if (in_flight == 0 || !lazy) {
-        gw_timer_stop(pub->loop, &pub->ack_timer);
-    } else {
-        uint64_t due = gw_loop_now_ms(pub->loop) + ACK_LAZY_MS;
-
-        if (!gw_timer_active(&pub->ack_timer) || pub->ack_timer.due_ms < due)
-            gw_timer_start(pub->loop, &pub->ack_timer, due);
-    }
+    lazy_deadline(pub);
 }
 
 void gw_pub_lazy_acks(gw_pub_t *pub, bool lazy)
@@ -416,6 +426,7 @@ void gw_pub_lazy_acks(gw_pub_t *pub, bool lazy)
     /* Confirmations left lazily just before: someone may wait for them now. */
     if (!lazy && atomic_load(&pub->acks_waiting))
         gw_loop_wake(pub->loop);
+    lazy_deadline(pub);
 }
 
 /* Ends the loop's wait, so that its iteration applies the confirmations left

@@ -10,11 +10,13 @@
 #include <CUnit/CUnit.h>
 #include <MQTTAsync.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/clock.h"
 #include "gateway/loop.h"
 #include "gateway/outbox.h"
 #include "gateway/paho.h"
@@ -335,6 +337,42 @@ static void test_window(void)
     teardown(&r);
 }
 
+/* Lazy confirmations: while they are on and something is in flight, a timer
+ * bounds how long the loop may sleep on confirmations not yet applied,
+ * ACK_LAZY_MS from the end of the iteration. It follows the mode the
+ * iteration ends with (gw_pub_lazy_acks() comes after the flush), and is not
+ * armed with nothing in flight. A confirmation that comes meanwhile waits,
+ * without waking the loop, and the next flush applies it. */
+static void test_lazy_deadline(void)
+{
+    rig_t r;
+    uint64_t before;
+
+    setup(&r, 4);
+    CU_ASSERT_FALSE(gw_timer_active(&r.pub->ack_timer));
+    push(&r, 1);
+    turn(&r); /* m1 goes, with the mode still off */
+    CU_ASSERT_EQUAL(stats(&r).in_flight, 1);
+    CU_ASSERT_FALSE(gw_timer_active(&r.pub->ack_timer));
+    before = gw_clock_now_ms();
+    gw_pub_lazy_acks(r.pub, true); /* the iteration ends with it on */
+    CU_ASSERT_TRUE_FATAL(gw_timer_active(&r.pub->ack_timer));
+    CU_ASSERT(r.pub->ack_timer.due_ms >= before + ACK_LAZY_MS);
+    CU_ASSERT(r.pub->ack_timer.due_ms <= gw_clock_now_ms() + ACK_LAZY_MS + ACK_LAZY_MS / 4);
+    gw_pub_lazy_acks(r.pub, false);
+    CU_ASSERT_FALSE(gw_timer_active(&r.pub->ack_timer));
+    gw_pub_lazy_acks(r.pub, true);
+    CU_ASSERT_TRUE(gw_timer_active(&r.pub->ack_timer));
+    callback(last_send("m1"), true);
+    CU_ASSERT_TRUE(atomic_load(&r.pub->acks_waiting)); /* posted, the loop not woken */
+    CU_ASSERT_EQUAL(stats(&r).delivered, 0);
+    gw_pub_flush(r.pub);
+    CU_ASSERT_EQUAL(stats(&r).delivered, 1);
+    CU_ASSERT_EQUAL(stats(&r).in_flight, 0);
+    CU_ASSERT_FALSE(gw_timer_active(&r.pub->ack_timer));
+    teardown(&r);
+}
+
 /* Paho's per-message context is a slot holding the message id and send
  * number in 64 bits, not a pointer-sized integer (32 bits on armhf):
  * messages numbered past 2^32 are confirmed as themselves. */
@@ -587,6 +625,7 @@ int publisher_suite(void)
     static const sb_test_t tests[] = {
         {"a confirmation of an earlier send is stale", test_stale_after_pause},
         {"the window and the ring", test_window},
+        {"lazy confirmations: the loop's deadline", test_lazy_deadline},
         {"a new Paho client only when Paho still holds sends", test_renew_only_when_held},
         {"stop twice, and after stopping", test_stop_twice},
         {"take back everything", test_take_back},
