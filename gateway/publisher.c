@@ -407,7 +407,9 @@ void gw_pub_flush(gw_pub_t *pub)
     pr_fill(pub);
     gw_paho_wake_hold(false);
     /* Confirmations posted while inflight_now was higher than it is now may
-     * be all there is to come: if so, process them on the next iteration. */
+     * be all there is to come: if so, process them on the next iteration,
+     * at once, unless confirmations are lazy (then lazy_deadline()'s timer
+     * bounds their wait). */
     size_t in_flight = gw_outbox_in_flight(pub->ob);
     bool late;
 
