@@ -147,6 +147,7 @@ def binaries(build_dir, names):
         "gateway_pahofast": "bench/sensorbridge_pahofast",
         "nodelay_preload": "bench/libnodelay_preload.so",
         "rtu_libmodbus": "bench/rtu_libmodbus",
+        "poll_floor": "bench/poll_floor",
     }
     out, missing = {}, []
     for n in names:
