@@ -486,7 +486,8 @@ static void close_fd(int fd)
 static void disarm(gw_timer_t *t)
 {
     t->armed = false;
-    t->parent = t->left = t->right = NULL;
+    t->behind = false;
+    t->parent = t->left = t->right = t->next = t->prev = NULL;
 }
 
 void gw_loop_free(gw_loop_t *loop)

@@ -35,8 +35,11 @@ struct gw_timer {
     gw_timer_t *parent; /* links of the intrusive heap (timer_heap.c) */
     gw_timer_t *left;
     gw_timer_t *right;
+    gw_timer_t *next; /* ring of the timers that wait behind one heap node */
+    gw_timer_t *prev;
     uint32_t grid_ms; /* 0, or due times are rounded up to a multiple of it */
     bool armed;
+    bool behind; /* in a ring behind another timer, not in the tree */
     gw_timer_cb cb;
     void *arg;
 };

@@ -86,49 +86,107 @@ static void sift(gw_theap_t *h, gw_timer_t *t)
     }
 }
 
-void gw_theap_insert(gw_theap_t *h, gw_timer_t *t)
+/* Puts b where a is in the tree; a leaves it. */
+static void replace(gw_theap_t *h, gw_timer_t *a, gw_timer_t *b)
+{
+    b->parent = a->parent;
+    b->left = a->left;
+    b->right = a->right;
+    if (b->left)
+        b->left->parent = b;
+    if (b->right)
+        b->right->parent = b;
+    if (!a->parent)
+        h->min = b;
+    else if (a->parent->left == a)
+        a->parent->left = b;
+    else
+        a->parent->right = b;
+}
+
+static void tree_insert(gw_theap_t *h, gw_timer_t *t)
 {
     gw_timer_t *parent;
-    gw_timer_t **slot = slot_of(h, h->n + 1, &parent);
+    gw_timer_t **slot = slot_of(h, h->nodes + 1, &parent);
 
     t->parent = parent;
     t->left = t->right = NULL;
     *slot = t;
-    h->n++;
+    h->nodes++;
     while (t->parent && less(t, t->parent))
         swap_up(h, t->parent, t);
 }
 
-void gw_theap_remove(gw_theap_t *h, gw_timer_t *t)
+static void tree_remove(gw_theap_t *h, gw_timer_t *t)
 {
     gw_timer_t *parent;
-    gw_timer_t **slot = slot_of(h, h->n, &parent);
+    gw_timer_t **slot = slot_of(h, h->nodes, &parent);
     gw_timer_t *last = *slot;
 
     *slot = NULL; /* unlinks the last node (t itself, or the one that fills its hole) */
-    h->n--;
+    h->nodes--;
     if (last != t) {
-        last->left = t->left;
-        last->right = t->right;
-        last->parent = t->parent;
-        if (last->left)
-            last->left->parent = last;
-        if (last->right)
-            last->right->parent = last;
-        if (!t->parent)
-            h->min = last;
-        else if (t->parent->left == t)
-            t->parent->left = last;
-        else
-            t->parent->right = last;
+        replace(h, t, last);
         sift(h, last);
     }
+}
+
+void gw_theap_insert(gw_theap_t *h, gw_timer_t *t)
+{
+    gw_timer_t *node = h->last;
+
+    h->n++;
     t->parent = t->left = t->right = NULL;
+    if (node && node->due_ms == t->due_ms && less(node->prev, t)) {
+        /* Behind node, after the last timer of its ring. */
+        t->behind = true;
+        t->prev = node->prev;
+        t->next = node;
+        node->prev->next = t;
+        node->prev = t;
+        return;
+    }
+    t->behind = false;
+    t->next = t->prev = t;
+    tree_insert(h, t);
+    h->last = t;
+}
+
+void gw_theap_remove(gw_theap_t *h, gw_timer_t *t)
+{
+    h->n--;
+    if (t->behind) {
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+    } else if (t->next != t) {
+        /* The first timer behind t takes its place: the same due time, a
+         * later order, so it can only have to move down. */
+        gw_timer_t *m = t->next;
+
+        m->prev = t->prev;
+        t->prev->next = m;
+        m->behind = false;
+        replace(h, t, m);
+        if (h->last == t)
+            h->last = m;
+        sift(h, m);
+    } else {
+        if (h->last == t)
+            h->last = NULL;
+        tree_remove(h, t);
+    }
+    t->parent = t->left = t->right = t->next = t->prev = NULL;
+    t->behind = false;
 }
 
 void gw_theap_update(gw_theap_t *h, gw_timer_t *t)
 {
-    sift(h, t);
+    if (!t->behind && t->next == t) {
+        sift(h, t); /* alone in its node: moves in place */
+        return;
+    }
+    gw_theap_remove(h, t);
+    gw_theap_insert(h, t);
 }
 
 static void each(gw_timer_t *t, void (*fn)(gw_timer_t *t))
@@ -138,6 +196,10 @@ static void each(gw_timer_t *t, void (*fn)(gw_timer_t *t))
         return;
     each(t->left, fn);
     each(t->right, fn);
+    for (gw_timer_t *m = t->next, *after; m != t; m = after) {
+        after = m->next;
+        fn(m);
+    }
     fn(t);
 }
 
