@@ -220,13 +220,22 @@ void *mymalloc(char *file, int line, size_t size)
     return p;
 }
 
-/* As Paho's: a block it does not know is not reallocated (NULL). */
+/* As Paho's: a block it does not know is not reallocated (NULL). A size of
+ * 0 frees the block and returns NULL, as glibc's realloc() does: Paho
+ * shrinks its saved poll arrays to nothing that way when its last socket
+ * closes (Socket_getReadySocket()). Passed on to realloc(), the block was
+ * freed but stayed listed: reported as a leak at exit, and a stale entry
+ * for an address malloc() would hand out again. */
 void *myrealloc(char *file, int line, void *p, size_t size)
 {
     stripe_t *st = stripe_of(p);
     size_t i, old;
     void *np;
 
+    if (size == 0) {
+        myfree(file, line, p);
+        return NULL;
+    }
     pthread_mutex_lock(&st->lock);
     i = find(st, p);
     if (i == st->cap) {

@@ -2,7 +2,7 @@
 """4 simulated sensors x 5 readings at 50 ms, QoS 1, through a real mosquitto:
 exactly 20 messages, each sensor's seq 1..5 without gap or duplicate, every
 payload valid JSON with the documented fields, and the gateway exits 0 on its
-own (the sentinel)."""
+own (the sentinel), having logged no warning and no error."""
 
 import sbtest
 from sbtest import check
@@ -41,6 +41,14 @@ def pipeline(valgrind=False):
         check(sub.status() == ["online", "offline"], f"status messages {sub.status()}")
         check(gw.summary() == "produced 20, delivered 20, dropped 0, queued 0, in flight 0",
               f"summary: {gw.summary()}")
+        # A run where nothing went wrong says nothing alarming: no warning
+        # and no error, also none from Paho's heap at exit (paho_heap.c).
+        alarming = []
+        for line in gw.log:
+            m = sbtest.LOG_LINE.match(line)
+            if m and (m.group(1) in ("error", "warn") or (m.group(2) or "9") <= "4"):
+                alarming.append(line)
+        check(not alarming, f"warnings or errors in a clean run: {alarming}")
         if valgrind:
             with open(st.valgrind_log) as f:
                 return f.read()

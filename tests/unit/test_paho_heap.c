@@ -137,11 +137,37 @@ static void test_not_pahos(void)
     CU_ASSERT_EQUAL(held(), base);
 }
 
+/* realloc to 0 bytes frees the block (glibc's realloc returns NULL then):
+ * nothing held, nothing ignored, and a second free is one Paho's heap no
+ * longer knows. Paho shrinks its saved poll arrays so when its last socket
+ * closes; the block stayed listed before, a leak reported at every exit. */
+static void test_realloc_to_zero(void)
+{
+    unsigned long ignored;
+    size_t base;
+    char *a;
+
+    if (!mymalloc)
+        return;
+    ignored = gw_paho_lean_ignored_frees();
+    base = held();
+    a = mymalloc(__FILE__, __LINE__, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(held(), base + 8);
+    CU_ASSERT_PTR_NULL(myrealloc(__FILE__, __LINE__, a, 0));
+    CU_ASSERT_EQUAL(held(), base);
+    CU_ASSERT_EQUAL(gw_paho_lean_ignored_frees(), ignored);
+    myfree(__FILE__, __LINE__, a);
+    CU_ASSERT_EQUAL(gw_paho_lean_ignored_frees(), ignored + 1);
+    CU_ASSERT_EQUAL(held(), base);
+}
+
 int paho_heap_suite(void)
 {
     static const sb_test_t tests[] = {
         {"against a reference", test_against_reference},
         {"blocks freed twice or not Paho's", test_not_pahos},
+        {"realloc to 0 bytes frees", test_realloc_to_zero},
     };
     CU_pSuite s = CU_add_suite("paho_heap", NULL, NULL);
 
