@@ -2,11 +2,14 @@
  * poll_floor: what polling Modbus TCP devices costs with nothing else done,
  * the floor under any gateway's CPU on bench/publish's workload.
  *
- * Opens N non-blocking TCP connections to one Modbus TCP server (normally
+ * Opens N TCP connections to one Modbus TCP server (normally
  * tests/peers/modbus_sim, where every connection is one device) and, every
  * --interval-ms, sends each the same "read holding registers" request (one
- * write() per device, all at the same instant, which is the fewest wake-ups
- * any poller can have) and reads the answers as epoll reports them. It
+ * write() per device) and reads the answers as epoll reports them. By
+ * default every request goes at the same instant, the fewest wake-ups any
+ * poller can have; --slots S spreads the devices over S evenly spaced
+ * instants of the interval, as sensorbridge's random phases on its timer
+ * grid do (S = 8 for a 1 s interval, docs/design.md). It
  * checks only that an answer is a complete frame of the expected length; it
  * decodes nothing, publishes nothing and keeps no timers beyond the one
  * tick. A gateway that polls the same devices cannot cost less than this,
@@ -17,7 +20,7 @@
  *   {"devices":N,"requests":R,"answers":A,"errors":E}
  *
  * Usage: poll_floor --port P [--host H] [--devices N] [--points K]
- *                   [--interval-ms T]
+ *                   [--interval-ms T] [--slots S]
  * Exit status: 0, or 2 on bad arguments or when a device cannot be
  * connected.
  */
@@ -79,7 +82,7 @@ static int connect_device(const char *host, int port)
 static void usage(void)
 {
     fputs("usage: poll_floor --port P [--host H] [--devices N] [--points K] "
-          "[--interval-ms T]\n",
+          "[--interval-ms T] [--slots S]\n",
           stderr);
 }
 
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
 {
     static struct device dev[MAX_DEVICES];
     const char *host = "127.0.0.1";
-    int port = 0, n = 100, points = 50, interval = 1000;
+    int port = 0, n = 100, points = 50, interval = 1000, slots = 1, slot = 0;
     uint64_t requests = 0, answers = 0, errors = 0;
     uint8_t req[12];
     size_t want;
@@ -110,13 +113,16 @@ int main(int argc, char **argv)
             points = atoi(v);
         else if (!strcmp(argv[i], "--interval-ms"))
             interval = atoi(v);
+        else if (!strcmp(argv[i], "--slots"))
+            slots = atoi(v);
         else {
             usage();
             return 2;
         }
         i++;
     }
-    if (port <= 0 || n <= 0 || n > MAX_DEVICES || points <= 0 || points > 125 || interval <= 0) {
+    if (port <= 0 || n <= 0 || n > MAX_DEVICES || points <= 0 || points > 125 || interval <= 0 ||
+        slots <= 0 || slots > n || slots > interval) {
         usage();
         return 2;
     }
@@ -137,7 +143,8 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    fprintf(stderr, "poll_floor: %d devices x %d registers every %d ms\n", n, points, interval);
+    fprintf(stderr, "poll_floor: %d devices x %d registers every %d ms in %d slot(s)\n", n, points,
+            interval, slots);
 
     for (int64_t due = now_ms(); !stop;) {
         struct epoll_event evs[256];
@@ -145,13 +152,14 @@ int main(int argc, char **argv)
         int k;
 
         if (wait <= 0) {
-            for (int i = 0; i < n; i++) {
+            for (int i = slot; i < n; i += slots) {
                 if (write(dev[i].fd, req, sizeof(req)) != (ssize_t)sizeof(req))
                     errors++;
                 dev[i].got = 0;
                 requests++;
             }
-            due += interval;
+            slot = (slot + 1) % slots;
+            due += interval / slots + (slot == 0 ? interval % slots : 0);
             continue;
         }
         k = epoll_wait(ep, evs, 256, (int)wait);
