@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     size_t want;
     int ep;
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (!v) {
@@ -119,7 +119,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (port <= 0 || n <= 0 || n > MAX_DEVICES || points <= 0 || points > 125 || interval <= 0 ||
         slots <= 0 || slots > n || slots > interval) {
