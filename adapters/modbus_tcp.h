@@ -154,6 +154,7 @@ struct mbl {
     uint64_t gap_ms;    /* silence before every request (RTU: 3.5 characters) */
     uint64_t delay_ms;  /* delay_between_requests, added to the silence */
     uint64_t settle_ms; /* delay_after_connect */
+    bool aligned;       /* phase: aligned (polls on multiples of the interval) */
     uint16_t max_registers;
     uint16_t max_bits;
     uint16_t max_gap;

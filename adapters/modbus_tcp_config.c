@@ -260,6 +260,7 @@ static int read_devices(mbl_t *l, const cfg_node_t *list, const mbt_t *defaults,
 
 static const char *const framings[] = {"mbap", "rtu_over_tcp", NULL};
 static const char *const parities[] = {"none", "even", "odd", NULL};
+static const char *const phases[] = {"random", "aligned", NULL};
 
 /* The 3.5 characters of silence before every request (RTU), in whole
  * milliseconds rounded up, plus one for the millisecond clock: 1.75 ms
@@ -312,7 +313,7 @@ int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transpor
     int64_t port, max_regs, max_gap, max_pending;
     const cfg_node_t *n = cfg->node, *list;
     mbt_t defaults = {0};
-    int write_fn, framing = 0, rc;
+    int write_fn, framing = 0, phase, rc;
     char what[300];
 
     l->transport = transport;
@@ -343,8 +344,10 @@ int mbl_read_config(mbl_t *l, const cfg_adapter_t *cfg, mbl_transport_t transpor
                           &max_regs, err)) ||
         (rc = cfg_get_int(n, "max_gap", 0, MB_MAX_REGISTERS, 0, &max_gap, err)) ||
         (rc = cfg_get_enum(n, "write_function", write_fns, MBT_WRITE_AUTO, &write_fn, err)) ||
-        (rc = cfg_get_int(n, "max_pending_writes", 1, 1024, 16, &max_pending, err)))
+        (rc = cfg_get_int(n, "max_pending_writes", 1, 1024, 16, &max_pending, err)) ||
+        (rc = cfg_get_enum(n, "phase", phases, 0, &phase, err)))
         return rc;
+    l->aligned = phase == 1;
     defaults.write_fn = (mbt_write_fn_t)write_fn;
     defaults.max_pending_writes = (unsigned)max_pending;
     l->max_registers = (uint16_t)max_regs;

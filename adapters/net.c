@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -293,4 +294,36 @@ uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_
     k = (now - prev + interval_ms - 1) / interval_ms;
     *missed = k - 1;
     return prev + k * interval_ms;
+}
+
+uint64_t adp_align_due(uint64_t due, uint64_t interval_ms, int64_t offset_ms, uint64_t not_before)
+{
+    int64_t iv = (int64_t)interval_ms;
+    int64_t r;
+
+    if (interval_ms == 0)
+        return due > not_before ? due : not_before;
+    r = ((int64_t)due + offset_ms) % iv; /* how far past a multiple, on the wall clock */
+    if (r < 0)
+        r += iv;
+    if (r <= iv / 2 && (uint64_t)r <= due)
+        due -= (uint64_t)r;
+    else if (r)
+        due += (uint64_t)(iv - r);
+    if (due < not_before)
+        due += (not_before - due + interval_ms - 1) / interval_ms * interval_ms;
+    return due;
+}
+
+int64_t adp_clock_offset(void)
+{
+    static int64_t offset;
+    static bool known;
+    int64_t now = gw_clock_wall_ms() - (int64_t)gw_clock_now_ms();
+
+    if (!known || now > offset + 1 || now < offset - 1) {
+        offset = now;
+        known = true;
+    }
+    return offset;
 }

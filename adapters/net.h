@@ -81,4 +81,22 @@ uint64_t adp_phase(uint64_t *rng, uint64_t interval_ms);
  */
 uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_t *missed);
 
+/*
+ * `phase: aligned`: the due time nearest to due (monotonic milliseconds)
+ * that falls on a multiple of interval_ms of the wall clock, where
+ * wall = monotonic + offset_ms; the first such time at or after not_before
+ * if that one is earlier. An aligned due time stays where it is; after a
+ * step of the wall clock the schedule comes back to the multiples within
+ * one tick, which moves by at most half an interval.
+ */
+uint64_t adp_align_due(uint64_t due, uint64_t interval_ms, int64_t offset_ms, uint64_t not_before);
+/*
+ * The wall clock minus the monotonic clock, in milliseconds, for
+ * adp_align_due(). Read from the two clocks, whose milliseconds tick at
+ * different instants, the difference flickers by 1; the value returned
+ * changes only when it moves by more (a step of the wall clock), so that
+ * devices that share an interval keep sharing their due times.
+ */
+int64_t adp_clock_offset(void);
+
 #endif

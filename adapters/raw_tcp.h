@@ -75,6 +75,7 @@ struct rtcp {
     const char *request; /* client: sent every interval; NULL: streaming device */
     size_t request_len;
     uint64_t interval_ms;
+    bool aligned; /* phase: aligned (requests on multiples of the interval) */
     uint64_t connect_timeout_ms;
     uint64_t backoff_min_ms;
     uint64_t backoff_max_ms;

@@ -10,6 +10,7 @@
 
 static const char *const mode_names[] = {"client", "server", NULL};
 static const char *const format_names[] = {"json", "csv", "kv", NULL};
+static const char *const phase_names[] = {"random", "aligned", NULL};
 
 static int read_fields(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
 {
@@ -86,9 +87,10 @@ static int read_parser_keys(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
 static int read_mode_keys(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
 {
     int64_t max_clients, max_sensors;
-    int rc;
+    int phase, rc;
 
     if ((rc = cfg_get_string(n, "request", NULL, &r->request, err)) ||
+        (rc = cfg_get_enum(n, "phase", phase_names, 0, &phase, err)) ||
         (rc = cfg_get_duration(n, "interval", 1, 86400000, 1000, &r->interval_ms, err)) ||
         (rc = cfg_get_duration(n, "connect_timeout", 1, 600000, 2000, &r->connect_timeout_ms,
                                err)) ||
@@ -101,8 +103,12 @@ static int read_mode_keys(rtcp_t *r, const cfg_node_t *n, cfg_error_t *err)
     if (r->server && r->request)
         return cfg_node_error(cfg_get_node(n, "request"), err,
                               "request applies only to mode client");
+    if (!r->request && cfg_has(n, "phase"))
+        return cfg_node_error(cfg_get_node(n, "phase"), err,
+                              "phase applies only to a device polled with a request");
     if (r->backoff_max_ms < r->backoff_min_ms)
         return cfg_node_error(n, err, "backoff_max must be at least backoff_min");
+    r->aligned = phase == 1;
     r->request_len = r->request ? strlen(r->request) : 0;
     r->max_clients = (size_t)max_clients;
     r->max_sensors = (size_t)max_sensors;

@@ -9,6 +9,7 @@ through mosquitto and mosquitto_sub:
   reconnect);
 - a blackholed device and a slow device (late responses, discarded and
   counted) do not change the sampling rate of two healthy devices;
+- with `phase: aligned` every poll falls on a multiple of its interval;
 - devices held back by a full outbox (overflow: block, broker away) wait
   without firing a timer every interval, and poll again once it drains."""
 
@@ -211,6 +212,40 @@ def isolation():
         check(stop and " 0 discarded" not in stop[0], f"late responses not counted: {stop}")
 
 
+def aligned():
+    """phase: aligned: every poll falls on a multiple of the interval on the
+    wall clock (a reading's ts is when its request left), so devices of
+    one interval poll together, and each poll is one interval after the
+    last. Random phases would put each device anywhere in the interval."""
+    tol = 40  # ms a poll may leave after its multiple: the loop's wake-up
+    with sbtest.Stack() as st:
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        _, port = st.modbus_server()
+        cfg = HEADER.format(broker=broker)
+        for name, interval in (("a", 200), ("b", 200), ("c", 200), ("d", 300)):
+            cfg += device(name, port, [("u16", "address: 0")], interval=f"{interval}ms",
+                          extra="phase: aligned")
+        gw = st.gateway(cfg)
+        time.sleep(3.0)
+        gw.proc.send_signal(signal.SIGTERM)
+        check(gw.wait_exit(10) == 0, "exit status")
+        by = {}
+        for topic, payload in sub.readings():
+            by.setdefault(topic.split("/")[2], []).append(json.loads(payload)["ts"])
+        for name, interval in (("a", 200), ("b", 200), ("c", 200), ("d", 300)):
+            ts = by.get(name, [])
+            check(len(ts) >= 2000 // interval, f"{name}: {len(ts)} readings in 3 s")
+            late = [t % interval for t in ts if t % interval > tol]
+            check(not late, f"{name}: polls {late} ms after a multiple of {interval} ms")
+            steps = sorted({round((b - a) / interval) for a, b in zip(ts, ts[1:])})
+            check(steps == [1], f"{name}: polls {steps} intervals apart")
+        print("aligned: " + ", ".join(f"{n} {len(t)} polls, at most "
+                                      f"{max(x % i for x in t)} ms after the multiple"
+                                      for (n, t), i in zip(sorted(by.items()),
+                                                           (200, 200, 200, 300))))
+
+
 def loop_wakeups(pid):
     """Voluntary context switches of the gateway's main thread (the event
     loop): one each time epoll_wait sleeps and is woken."""
@@ -274,6 +309,7 @@ def main():
     reconnect()
     reconnect_overrun()
     isolation()
+    aligned()
     held_back()
 
 

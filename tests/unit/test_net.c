@@ -50,6 +50,56 @@ static void test_phase_uniform(void)
     CU_ASSERT_EQUAL(adp_phase(&rng, 0), 0);
 }
 
+/* phase: aligned. Wall = monotonic + offset; interval 1000. */
+static void test_align_due(void)
+{
+    /* Starting at monotonic 5300 with the wall clock 700 ahead (wall 6000):
+     * on a multiple already, the poll is due now. */
+    CU_ASSERT_EQUAL(adp_align_due(5300, 1000, 700, 5300), 5300);
+    /* Wall 6250: the next multiple, wall 7000, is monotonic 6000; the
+     * nearest one, wall 6000, has passed. */
+    CU_ASSERT_EQUAL(adp_align_due(5250, 1000, 1000, 5250), 6000);
+    /* Wall 6750: forward to wall 7000. */
+    CU_ASSERT_EQUAL(adp_align_due(5750, 1000, 1000, 5750), 6000);
+    /* An aligned schedule stays put: next due 6300 is wall 7000. */
+    CU_ASSERT_EQUAL(adp_align_due(6300, 1000, 700, 5400), 6300);
+    /* The wall clock stepped 200 ms forward (offset 700 -> 900): due 6300
+     * is wall 7200, back to wall 7000 (monotonic 6100), a tick 800 ms after
+     * the last; stepped 400 back (offset 300): wall 6600, forward to wall
+     * 7000 (monotonic 6700), 1400 ms after. */
+    CU_ASSERT_EQUAL(adp_align_due(6300, 1000, 900, 5400), 6100);
+    CU_ASSERT_EQUAL(adp_align_due(6300, 1000, 300, 5400), 6700);
+    /* Half way goes back, unless that is before not_before. */
+    CU_ASSERT_EQUAL(adp_align_due(6300, 1000, 1200, 5400), 5800);
+    CU_ASSERT_EQUAL(adp_align_due(6300, 1000, 1200, 6000), 6800);
+    /* Far behind not_before: the first multiple at or after it. */
+    CU_ASSERT_EQUAL(adp_align_due(6300, 1000, 700, 99999), 100300);
+    /* A wall clock behind the monotonic one (negative offset), and a
+     * monotonic clock smaller than the remainder: never below 0. */
+    CU_ASSERT_EQUAL(adp_align_due(5300, 1000, -2100, 5300), 5100 + 1000);
+    CU_ASSERT_EQUAL(adp_align_due(100, 1000, 200, 0), 800);
+    /* Interval 0 (back to back): due now or later, as given. */
+    CU_ASSERT_EQUAL(adp_align_due(10, 0, 123, 20), 20);
+    /* One minute, wall clock in 2026: on the minute. */
+    {
+        int64_t offset = 1796601600123 - 777777; /* wall 2026-12-07 00:00:00.123 at mono 777777 */
+        uint64_t due = adp_align_due(777777, 60000, offset, 777777);
+
+        CU_ASSERT_EQUAL(((int64_t)due + offset) % 60000, 0);
+        CU_ASSERT_EQUAL(due, 777777 + 60000 - 123);
+    }
+}
+
+/* The offset changes only when the clocks move apart by more than 1 ms. */
+static void test_clock_offset(void)
+{
+    int64_t a = adp_clock_offset(), b = adp_clock_offset();
+    int64_t fresh = gw_clock_wall_ms() - (int64_t)gw_clock_now_ms();
+
+    CU_ASSERT_EQUAL(a, b);
+    CU_ASSERT_TRUE(fresh >= a - 1 && fresh <= a + 1);
+}
+
 static void test_next_due(void)
 {
     uint64_t missed = 99;
@@ -332,6 +382,8 @@ int net_suite(void)
     static const sb_test_t tests[] = {
         {"first polls spread over the whole interval", test_phase_uniform},
         {"next due keeps the phase, skips and counts", test_next_due},
+        {"aligned due times: multiples of the interval on the wall clock", test_align_due},
+        {"clock offset ignores the millisecond flicker", test_clock_offset},
         {"connect: the second address after a refusal", test_connect_second_address},
         {"connect: refused everywhere, unresolvable, resolved again", test_connect_failures},
         {"connect: localhost through getaddrinfo", test_connect_localhost},
