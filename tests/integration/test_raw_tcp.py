@@ -3,6 +3,7 @@
 played by Python sockets in this test:
 - client mode, a device streaming JSON lines;
 - client mode, a poll-style device answering a request string with CSV;
+- the same with `phase: aligned`: requests on the multiples of the interval;
 - server mode, 50 devices pushing key=value lines at once;
 - client mode, a polled device that stops reading for a while: the requests
   it gets are whole, never half of one followed by the next.
@@ -161,6 +162,51 @@ def polling_client():
         check(len(requests) - len(p1) <= 1, f"{len(requests)} requests, {len(p1)} answers")
 
 
+def aligned_client():
+    """phase: aligned: each request arrives on a multiple of the interval of
+    the wall clock (give or take the loop's wake-up and loopback), one
+    interval after the last."""
+    arrivals = []
+
+    def answer(conn):
+        buf = b""
+        while True:
+            chunk = conn.recv(100)
+            if not chunk:
+                return
+            buf += chunk
+            while b"\r\n" in buf:
+                _, buf = buf.split(b"\r\n", 1)
+                arrivals.append(time.time_ns() // 1_000_000)
+                conn.sendall(b"p1;1;\n")
+
+    with sbtest.Stack() as st:
+        dev = DeviceServer(answer)
+        st.closers.append(dev.close)
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        gw = st.gateway(HEADER.format(broker=broker) + f"""\
+  - name: meter
+    type: raw_tcp
+    host: 127.0.0.1
+    port: {dev.port}
+    request: "READ\\r\\n"
+    interval: 500ms
+    phase: aligned
+    format: csv
+    columns: [sensor, value]
+    separator: ";"
+""")
+        check(sub.wait_for(lambda _: len(sub.readings()) >= 6, 10), "no answers")
+        stop(gw)
+        late = [t % 500 for t in arrivals if t % 500 > 40]
+        check(not late, f"requests arrived {late} ms after a multiple of 500 ms")
+        steps = sorted({round((b - a) / 500) for a, b in zip(arrivals, arrivals[1:])})
+        check(steps == [1], f"requests {steps} intervals apart")
+        print(f"aligned: {len(arrivals)} requests, at most "
+              f"{max(t % 500 for t in arrivals)} ms after the multiple")
+
+
 def pushing_server():
     with sbtest.Stack() as st:
         broker = st.broker()
@@ -261,6 +307,7 @@ def slow_reader():
 def main():
     streaming_client()
     polling_client()
+    aligned_client()
     pushing_server()
     slow_reader()
 
