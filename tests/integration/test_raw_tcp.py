@@ -117,12 +117,10 @@ def streaming_client():
               "t2 device timestamps (seconds -> ms)")
 
 
-def polling_client():
-    requests = []
-
+def answering(reply):
+    """A device that answers each request line (CRLF) with reply(request)."""
     def answer(conn):
         buf = b""
-        n = 0
         while True:
             chunk = conn.recv(100)
             if not chunk:
@@ -130,26 +128,39 @@ def polling_client():
             buf += chunk
             while b"\r\n" in buf:
                 req, buf = buf.split(b"\r\n", 1)
-                requests.append(req)
-                n += 1
-                conn.sendall(f"p1;{n}.5;bar\np2;{-n};\n".encode())
+                conn.sendall(reply(req))
+    return answer
 
-    with sbtest.Stack() as st:
-        dev = DeviceServer(answer)
-        st.closers.append(dev.close)
-        broker = st.broker()
-        sub = st.subscriber(broker)
-        gw = st.gateway(HEADER.format(broker=broker) + f"""\
+
+def polled_meter(port, interval, extra=""):
+    """The adapter of a device polled with READ, answering sensor;value[;unit]."""
+    return f"""\
   - name: meter
     type: raw_tcp
     host: 127.0.0.1
-    port: {dev.port}
+    port: {port}
     request: "READ\\r\\n"
-    interval: 100ms
+    interval: {interval}
     format: csv
     columns: [sensor, value, unit]
     separator: ";"
-""")
+{extra}"""
+
+
+def polling_client():
+    requests = []
+
+    def reply(req):
+        requests.append(req)
+        n = len(requests)
+        return f"p1;{n}.5;bar\np2;{-n};\n".encode()
+
+    with sbtest.Stack() as st:
+        dev = DeviceServer(answering(reply))
+        st.closers.append(dev.close)
+        broker = st.broker()
+        sub = st.subscriber(broker)
+        gw = st.gateway(HEADER.format(broker=broker) + polled_meter(dev.port, "100ms"))
         check(sub.wait_for(lambda _: len(sub.readings()) >= 20, 10), "no answers")
         stop(gw)
         got = by_sensor(sub, "meter")
@@ -168,35 +179,17 @@ def aligned_client():
     interval after the last."""
     arrivals = []
 
-    def answer(conn):
-        buf = b""
-        while True:
-            chunk = conn.recv(100)
-            if not chunk:
-                return
-            buf += chunk
-            while b"\r\n" in buf:
-                _, buf = buf.split(b"\r\n", 1)
-                arrivals.append(time.time_ns() // 1_000_000)
-                conn.sendall(b"p1;1;\n")
+    def reply(_):
+        arrivals.append(time.time_ns() // 1_000_000)
+        return b"p1;1;\n"
 
     with sbtest.Stack() as st:
-        dev = DeviceServer(answer)
+        dev = DeviceServer(answering(reply))
         st.closers.append(dev.close)
         broker = st.broker()
         sub = st.subscriber(broker)
-        gw = st.gateway(HEADER.format(broker=broker) + f"""\
-  - name: meter
-    type: raw_tcp
-    host: 127.0.0.1
-    port: {dev.port}
-    request: "READ\\r\\n"
-    interval: 500ms
-    phase: aligned
-    format: csv
-    columns: [sensor, value]
-    separator: ";"
-""")
+        gw = st.gateway(HEADER.format(broker=broker)
+                        + polled_meter(dev.port, "500ms", "    phase: aligned\n"))
         check(sub.wait_for(lambda _: len(sub.readings()) >= 6, 10), "no answers")
         stop(gw)
         late = [t % 500 for t in arrivals if t % 500 > 40]
