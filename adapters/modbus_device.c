@@ -172,7 +172,7 @@ void mbt_once_failed(mbt_t *d, const char *cause)
  * Absolute, from a random phase, so a slow cycle never shifts later ones and
  * devices stay spread over the interval; or, with `phase: aligned`, on the
  * multiples of the interval on the wall clock, found again after a step of
- * that clock (adp_align_due()). The tick is not armed while a cycle
+ * that clock (adp_first_due(), adp_next_due()). The tick is not armed while a cycle
  * is in flight (a device slower than its interval, or polled back to back,
  * must not fire a timer per interval for nothing); it is re-armed when the
  * cycle ends, at the next due time of the schedule, and the ticks that
@@ -180,19 +180,12 @@ void mbt_once_failed(mbt_t *d, const char *cause)
  *
  * advance_tick() moves next_tick_ms on to that due time and returns now.
  */
-static uint64_t next_due(const mbt_t *d, uint64_t now, uint64_t *missed)
-{
-    uint64_t due = adp_next_due(d->next_tick_ms, d->interval_ms, now, missed);
-
-    return d->link->aligned ? adp_align_due(due, d->interval_ms, adp_clock_offset(), now) : due;
-}
-
 static uint64_t advance_tick(mbt_t *d)
 {
     uint64_t now = gw_clock_now_ms();
     uint64_t missed;
 
-    d->next_tick_ms = next_due(d, now, &missed);
+    d->next_tick_ms = adp_next_due(d->next_tick_ms, d->interval_ms, now, d->link->aligned, &missed);
     if (missed) {
         d->stats.overruns++;
         d->stats.missed_ticks += missed;
@@ -446,12 +439,7 @@ void mbt_start(mbt_t *d, uint64_t now)
     /* A random phase, uniform over the whole interval, spreads many devices
      * instead of sending every request in the same millisecond; aligned,
      * every device of an interval polls at the same multiples of it. */
-    if (l->once)
-        d->next_tick_ms = now;
-    else if (l->aligned)
-        d->next_tick_ms = adp_align_due(now, d->interval_ms, adp_clock_offset(), now);
-    else
-        d->next_tick_ms = now + adp_phase(&l->rng, d->interval_ms);
+    d->next_tick_ms = l->once ? now : adp_first_due(&l->rng, d->interval_ms, now, l->aligned);
     d->tick_missed = false;
     d->parked = false;
     d->in_cycle = false;
@@ -507,7 +495,8 @@ void mbt_resume(mbt_t *d)
     if (!d->parked)
         return;
     d->parked = false;
-    d->next_tick_ms = next_due(d, gw_clock_now_ms(), &missed);
+    d->next_tick_ms =
+        adp_next_due(d->next_tick_ms, d->interval_ms, gw_clock_now_ms(), d->link->aligned, &missed);
     d->stats.paced_ticks += missed;
     gw_timer_start(loop_of(d), &d->tick, d->next_tick_ms);
 }

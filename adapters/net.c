@@ -282,18 +282,28 @@ uint64_t adp_phase(uint64_t *rng, uint64_t interval_ms)
     return interval_ms ? xorshift(rng) % interval_ms : 0;
 }
 
-uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_t *missed)
+uint64_t adp_first_due(uint64_t *rng, uint64_t interval_ms, uint64_t now, bool aligned)
+{
+    return aligned ? adp_align_due(now, interval_ms, adp_clock_offset(), now)
+                   : now + adp_phase(rng, interval_ms);
+}
+
+uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, bool aligned,
+                      uint64_t *missed)
 {
     uint64_t next = prev + interval_ms;
     uint64_t k;
 
     *missed = 0;
-    if (next >= now || interval_ms == 0)
-        return interval_ms ? next : now;
-    /* The first prev + k * interval at or after now; the k - 1 before it are skipped. */
-    k = (now - prev + interval_ms - 1) / interval_ms;
-    *missed = k - 1;
-    return prev + k * interval_ms;
+    if (interval_ms == 0)
+        return now;
+    if (next < now) {
+        /* The first prev + k * interval at or after now; the k - 1 before it are skipped. */
+        k = (now - prev + interval_ms - 1) / interval_ms;
+        *missed = k - 1;
+        next = prev + k * interval_ms;
+    }
+    return aligned ? adp_align_due(next, interval_ms, adp_clock_offset(), now) : next;
 }
 
 uint64_t adp_align_due(uint64_t due, uint64_t interval_ms, int64_t offset_ms, uint64_t not_before)
@@ -319,7 +329,7 @@ int64_t adp_clock_offset(void)
 {
     static int64_t offset;
     static bool known;
-    int64_t now = gw_clock_wall_ms() - (int64_t)gw_clock_now_ms();
+    int64_t now = gw_clock_wall_offset_ms();
 
     if (!known || now > offset + 1 || now < offset - 1) {
         offset = now;

@@ -6,6 +6,7 @@
 #ifndef ADP_NET_H
 #define ADP_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -73,13 +74,24 @@ uint64_t adp_jitter(uint64_t *rng, uint64_t ms);
 uint64_t adp_phase(uint64_t *rng, uint64_t interval_ms);
 
 /*
+ * The first due time of a periodic schedule (a device's polls) started at
+ * now: after a random phase (adp_phase()), or, aligned (`phase: aligned`),
+ * the first multiple of the interval on the wall clock at or after now.
+ */
+uint64_t adp_first_due(uint64_t *rng, uint64_t interval_ms, uint64_t now, bool aligned);
+
+/*
  * The next due time of a periodic schedule whose last tick was due at prev,
  * keeping its phase: prev + interval. When that is already before now (the
  * last cycle outlasted the interval, or the loop was late), the ticks that
  * passed are skipped, not run late in a burst: the result is the first
  * prev + k * interval at or after now, and *missed is set to k - 1.
+ * Aligned, the result is then moved onto the nearest multiple of the
+ * interval on the wall clock (adp_align_due()), which it is on already
+ * unless the wall clock was stepped.
  */
-uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_t *missed);
+uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, bool aligned,
+                      uint64_t *missed);
 
 /*
  * `phase: aligned`: the due time nearest to due (monotonic milliseconds)
@@ -92,10 +104,11 @@ uint64_t adp_next_due(uint64_t prev, uint64_t interval_ms, uint64_t now, uint64_
 uint64_t adp_align_due(uint64_t due, uint64_t interval_ms, int64_t offset_ms, uint64_t not_before);
 /*
  * The wall clock minus the monotonic clock, in milliseconds, for
- * adp_align_due(). Read from the two clocks, whose milliseconds tick at
- * different instants, the difference flickers by 1; the value returned
- * changes only when it moves by more (a step of the wall clock), so that
- * devices that share an interval keep sharing their due times.
+ * adp_align_due(): gw_clock_wall_offset_ms(), so that a device due on a
+ * multiple polls when the wall clock reads that multiple, not a millisecond
+ * before. The value returned changes only when a reading moves by more than
+ * 1 (a step of the wall clock), so that devices that share an interval keep
+ * sharing their due times even if a reading falls on a millisecond's edge.
  */
 int64_t adp_clock_offset(void);
 

@@ -418,19 +418,16 @@ void rtcp_conn_send(rtcp_conn_t *c)
 }
 
 /* Poll-style devices: the request goes out every interval while connected,
- * on an absolute schedule from a random phase (see adp_next_due), or on the
- * multiples of the interval (phase: aligned, adp_align_due()). */
+ * on an absolute schedule from a random phase, or on the multiples of the
+ * interval (phase: aligned; see adp_first_due() and adp_next_due()). */
 static void client_request(gw_timer_t *t, void *arg)
 {
     rtcp_t *r = arg;
     uint64_t missed;
-    uint64_t now = gw_clock_now_ms();
     (void)t;
 
-    r->next_request_ms = adp_next_due(r->next_request_ms, r->interval_ms, now, &missed);
-    if (r->aligned)
-        r->next_request_ms =
-            adp_align_due(r->next_request_ms, r->interval_ms, adp_clock_offset(), now);
+    r->next_request_ms =
+        adp_next_due(r->next_request_ms, r->interval_ms, gw_clock_now_ms(), r->aligned, &missed);
     r->stats.requests_skipped += missed;
     gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     if (r->state != RTCP_CONNECTED || r->paused) {
@@ -514,9 +511,7 @@ static int rtcp_start(void *self)
     r->tx_off = r->request_len; /* nothing to send yet */
     if (r->request) {
         /* A random phase spreads many polled devices over the interval. */
-        r->next_request_ms = r->aligned
-                                 ? adp_align_due(now, r->interval_ms, adp_clock_offset(), now)
-                                 : now + adp_phase(&r->rng, r->interval_ms);
+        r->next_request_ms = adp_first_due(&r->rng, r->interval_ms, now, r->aligned);
         gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     }
     client_connect(r);

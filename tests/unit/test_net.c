@@ -90,14 +90,19 @@ static void test_align_due(void)
     }
 }
 
-/* The offset changes only when the clocks move apart by more than 1 ms. */
+/* The offset is rounded down, so that an aligned poll is never early: the
+ * difference of the two clocks' milliseconds is it or one or two more (one
+ * for the milliseconds' edges, one for the margin). It stays put. */
 static void test_clock_offset(void)
 {
-    int64_t a = adp_clock_offset(), b = adp_clock_offset();
-    int64_t fresh = gw_clock_wall_ms() - (int64_t)gw_clock_now_ms();
+    for (int i = 0; i < 1000; i++) {
+        int64_t a = adp_clock_offset();
+        uint64_t mono = gw_clock_now_ms();
+        int64_t diff = gw_clock_wall_ms() - (int64_t)mono;
 
-    CU_ASSERT_EQUAL(a, b);
-    CU_ASSERT_TRUE(fresh >= a - 1 && fresh <= a + 1);
+        CU_ASSERT_TRUE_FATAL(diff >= a && diff <= a + 2);
+        CU_ASSERT_EQUAL_FATAL(adp_clock_offset(), a);
+    }
 }
 
 static void test_next_due(void)
@@ -105,17 +110,34 @@ static void test_next_due(void)
     uint64_t missed = 99;
 
     /* On time or early: prev + interval, nothing missed. */
-    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1050, &missed), 1100);
+    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1050, false, &missed), 1100);
     CU_ASSERT_EQUAL(missed, 0);
-    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1100, &missed), 1100);
+    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1100, false, &missed), 1100);
     CU_ASSERT_EQUAL(missed, 0);
     /* A cycle that ended at 1101: the tick of 1100 is skipped; the phase stays. */
-    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1101, &missed), 1200);
+    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1101, false, &missed), 1200);
     CU_ASSERT_EQUAL(missed, 1);
-    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1350, &missed), 1400);
+    CU_ASSERT_EQUAL(adp_next_due(1000, 100, 1350, false, &missed), 1400);
     CU_ASSERT_EQUAL(missed, 3);
+    /* Aligned: on a multiple of the wall clock, at or after now; skipped
+     * ticks still counted. */
+    {
+        int64_t off = adp_clock_offset();
+        uint64_t now = 5000000, due = adp_next_due(now - 1000, 1000, now, true, &missed);
+
+        CU_ASSERT_EQUAL(((int64_t)due + off) % 1000, 0);
+        CU_ASSERT_TRUE(due >= now && due < now + 1000);
+        CU_ASSERT_EQUAL(missed, 0);
+        due = adp_next_due(now - 3500, 1000, now, true, &missed);
+        CU_ASSERT_EQUAL(((int64_t)due + off) % 1000, 0);
+        CU_ASSERT_TRUE(due >= now && due < now + 1000);
+        CU_ASSERT_EQUAL(missed, 3);
+        due = adp_first_due(NULL, 1000, now, true);
+        CU_ASSERT_EQUAL(((int64_t)due + off) % 1000, 0);
+        CU_ASSERT_TRUE(due >= now && due < now + 1000);
+    }
     /* Back to back (interval 1 ms) after a 100 ms read: due now, 99 skipped. */
-    CU_ASSERT_EQUAL(adp_next_due(5000, 1, 5100, &missed), 5100);
+    CU_ASSERT_EQUAL(adp_next_due(5000, 1, 5100, false, &missed), 5100);
     CU_ASSERT_EQUAL(missed, 99);
 }
 
