@@ -510,7 +510,8 @@ static int rtcp_start(void *self)
     r->backoff_ms = r->backoff_min_ms;
     r->tx_off = r->request_len; /* nothing to send yet */
     if (r->request) {
-        /* A random phase spreads many polled devices over the interval. */
+        /* A random phase spreads many polled devices over the interval;
+         * aligned, they request together on its multiples. */
         r->next_request_ms = adp_first_due(&r->rng, r->interval_ms, now, r->aligned);
         gw_timer_start(loop_of(r), &r->request_timer, r->next_request_ms);
     }

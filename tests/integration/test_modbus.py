@@ -218,12 +218,13 @@ def aligned():
     one interval poll together, and each poll is one interval after the
     last. Random phases would put each device anywhere in the interval."""
     tol = 40  # ms a poll may leave after its multiple: the loop's wake-up
+    intervals = {"a": 200, "b": 200, "c": 200, "d": 300}
     with sbtest.Stack() as st:
         broker = st.broker()
         sub = st.subscriber(broker)
         _, port = st.modbus_server()
         cfg = HEADER.format(broker=broker)
-        for name, interval in (("a", 200), ("b", 200), ("c", 200), ("d", 300)):
+        for name, interval in intervals.items():
             cfg += device(name, port, [("u16", "address: 0")], interval=f"{interval}ms",
                           extra="phase: aligned")
         gw = st.gateway(cfg)
@@ -233,17 +234,16 @@ def aligned():
         by = {}
         for topic, payload in sub.readings():
             by.setdefault(topic.split("/")[2], []).append(json.loads(payload)["ts"])
-        for name, interval in (("a", 200), ("b", 200), ("c", 200), ("d", 300)):
+        for name, interval in intervals.items():
             ts = by.get(name, [])
             check(len(ts) >= 2000 // interval, f"{name}: {len(ts)} readings in 3 s")
             late = [t % interval for t in ts if t % interval > tol]
             check(not late, f"{name}: polls {late} ms after a multiple of {interval} ms")
             steps = sorted({round((b - a) / interval) for a, b in zip(ts, ts[1:])})
             check(steps == [1], f"{name}: polls {steps} intervals apart")
-        print("aligned: " + ", ".join(f"{n} {len(t)} polls, at most "
-                                      f"{max(x % i for x in t)} ms after the multiple"
-                                      for (n, t), i in zip(sorted(by.items()),
-                                                           (200, 200, 200, 300))))
+        print("aligned: " + ", ".join(f"{n} {len(by[n])} polls, at most "
+                                      f"{max(t % i for t in by[n])} ms after the multiple"
+                                      for n, i in intervals.items()))
 
 
 def loop_wakeups(pid):

@@ -405,7 +405,7 @@ int net_suite(void)
         {"first polls spread over the whole interval", test_phase_uniform},
         {"next due keeps the phase, skips and counts", test_next_due},
         {"aligned due times: multiples of the interval on the wall clock", test_align_due},
-        {"clock offset ignores the millisecond flicker", test_clock_offset},
+        {"clock offset: rounded down, and stable", test_clock_offset},
         {"connect: the second address after a refusal", test_connect_second_address},
         {"connect: refused everywhere, unresolvable, resolved again", test_connect_failures},
         {"connect: localhost through getaddrinfo", test_connect_localhost},
